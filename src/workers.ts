@@ -1,0 +1,60 @@
+/**
+ * Builds the project's workers: one for workflows on the main task queue and one for LLM
+ * activities on their own queue, bounded by concurrency and a queue-wide rate limit.
+ * Shared by `src/worker.ts` and the tests, so tests run exactly the production wiring.
+ */
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from './activities';
+import { llmTaskQueue } from './core/names';
+
+/** What the workers need. */
+export interface WorkersOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  deps: ActivityDeps;
+  /** Max LLM calls this worker runs at once. */
+  llmMaxConcurrent: number;
+  /** LLM requests per minute across all workers of the queue (0 = unlimited). */
+  llmRpm: number;
+  /** Prebuilt workflow bundle (tests bundle once); otherwise the workflows are bundled from source. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Longest gap between heartbeats sent to the server (how fast a cancel reaches a call). */
+  heartbeatThrottleMs?: number;
+  /** Run only some roles (e.g. an LLM-only worker). */
+  roles?: ('workflows' | 'llm')[];
+}
+
+/** The path workers bundle workflows from. */
+export const WORKFLOWS_PATH = require.resolve('./workflows');
+
+/** Creates the workers; run them with Promise.all(workers.map(w => w.run())). */
+export async function createWorkers(o: WorkersOptions): Promise<Worker[]> {
+  const roles = o.roles ?? ['workflows', 'llm'];
+  const workers: Promise<Worker>[] = [];
+  if (roles.includes('workflows')) {
+    workers.push(
+      Worker.create({
+        connection: o.connection,
+        namespace: o.namespace,
+        taskQueue: o.taskQueue,
+        ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+      }),
+    );
+  }
+  if (roles.includes('llm')) {
+    workers.push(
+      Worker.create({
+        connection: o.connection,
+        namespace: o.namespace,
+        taskQueue: llmTaskQueue(o.taskQueue),
+        activities: createActivities(o.deps),
+        maxConcurrentActivityTaskExecutions: o.llmMaxConcurrent,
+        // Cancellation reaches an activity only with a heartbeat response: keep that delay short.
+        maxHeartbeatThrottleInterval: o.heartbeatThrottleMs ?? 2000,
+        ...(o.llmRpm > 0 ? { maxTaskQueueActivitiesPerSecond: o.llmRpm / 60 } : {}),
+      }),
+    );
+  }
+  return Promise.all(workers);
+}

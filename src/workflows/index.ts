@@ -1,0 +1,3 @@
+/** Workflow types of this project. Only workflow functions and their definitions are exported here. */
+export { fanOut } from './fan-out';
+export { progressQuery } from './defs';

@@ -1,0 +1,97 @@
+/**
+ * Runs one LLM task as an activity and turns every outcome into a TaskResult: success, a
+ * permanent failure (with its type, message and attempts), or cancellation. Workflow-side only.
+ */
+import { ActivityCancellationType, ActivityFailure, ApplicationFailure, TimeoutFailure, isCancellation, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { Activities, LlmCallInput } from '../../activities';
+import { NON_RETRYABLE_LLM_ERRORS, type LlmFailureDetails } from '../../core/errors';
+import { activitySummary, llmTaskQueue } from '../../core/names';
+import type { CallOptions, TaskResult } from '../../core/tasks';
+
+/** Start-to-close timeout of one LLM attempt unless a run sets timeoutMs. */
+export const LLM_ATTEMPT_TIMEOUT_MS = 5 * 60_000;
+/** A worker that stops heartbeating for this long is presumed dead and its call is retried. */
+export const LLM_HEARTBEAT_TIMEOUT_MS = 10_000;
+/** Attempts per LLM call unless a run sets maxAttempts. */
+export const LLM_MAX_ATTEMPTS = 5;
+
+function llm() {
+  return proxyActivities<Activities>({
+    taskQueue: llmTaskQueue(workflowInfo().taskQueue),
+    startToCloseTimeout: LLM_ATTEMPT_TIMEOUT_MS,
+    heartbeatTimeout: LLM_HEARTBEAT_TIMEOUT_MS,
+    // A cancelled run waits until its in-flight requests are really aborted, so it stops paying.
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: {
+      initialInterval: '1 second',
+      backoffCoefficient: 2,
+      maximumInterval: '30 seconds',
+      maximumAttempts: LLM_MAX_ATTEMPTS,
+      nonRetryableErrorTypes: [...NON_RETRYABLE_LLM_ERRORS],
+    },
+  });
+}
+
+/** One LLM task to run. */
+export interface LlmTask extends LlmCallInput {
+  taskId: string;
+  name: string;
+  /** One line shown in the Web UI for this activity, e.g. `research: Acme`. */
+  summary?: string;
+}
+
+/** Calls the LLM for one task; never throws except for cancellation of the workflow itself. */
+export async function runLlmTask(task: LlmTask, opts: CallOptions = {}): Promise<TaskResult> {
+  const scheduledAt = Date.now();
+  const maxAttempts = opts.maxAttempts ?? LLM_MAX_ATTEMPTS;
+  const base = { taskId: task.taskId, name: task.name };
+  try {
+    const r = await llm().callLlm.executeWithOptions(
+      {
+        summary: activitySummary(task.summary ?? task.name),
+        ...(opts.timeoutMs ? { startToCloseTimeout: opts.timeoutMs } : {}),
+        retry: { maximumAttempts: maxAttempts },
+      },
+      [{ prompt: task.prompt, system: task.system, model: task.model ?? opts.model, maxTokens: task.maxTokens ?? opts.maxTokens }],
+    );
+    return {
+      ...base,
+      state: 'succeeded',
+      success: true,
+      output: r.text,
+      error: null,
+      errorType: null,
+      durationMs: r.durationMs,
+      attempts: r.attempt,
+      tokens: r.tokens,
+      model: r.model,
+      stopReason: r.stopReason,
+      truncated: r.stopReason === 'max_tokens',
+    };
+  } catch (err) {
+    const durationMs = Date.now() - scheduledAt;
+    if (isCancellation(err)) {
+      return { ...base, state: 'cancelled', success: false, output: null, error: 'cancelled', errorType: 'Cancelled', durationMs, attempts: 0, tokens: { input: 0, output: 0 } };
+    }
+    const f = describeFailure(err, maxAttempts);
+    return { ...base, state: 'failed', success: false, output: null, error: f.message, errorType: f.type, durationMs, attempts: f.attempts, tokens: { input: 0, output: 0 } };
+  }
+}
+
+/** Extracts type, message and attempt count from an activity failure. */
+export function describeFailure(err: unknown, maxAttempts: number): { type: string; message: string; attempts: number } {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  const exhausted = err instanceof ActivityFailure && err.retryState === 'MAXIMUM_ATTEMPTS_REACHED';
+  if (cause instanceof ApplicationFailure) {
+    const d = cause.details?.[0] as LlmFailureDetails | undefined;
+    const attempts = exhausted ? maxAttempts : (d?.attempt ?? 1);
+    const suffix = exhausted ? ` (gave up after ${attempts} attempts)` : '';
+    return { type: cause.type ?? 'Error', message: `${cause.message}${suffix}`, attempts };
+  }
+  if (cause instanceof TimeoutFailure) {
+    const attempts = exhausted ? maxAttempts : 1;
+    return { type: 'Timeout', message: `LLM call timed out (${(cause.timeoutType ?? 'timeout').toLowerCase().replace(/_/g, '-')})${exhausted ? ` after ${attempts} attempts` : ''}`, attempts };
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return { type: 'Error', message, attempts: exhausted ? maxAttempts : 1 };
+}

@@ -1,0 +1,88 @@
+/**
+ * A deterministic concurrency window for workflow code: at most `max` holders at once, and when
+ * a slot frees, the waiting entry with the lowest rank gets it (ties: first come). One `condition`
+ * drives grants, so every entry that became ready in the same activation competes by rank
+ * (critical-path-first for DAGs, input order for fan-outs), and the cost per grant is O(log n).
+ */
+import { CancellationScope, condition } from '@temporalio/workflow';
+
+interface Waiter {
+  rank: number;
+  seq: number;
+  grant: () => void;
+}
+
+/** A bounded set of slots with ranked waiting. Not exported from the workflows index. */
+export class Window {
+  private inFlight = 0;
+  private seq = 0;
+  private readonly waiting: Waiter[] = [];
+  private pumping = false;
+
+  constructor(private readonly max: number) {}
+
+  /** How many slots are held now. */
+  get held(): number {
+    return this.inFlight;
+  }
+
+  /** Waits for a slot; lower rank goes first. Rejects if the caller's scope is cancelled while waiting. */
+  acquire(rank: number): Promise<void> {
+    this.ensurePump();
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = { rank, seq: this.seq++, grant: resolve };
+      this.insert(waiter);
+      CancellationScope.current().cancelRequested.catch((err: unknown) => {
+        const i = this.waiting.indexOf(waiter);
+        if (i >= 0) {
+          this.waiting.splice(i, 1);
+          reject(err);
+        }
+      });
+    });
+  }
+
+  /** Frees a slot taken by acquire(). */
+  release(): void {
+    this.inFlight--;
+  }
+
+  /** Runs fn inside a slot. */
+  async run<T>(rank: number, fn: () => Promise<T>): Promise<T> {
+    await this.acquire(rank);
+    try {
+      return await fn();
+    } finally {
+      this.release();
+    }
+  }
+
+  private insert(w: Waiter): void {
+    // Binary search for the first entry that sorts after w (rank, then arrival).
+    let lo = 0;
+    let hi = this.waiting.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const m = this.waiting[mid];
+      if (m.rank < w.rank || (m.rank === w.rank && m.seq < w.seq)) lo = mid + 1;
+      else hi = mid;
+    }
+    this.waiting.splice(lo, 0, w);
+  }
+
+  private ensurePump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    // The pump must outlive cancellation of whichever scope first called acquire().
+    void CancellationScope.nonCancellable(async () => {
+      for (;;) {
+        await condition(() => this.inFlight < this.max && this.waiting.length > 0);
+        while (this.inFlight < this.max && this.waiting.length > 0) {
+          const next = this.waiting.shift()!;
+          this.inFlight++;
+          next.grant();
+        }
+      }
+    });
+  }
+}

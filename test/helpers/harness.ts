@@ -1,0 +1,117 @@
+/**
+ * Per-test wiring on the shared dev server: a unique task queue, the real workers built by the
+ * production factory, the real Anthropic SDK, and a local LLM server with the latency and faults
+ * the test needs.
+ */
+import { randomUUID } from 'node:crypto';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { NativeConnection, Runtime, DefaultLogger, makeTelemetryFilterString, type Worker } from '@temporalio/worker';
+import { createAnthropicClient } from '../../src/llm/client';
+import { startLocalLlmServer, type LocalLlmServer, type LocalLlmServerOptions } from '../../src/llm/local-server';
+import { createWorkers } from '../../src/workers';
+
+let runtimeInstalled = false;
+function quietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  // Workers log every activity failure at WARN; tests provoke many on purpose.
+  Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } } });
+}
+
+/** Address of the run's dev server (set by the global setup). */
+export function temporalAddress(): string {
+  const a = process.env.TEST_TEMPORAL_ADDRESS;
+  if (!a) throw new Error('TEST_TEMPORAL_ADDRESS is not set: run tests through jest (globalSetup starts the dev server)');
+  return a;
+}
+
+/** Options of one harness. */
+export interface HarnessOptions {
+  llm?: LocalLlmServerOptions;
+  llmMaxConcurrent?: number;
+  llmRpm?: number;
+  /** Start workers now (default) or let the test start them. */
+  startWorkers?: boolean;
+  heartbeatIntervalMs?: number;
+  requestTimeoutMs?: number;
+}
+
+/** What a test gets. */
+export interface Harness {
+  llm: LocalLlmServer;
+  client: Client;
+  taskQueue: string;
+  address: string;
+  startWorkers(): Promise<void>;
+  stopWorkers(): Promise<void>;
+  start<T>(workflowType: string, input: unknown, id?: string): Promise<WorkflowHandle>;
+  run<T>(workflowType: string, input: unknown, id?: string): Promise<T>;
+  close(): Promise<void>;
+}
+
+/** Builds a harness; call close() in afterAll/afterEach. */
+export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
+  quietRuntime();
+  const address = temporalAddress();
+  const llm = await startLocalLlmServer({ ttftMs: 30, perTokenMs: 0, outputTokens: 20, ...o.llm });
+  const connection = await Connection.connect({ address });
+  const client = new Client({ connection });
+  const native = await NativeConnection.connect({ address });
+  const taskQueue = `test-${randomUUID()}`;
+  let workers: Worker[] = [];
+  let running: Promise<unknown> | undefined;
+
+  const h: Harness = {
+    llm,
+    client,
+    taskQueue,
+    address,
+    async startWorkers() {
+      workers = await createWorkers({
+        connection: native,
+        namespace: 'default',
+        taskQueue,
+        deps: {
+          anthropic: createAnthropicClient({
+            provider: 'local',
+            apiKey: 'test-key',
+            baseURL: llm.url,
+            model: 'claude-sonnet-4-6',
+            maxTokens: 1024,
+            maxConcurrent: o.llmMaxConcurrent ?? 100,
+            rpm: 0,
+            requestTimeoutMs: o.requestTimeoutMs ?? 60_000,
+          }),
+          defaults: { model: 'claude-sonnet-4-6', maxTokens: 1024 },
+          heartbeatIntervalMs: o.heartbeatIntervalMs ?? 500,
+        },
+        llmMaxConcurrent: o.llmMaxConcurrent ?? 100,
+        llmRpm: o.llmRpm ?? 0,
+        heartbeatThrottleMs: 500,
+        workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE! },
+      });
+      running = Promise.all(workers.map((w) => w.run()));
+    },
+    async stopWorkers() {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      await running;
+      workers = [];
+      running = undefined;
+    },
+    async start(workflowType, input, id) {
+      return client.workflow.start(workflowType, { taskQueue, workflowId: id ?? `${workflowType}-${randomUUID()}`, args: [input] });
+    },
+    async run<T>(workflowType: string, input: unknown, id?: string) {
+      const handle = await h.start(workflowType, input, id);
+      return (await handle.result()) as T;
+    },
+    async close() {
+      await h.stopWorkers();
+      await native.close();
+      await connection.close();
+      await llm.close();
+    },
+  };
+  if (o.startWorkers ?? true) await h.startWorkers();
+  return h;
+}

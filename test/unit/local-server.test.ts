@@ -1,0 +1,368 @@
+/**
+ * Drives the local LLM server with the real Anthropic SDK, so a change in either the server or
+ * the SDK's expectations (response shape, error classes, headers) shows up here first.
+ */
+import Anthropic, { type APIError } from '@anthropic-ai/sdk';
+import { startLocalLlmServer, type LlmStats, type LocalLlmServer } from '../../src/llm/local-server';
+
+const MODEL = 'claude-test';
+
+let server: LocalLlmServer;
+let client: Anthropic;
+
+beforeAll(async () => {
+  server = await startLocalLlmServer({ ttftMs: 20, perTokenMs: 0, outputTokens: 12 });
+  client = new Anthropic({ apiKey: 'test-key', baseURL: server.url, maxRetries: 0 });
+});
+
+afterAll(async () => {
+  await server.close();
+});
+
+beforeEach(() => {
+  server.reset();
+});
+
+function ask(prompt: string, extra: Partial<Anthropic.MessageCreateParamsNonStreaming> = {}, options?: { timeout?: number }) {
+  return client.messages.create({ model: MODEL, max_tokens: 100, messages: [{ role: 'user', content: prompt }], ...extra }, options);
+}
+
+function textOf(msg: Anthropic.Message): string {
+  const block = msg.content[0];
+  if (block.type !== 'text') throw new Error(`expected a text block, got ${block.type}`);
+  return block.text;
+}
+
+/** Captures the rejection so its class and fields can be asserted. */
+async function errorOf(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected the call to fail');
+}
+
+async function waitFor(cond: () => boolean, timeoutMs = 2000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('successful replies', () => {
+  it('has the real API shape and a deterministic, prompt-dependent text', async () => {
+    const a1 = await ask('What is a durable workflow?');
+    const a2 = await ask('What is a durable workflow?');
+    const b = await ask('Explain retries\nin two lines');
+
+    expect(a1).toMatchObject({
+      type: 'message',
+      role: 'assistant',
+      model: MODEL,
+      stop_reason: 'end_turn',
+      stop_sequence: null,
+    });
+    expect(a1.id).toMatch(/^msg_/);
+    expect(a1.content).toHaveLength(1);
+    expect(textOf(a1)).toMatch(/^Answer to "What is a durable workflow\?": /);
+    expect(textOf(a1)).toBe(textOf(a2));
+    expect(textOf(b)).toMatch(/^Answer to "Explain retries in two lines": /);
+    expect(textOf(b).slice(textOf(b).indexOf(': ') + 2)).not.toBe(textOf(a1).slice(textOf(a1).indexOf(': ') + 2));
+  });
+
+  it('changes the text with the system prompt and exposes the request-id header', async () => {
+    const { data, response } = await client.messages
+      .create({ model: MODEL, max_tokens: 100, system: 'Be terse.', messages: [{ role: 'user', content: 'Same prompt' }] })
+      .withResponse();
+    const plain = await ask('Same prompt');
+    expect(textOf(data)).not.toBe(textOf(plain));
+    expect(response.headers.get('request-id')).toMatch(/^req_/);
+    expect(response.headers.get('content-type')).toBe('application/json');
+  });
+
+  it('reports usage: input = ceil((system + prompt) / 4), output = words generated', async () => {
+    const system = 'You are helpful.'; // 16 chars
+    const msg = await client.messages.create({
+      model: MODEL,
+      max_tokens: 100,
+      system: [{ type: 'text', text: system }],
+      messages: [
+        { role: 'user', content: [{ type: 'text', text: 'part one' }, { type: 'text', text: 'part two' }] },
+        { role: 'assistant', content: 'ok' },
+        { role: 'user', content: 'last one' },
+      ],
+    });
+    // prompt = 'part one\npart two' + '\n' + 'last one' = 26 chars
+    expect(msg.usage.input_tokens).toBe(Math.ceil((16 + 26) / 4));
+    expect(msg.usage.output_tokens).toBe(12);
+    expect(textOf(msg)).toMatch(/^Answer to "last one": /);
+    const words = textOf(msg).slice('Answer to "last one": '.length).split(' ');
+    expect(words).toHaveLength(12);
+
+    const s = server.stats();
+    expect(s.tokens).toEqual({ input: 11, output: 12 });
+    expect(s.requests[0]).toMatchObject({ prompt: 'part one\npart two\nlast one', system, model: MODEL, maxTokens: 100, outcome: 'ok', status: 200, aborted: false });
+  });
+
+  it('truncates to max_tokens with stop_reason max_tokens', async () => {
+    const msg = await ask('Long answer please', { max_tokens: 5 });
+    expect(msg.stop_reason).toBe('max_tokens');
+    expect(msg.usage.output_tokens).toBe(5);
+    expect(textOf(msg).slice('Answer to "Long answer please": '.length).split(' ')).toHaveLength(5);
+    // The truncated text is a prefix of the full one: same PRNG stream, fewer words.
+    const full = await ask('Long answer please');
+    expect(textOf(full).startsWith(textOf(msg).slice(0, -1))).toBe(true);
+  });
+
+  it('emits a parseable decomposition in JSON mode', async () => {
+    const msg = await client.messages.create({
+      model: MODEL,
+      max_tokens: 1000,
+      system: 'You split work. Respond with JSON only.',
+      messages: [{ role: 'user', content: 'Split into 4 subtasks.\nTask: Research the history of the printing press in Europe' }],
+    });
+    const parsed = JSON.parse(textOf(msg)) as { subtasks: { name: string; prompt: string }[] };
+    expect(parsed.subtasks).toHaveLength(4);
+    parsed.subtasks.forEach((t, i) => {
+      expect(t.name).toMatch(new RegExp(`^Subtask ${i + 1}: \\w+`));
+      expect(t.prompt).toContain('Research the history of the printing pre');
+    });
+    expect(new Set(parsed.subtasks.map((t) => t.prompt)).size).toBe(4);
+
+    const dflt = await ask('Respond with JSON only. Plan a trip');
+    expect((JSON.parse(textOf(dflt)) as { subtasks: unknown[] }).subtasks).toHaveLength(3);
+  });
+});
+
+describe('validation and auth', () => {
+  it('rejects invalid requests with BadRequestError and the message', async () => {
+    const noMax = await errorOf(client.messages.create({ model: MODEL, max_tokens: 0, messages: [{ role: 'user', content: 'x' }] }));
+    expect(noMax).toBeInstanceOf(Anthropic.BadRequestError);
+    expect((noMax as APIError).status).toBe(400);
+    expect((noMax as APIError).message).toContain('max_tokens');
+    expect((noMax as APIError).error).toEqual({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringContaining('max_tokens') } });
+
+    const noMessages = await errorOf(client.messages.create({ model: MODEL, max_tokens: 10, messages: [] }));
+    expect(noMessages).toBeInstanceOf(Anthropic.BadRequestError);
+    expect((noMessages as APIError).message).toContain('messages');
+
+    const noModel = await errorOf(client.messages.create({ max_tokens: 10, messages: [{ role: 'user', content: 'x' }] } as unknown as Anthropic.MessageCreateParamsNonStreaming));
+    expect((noModel as APIError).message).toContain('model');
+
+    const streaming = await errorOf(
+      client.post('/v1/messages', { body: { model: MODEL, max_tokens: 10, stream: true, messages: [{ role: 'user', content: 'x' }] } }),
+    );
+    expect(streaming).toBeInstanceOf(Anthropic.BadRequestError);
+    expect((streaming as APIError).message).toMatch(/streaming is not supported by the local server/);
+  });
+
+  it('requires an API key', async () => {
+    const res = await fetch(`${server.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: MODEL, max_tokens: 10, messages: [{ role: 'user', content: 'x' }] }),
+    });
+    expect(res.status).toBe(401);
+    expect(await res.json()).toEqual({ type: 'error', error: { type: 'authentication_error', message: 'x-api-key header is required' } });
+
+    const bearer = await fetch(`${server.url}/v1/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer token' },
+      body: JSON.stringify({ model: MODEL, max_tokens: 10, messages: [{ role: 'user', content: 'x' }] }),
+    });
+    expect(bearer.status).toBe(200);
+  });
+});
+
+describe('faults', () => {
+  it('429 carries retry-after on the RateLimitError headers', async () => {
+    server.setFaults([{ fault: { kind: 'status', status: 429, retryAfterS: 7, retryAfterMs: 1500 } }]);
+    const err = await errorOf(ask('rate limited'));
+    expect(err).toBeInstanceOf(Anthropic.RateLimitError);
+    const e = err as InstanceType<typeof Anthropic.RateLimitError>;
+    expect(e.status).toBe(429);
+    expect(e.headers?.get('retry-after')).toBe('7');
+    expect(e.headers?.get('retry-after-ms')).toBe('1500');
+    expect(e.error).toMatchObject({ type: 'error', error: { type: 'rate_limit_error' } });
+    expect(server.stats().requests[0]).toMatchObject({ outcome: 'status', status: 429 });
+  });
+
+  it('529 surfaces as an overloaded APIError', async () => {
+    server.setFaults([{ fault: { kind: 'status', status: 529, message: 'Overloaded' } }]);
+    const err = await errorOf(ask('overloaded'));
+    expect(err).toBeInstanceOf(Anthropic.APIError);
+    expect(err).toBeInstanceOf(Anthropic.OverloadedError);
+    expect((err as APIError).status).toBe(529);
+    expect((err as APIError).error).toEqual({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } });
+  });
+
+  it('a times rule is spent after K calls', async () => {
+    server.setFaults([{ times: 2, fault: { kind: 'status', status: 500 } }]);
+    await expect(ask('a')).rejects.toBeInstanceOf(Anthropic.InternalServerError);
+    await expect(ask('b')).rejects.toBeInstanceOf(Anthropic.InternalServerError);
+    await expect(ask('c')).resolves.toMatchObject({ type: 'message' });
+    await expect(ask('d')).resolves.toMatchObject({ type: 'message' });
+    expect(server.stats().calls).toBe(4);
+  });
+
+  it('a match rule only hits matching prompts (or system prompts)', async () => {
+    server.setFaults([{ match: 'POISON', fault: { kind: 'status', status: 400, message: 'poisoned' } }]);
+    await expect(ask('harmless')).resolves.toMatchObject({ type: 'message' });
+    await expect(ask('has POISON inside')).rejects.toBeInstanceOf(Anthropic.BadRequestError);
+    await expect(ask('harmless', { system: 'POISON system' })).rejects.toThrow('poisoned');
+    expect(server.countMatching('POISON')).toBe(2);
+    expect(server.countMatching('harmless')).toBe(2);
+  });
+
+  it('probability rules are reproducible for a given seed', async () => {
+    const run = async (): Promise<boolean[]> => {
+      server.setFaults([{ probability: 0.5, fault: { kind: 'status', status: 500 } }]);
+      const out: boolean[] = [];
+      for (let i = 0; i < 12; i++) out.push(await ask(`p${i}`).then(() => true, () => false));
+      return out;
+    };
+    const first = await run();
+    const second = await run();
+    expect(second).toEqual(first);
+    expect(first).toContain(true);
+    expect(first).toContain(false);
+  });
+
+  it('malformed JSON makes the SDK throw a SyntaxError (not an APIError)', async () => {
+    server.setFaults([{ fault: { kind: 'malformed' } }]);
+    const err = await errorOf(ask('malformed'));
+    // The SDK calls response.json() on a 2xx and lets the parse error escape unwrapped. It is created
+    // in Node's realm, not jest's sandbox, so `instanceof SyntaxError` is false here: check the name.
+    expect((err as Error).name).toBe('SyntaxError');
+    expect((err as Error).message).toMatch(/JSON/);
+    expect(err).not.toBeInstanceOf(Anthropic.APIError);
+    expect(server.stats().requests[0]).toMatchObject({ outcome: 'malformed', aborted: false });
+  });
+
+  it('drop surfaces as APIConnectionError', async () => {
+    server.setFaults([{ times: 1, fault: { kind: 'drop' } }]);
+    const err = await errorOf(ask('dropped'));
+    expect(err).toBeInstanceOf(Anthropic.APIConnectionError);
+    expect(err).not.toBeInstanceOf(Anthropic.APIConnectionTimeoutError);
+    expect(server.stats().requests[0]).toMatchObject({ outcome: 'drop', aborted: false });
+    // The server keeps serving afterwards.
+    await expect(ask('after drop')).resolves.toMatchObject({ type: 'message' });
+  });
+
+  it('hang + SDK timeout gives APIConnectionTimeoutError and marks the record aborted', async () => {
+    server.setFaults([{ match: 'hang me', fault: { kind: 'hang' } }]);
+    const started = Date.now();
+    const err = await errorOf(ask('please hang me', {}, { timeout: 300 }));
+    expect(err).toBeInstanceOf(Anthropic.APIConnectionTimeoutError);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    await waitFor(() => server.stats().inFlight === 0);
+    expect(server.stats().requests[0]).toMatchObject({ outcome: 'hang', aborted: true });
+    expect(server.stats().requests[0].finishedAt).toBeDefined();
+  });
+
+  it('a latency fault changes only that request', async () => {
+    server.setFaults([{ match: 'slow', fault: { kind: 'latency', ttftMs: 300, outputTokens: 3 } }]);
+    let t = Date.now();
+    const slow = await ask('slow one');
+    expect(Date.now() - t).toBeGreaterThanOrEqual(280);
+    expect(slow.usage.output_tokens).toBe(3);
+    t = Date.now();
+    const fast = await ask('fast one');
+    expect(Date.now() - t).toBeLessThan(250);
+    expect(fast.usage.output_tokens).toBe(12);
+  });
+});
+
+describe('concurrency and stats', () => {
+  it('counts 5 concurrent requests as maxInFlight 5', async () => {
+    server.setLatency({ ttftMs: 200 });
+    const replies = await Promise.all([1, 2, 3, 4, 5].map((i) => ask(`concurrent ${i}`)));
+    expect(replies).toHaveLength(5);
+    const s = server.stats();
+    expect(s.maxInFlight).toBe(5);
+    expect(s.inFlight).toBe(0);
+    expect(s.calls).toBe(5);
+    expect(Object.keys(s.perPrompt).sort()).toEqual([1, 2, 3, 4, 5].map((i) => `concurrent ${i}`));
+  });
+
+  it('a client abort clears the pending reply and marks the record aborted', async () => {
+    server.setLatency({ ttftMs: 5000 });
+    const controller = new AbortController();
+    const other = new AbortController();
+    const p = client.messages.create({ model: MODEL, max_tokens: 10, messages: [{ role: 'user', content: 'abort me' }] }, { signal: other.signal });
+    const pending = client.messages.create({ model: MODEL, max_tokens: 10, messages: [{ role: 'user', content: 'abort me too' }] }, { signal: controller.signal });
+    await waitFor(() => server.stats().inFlight === 2);
+    controller.abort();
+    await expect(pending).rejects.toBeInstanceOf(Anthropic.APIUserAbortError);
+    await waitFor(() => server.stats().inFlight === 1);
+    expect(server.stats().requests.find((r) => r.prompt === 'abort me too')).toMatchObject({ aborted: true, outputTokens: 0 });
+    server.setLatency({ ttftMs: 20 });
+    // Latency is fixed when a request arrives, so the first one is still waiting; the reset
+    // below must not disturb it (it belongs to the previous stats generation).
+    server.reset();
+    expect(server.stats().inFlight).toBe(1);
+    other.abort();
+    await expect(p).rejects.toBeInstanceOf(Anthropic.APIUserAbortError);
+    await waitFor(() => server.stats().inFlight === 0);
+    expect(server.stats().requests).toHaveLength(0);
+  });
+});
+
+describe('admin endpoints', () => {
+  const admin = async (method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> => {
+    const res = await fetch(`${server.url}${path}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return { status: res.status, json: await res.json() };
+  };
+
+  it('health, faults, latency, stats and reset work over HTTP', async () => {
+    expect(await admin('GET', '/_admin/health')).toEqual({ status: 200, json: { ok: true } });
+
+    expect((await admin('POST', '/_admin/faults', [{ match: 'boom', times: 1, fault: { kind: 'status', status: 503 } }])).status).toBe(200);
+    await expect(ask('boom')).rejects.toMatchObject({ status: 503 });
+    await expect(ask('boom')).resolves.toMatchObject({ type: 'message' });
+
+    expect((await admin('POST', '/_admin/latency', { outputTokens: 4 })).status).toBe(200);
+    expect((await ask('short')).usage.output_tokens).toBe(4);
+
+    const stats = (await admin('GET', '/_admin/stats')).json as LlmStats;
+    expect(stats.calls).toBe(3);
+    expect(stats.perPrompt).toEqual({ boom: 2, short: 1 });
+    expect(stats.requests.map((r) => r.outcome)).toEqual(['status', 'ok', 'ok']);
+    expect(stats.tokens.output).toBe(12 + 4);
+
+    expect(await admin('POST', '/_admin/reset')).toEqual({ status: 200, json: { ok: true } });
+    expect(server.stats().calls).toBe(0);
+    expect(server.getLatency().outputTokens).toBe(12);
+  });
+
+  it('rejects bad fault rules and unknown paths in the error shape', async () => {
+    const bad = await admin('POST', '/_admin/faults', [{ fault: { kind: 'explode' } }]);
+    expect(bad.status).toBe(400);
+    expect(bad.json).toMatchObject({ type: 'error', error: { type: 'invalid_request_error', message: expect.stringContaining('explode') } });
+
+    const missing = await admin('GET', '/nope');
+    expect(missing).toEqual({ status: 404, json: { type: 'error', error: { type: 'not_found_error', message: expect.any(String) } } });
+  });
+});
+
+describe('lifecycle', () => {
+  it('close() ends hanging requests', async () => {
+    const own = await startLocalLlmServer({ ttftMs: 0, perTokenMs: 0, faults: [{ fault: { kind: 'hang' } }] });
+    const c = new Anthropic({ apiKey: 'k', baseURL: own.url, maxRetries: 0 });
+    const pending = c.messages.create({ model: MODEL, max_tokens: 10, messages: [{ role: 'user', content: 'hang' }] });
+    await waitFor(() => own.stats().inFlight === 1);
+    await own.close();
+    await expect(pending).rejects.toBeInstanceOf(Anthropic.APIConnectionError);
+    expect(own.stats().requests[0]).toMatchObject({ outcome: 'hang', aborted: true });
+  });
+
+  it('reports a busy port as EADDRINUSE', async () => {
+    await expect(startLocalLlmServer({ port: server.port })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+  });
+});
