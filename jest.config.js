@@ -9,4 +9,5 @@ module.exports = {
   maxWorkers: 2,
   // The Temporal SDK's native runtime keeps a handle open after workers and connections close.
   forceExit: true,
+  reporters: ['default', '<rootDir>/test/setup/summary-reporter.js'],
 };

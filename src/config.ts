@@ -25,6 +25,7 @@ const envSchema = z.object({
   TEMPORAL_TASK_QUEUE: z.string().trim().min(1).default(DEFAULT_TASK_QUEUE),
   ANTHROPIC_API_KEY: z.string().trim().optional(),
   ANTHROPIC_BASE_URL: z.string().trim().url('ANTHROPIC_BASE_URL must be a URL').optional(),
+  LLM_PROVIDER: z.enum(['anthropic', 'local'], { error: 'LLM_PROVIDER must be "anthropic" or "local"' }).optional(),
   LLM_MODEL: z.string().trim().min(1).default(DEFAULT_MODEL),
   LLM_MAX_TOKENS: intFrom('LLM_MAX_TOKENS', 1).default(1024),
   LLM_MAX_CONCURRENT: intFrom('LLM_MAX_CONCURRENT', 1).default(200),
@@ -68,7 +69,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
   const realKey = e.ANTHROPIC_API_KEY && e.ANTHROPIC_API_KEY !== LOCAL_LLM_API_KEY ? e.ANTHROPIC_API_KEY : undefined;
-  const provider: 'anthropic' | 'local' = realKey && !e.ANTHROPIC_BASE_URL ? 'anthropic' : 'local';
+  const targetsRealApi = e.LLM_PROVIDER === 'anthropic' || /(^|\.)anthropic\.com$/i.test(hostOf(e.ANTHROPIC_BASE_URL));
+  if (targetsRealApi && !realKey) {
+    throw new ConfigError('ANTHROPIC_API_KEY is missing: the real Anthropic API is targeted (LLM_PROVIDER=anthropic or an anthropic.com base URL); set the key, or unset those to use the local LLM server');
+  }
+  const provider: 'anthropic' | 'local' = e.LLM_PROVIDER ?? (realKey && !e.ANTHROPIC_BASE_URL ? 'anthropic' : 'local');
   const uiPortGuess = guessUiUrl(e.TEMPORAL_ADDRESS);
   return {
     temporal: {
@@ -80,7 +85,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     llm: {
       provider,
       apiKey: realKey ?? e.ANTHROPIC_API_KEY ?? LOCAL_LLM_API_KEY,
-      baseURL: provider === 'anthropic' ? undefined : (e.ANTHROPIC_BASE_URL ?? DEFAULT_LOCAL_LLM_URL).replace(/\/+$/, '').replace(/\/v1$/, ''),
+      baseURL: e.ANTHROPIC_BASE_URL ? stripV1(e.ANTHROPIC_BASE_URL) : provider === 'anthropic' ? undefined : DEFAULT_LOCAL_LLM_URL,
       model: e.LLM_MODEL,
       maxTokens: e.LLM_MAX_TOKENS,
       maxConcurrent: e.LLM_MAX_CONCURRENT,
@@ -89,6 +94,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     logLevel: e.LOG_LEVEL,
   };
+}
+
+function hostOf(url: string | undefined): string {
+  try {
+    return url ? new URL(url).hostname : '';
+  } catch {
+    return '';
+  }
+}
+
+/** The SDK appends /v1/messages itself. */
+function stripV1(url: string): string {
+  return url.replace(/\/+$/, '').replace(/\/v1$/, '');
 }
 
 /** The dev server serves its Web UI on gRPC port + 1000 (7233 → 8233). */

@@ -1,0 +1,19 @@
+/** Connecting the CLI to Temporal with a message that says how to start a server. */
+import { Client, Connection } from '@temporalio/client';
+import type { Config } from '../config';
+import { UserError } from './inputs';
+
+/** Connects to the configured Temporal server or throws a UserError saying how to start one. */
+export async function connectClient(config: Config): Promise<{ client: Client; connection: Connection }> {
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({ address: config.temporal.address, connectTimeout: 3000 });
+    await connection.workflowService.getSystemInfo({});
+  } catch (err) {
+    throw new UserError(
+      `cannot reach the Temporal server at ${config.temporal.address} (${err instanceof Error ? err.message.split('\n')[0] : String(err)}).\n` +
+        `Start one with \`npm run server\` (or \`npm run demo\`, which starts everything), or point TEMPORAL_ADDRESS at yours.`,
+    );
+  }
+  return { client: new Client({ connection, namespace: config.temporal.namespace }), connection };
+}

@@ -1,0 +1,34 @@
+/** Tables and summaries the CLI prints. */
+import Table from 'cli-table3';
+import type { RunStats, TaskResult } from '../core/tasks';
+
+/** Formats milliseconds as seconds with one decimal. */
+export function secs(ms: number): string {
+  return `${(ms / 1000).toFixed(1)}s`;
+}
+
+function oneLine(s: string, max: number): string {
+  const line = s.replace(/\s+/g, ' ').trim();
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}
+
+/** A results table: one row per task, in input order. */
+export function resultsTable(results: TaskResult[], opts: { group?: (r: TaskResult) => string | undefined } = {}): string {
+  const groupHead = opts.group ? ['stage'] : [];
+  const table = new Table({ head: [...groupHead, 'task', 'state', 'time', 'tries', 'tokens in/out', 'output or error'], wordWrap: false, style: { head: [], border: [], compact: true } });
+  for (const r of results) {
+    const detail = r.success ? oneLine(r.output ?? '', 60) + (r.truncated ? ' [cut at max_tokens]' : '') : oneLine(`${r.errorType ?? ''} ${r.error ?? ''}`, 60);
+    table.push([...(opts.group ? [opts.group(r) ?? ''] : []), oneLine(r.name, 28), r.state, secs(r.durationMs), String(r.attempts), `${r.tokens.input}/${r.tokens.output}`, detail]);
+  }
+  return table.toString();
+}
+
+/** The run's numbers in a few lines. */
+export function statsLines(s: RunStats): string {
+  const parts = [
+    `tasks: ${s.total} (${s.succeeded} succeeded, ${s.failed} failed${s.skipped ? `, ${s.skipped} skipped` : ''}${s.cancelled ? `, ${s.cancelled} cancelled` : ''}); success rate ${(s.successRate * 100).toFixed(0)}%`,
+    `wall clock ${secs(s.wallClockMs)} vs ${secs(s.sumDurationMs)} of LLM calls end to end: speedup ${s.speedup.toFixed(1)}x`,
+    `tokens: ${s.tokens.input} in, ${s.tokens.output} out`,
+  ];
+  return parts.join('\n');
+}

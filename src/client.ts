@@ -1,0 +1,169 @@
+/**
+ * The CLI: `npm run client -- <command>`. Starts runs with live progress, and inspects, fetches
+ * and cancels them. Inputs are validated here first, so a bad file never starts a run.
+ *
+ * Exit codes: 0 done, 1 failure (run failed, server unreachable), 2 bad usage or input,
+ * 3 the run completed but some tasks failed.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { ConfigError, loadConfig, workflowUiLink, type Config } from './config';
+import { connectClient } from './cli/connect';
+import { UserError, positiveInt, readJsonFile } from './cli/inputs';
+import { resultsTable, statsLines } from './cli/render';
+import { startAndReport, type RunResult, type StartOptions } from './cli/run';
+import { InvalidInputError, validateFanOutInput } from './core/tasks';
+import { progressQuery } from './workflows/defs';
+
+/** Reads the tasks file of `fanout`: a list of tasks, or an object with `tasks` and options. */
+function fanOutInputFromFile(file: string, o: { maxConcurrent?: number; failFast?: boolean; model?: string }): unknown {
+  const raw = readJsonFile(file);
+  const base = Array.isArray(raw) ? { tasks: raw } : raw;
+  if (typeof base !== 'object' || base === null) throw new UserError(`${file} must hold a list of tasks or an object with "tasks"`);
+  const input = {
+    ...base,
+    ...(o.maxConcurrent !== undefined ? { maxConcurrent: o.maxConcurrent } : {}),
+    ...(o.failFast ? { failFast: true } : {}),
+    ...(o.model ? { model: o.model } : {}),
+  };
+  try {
+    validateFanOutInput(input);
+  } catch (err) {
+    if (err instanceof InvalidInputError) throw new UserError(`${file}: ${err.message}`);
+    throw err;
+  }
+  return input;
+}
+
+/** Builds the commander program; `run` receives each action's work and owns connecting. */
+function program(run: (work: (ctx: { client: Client; config: Config }) => Promise<number>) => Promise<void>): Command {
+  const p = new Command('client')
+    .description('Start and inspect durable parallel LLM runs on Temporal')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+
+  const startOpts = (c: Command) =>
+    c
+      .option('--json', 'print only the final result as JSON (for scripts)')
+      .option('--id <workflowId>', 'workflow id to use (default: generated)')
+      .option('--no-wait', 'start the run and return without waiting');
+
+  startOpts(
+    p
+      .command('fanout <tasks.json>')
+      .description('run independent LLM tasks in parallel (file: a list of {name, prompt, system?} or {tasks, maxConcurrent, ...})')
+      .addOption(new Option('--max-concurrent <n>', 'at most n calls in flight').argParser(positiveInt('--max-concurrent')))
+      .option('--fail-fast', 'on the first permanent failure cancel the rest and fail the run')
+      .option('--model <model>', 'model for every task without its own'),
+  ).action(async (file: string, o: StartOptions & { maxConcurrent?: number; failFast?: boolean; model?: string }) => {
+    const input = fanOutInputFromFile(file, o);
+    await run((ctx) => startAndReport(ctx, 'fanOut', input, 'fanout', o));
+  });
+
+  p.command('status <workflowId>')
+    .description("show a run's state and live progress counts")
+    .option('--json', 'print as JSON')
+    .action(async (id: string, o: { json?: boolean }) => {
+      await run(async ({ client, config }) => {
+        const handle = client.workflow.getHandle(id);
+        const d = await handle.describe();
+        const progress = d.status.name === 'RUNNING' || d.status.name === 'COMPLETED' ? await handle.query(progressQuery).catch(() => undefined) : undefined;
+        if (o.json) {
+          console.log(JSON.stringify({ workflowId: id, type: d.type, status: d.status.name, startTime: d.startTime, closeTime: d.closeTime, progress }, null, 2));
+        } else {
+          console.log(`${id}: ${d.type} ${d.status.name} (started ${d.startTime.toISOString()}${d.closeTime ? `, closed ${d.closeTime.toISOString()}` : ''})`);
+          if (progress) {
+            console.log(
+              `tasks: ${progress.total} total, ${progress.pending} pending, ${progress.running} running, ${progress.succeeded} succeeded, ${progress.failed} failed, ${progress.skipped} skipped, ${progress.cancelled} cancelled`,
+            );
+            for (const t of progress.tasks.filter((x) => x.state === 'failed')) console.log(`  ✗ ${t.name}: ${t.error}`);
+          }
+          console.log(`Web UI: ${workflowUiLink(config, id)}`);
+        }
+        return 0;
+      });
+    });
+
+  p.command('result <workflowId>')
+    .description("wait for a run's result and print it")
+    .option('--json', 'print as JSON')
+    .action(async (id: string, o: { json?: boolean }) => {
+      await run(async ({ client, config }) => {
+        try {
+          const r = (await client.workflow.getHandle(id).result()) as RunResult;
+          if (o.json) console.log(JSON.stringify({ workflowId: id, ...r }, null, 2));
+          else console.log(`${resultsTable(r.results)}\n${statsLines(r.stats)}\nWeb UI: ${workflowUiLink(config, id)}`);
+          return r.stats.failed > 0 ? 3 : 0;
+        } catch (err) {
+          if (err instanceof WorkflowFailedError) {
+            console.error(`run ${id} failed: ${err.cause?.message ?? err.message}`);
+            return 1;
+          }
+          throw err;
+        }
+      });
+    });
+
+  p.command('cancel <workflowId>')
+    .description('cancel a run: in-flight LLM calls are aborted, finished results are kept')
+    .option('--json', 'print the final result as JSON')
+    .action(async (id: string, o: { json?: boolean }) => {
+      await run(async ({ client }) => {
+        const handle = client.workflow.getHandle(id);
+        await handle.cancel();
+        if (!o.json) console.log(`cancellation requested for ${id}; waiting for in-flight calls to stop...`);
+        try {
+          const r = (await handle.result()) as RunResult;
+          if (o.json) console.log(JSON.stringify({ workflowId: id, ...r }, null, 2));
+          else console.log(`${resultsTable(r.results)}\n${statsLines(r.stats)}`);
+        } catch (err) {
+          if (!(err instanceof WorkflowFailedError)) throw err;
+          if (!o.json) console.log(`run ${id} ended: ${err.cause?.message ?? err.message}`);
+        }
+        return 0;
+      });
+    });
+
+  return p;
+}
+
+/** Entry point: parses arguments, connects lazily, maps errors to messages and exit codes. */
+export async function main(argv: string[] = process.argv): Promise<number> {
+  let exitCode = 0;
+  let config: Config | undefined;
+  const run = async (work: (ctx: { client: Client; config: Config }) => Promise<number>) => {
+    config = loadConfig();
+    const { client, connection } = await connectClient(config);
+    try {
+      exitCode = await work({ client, config });
+    } finally {
+      await connection.close();
+    }
+  };
+  try {
+    await program(run).parseAsync(argv);
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof UserError || err instanceof ConfigError) {
+      console.error(`error: ${err.message}`);
+      return 2;
+    }
+    if (err instanceof WorkflowNotFoundError) {
+      console.error(`error: no run with id ${err.workflowId} in namespace ${config?.temporal.namespace ?? 'default'}`);
+      return 1;
+    }
+    console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main().then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,79 @@
+/** The client CLI as a user runs it: a real process against the real dev server. */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { startHarness, type Harness } from '../helpers/harness';
+
+const run = promisify(execFile);
+const ROOT = path.resolve(__dirname, '../..');
+const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
+
+describe('client CLI', () => {
+  let h: Harness;
+  let dir: string;
+  const cli = (args: string[], env: Record<string, string> = {}) =>
+    run(TSX, [path.join(ROOT, 'src/client.ts'), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, TEMPORAL_ADDRESS: h.address, TEMPORAL_TASK_QUEUE: h.taskQueue, ANTHROPIC_API_KEY: '', ...env },
+    }).then(
+      (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+      (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+    );
+
+  beforeAll(async () => {
+    h = await startHarness();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-test-'));
+  });
+  afterAll(async () => h?.close());
+
+  test('fanout --json prints workflowId, results in input order and stats', async () => {
+    const file = path.join(dir, 'tasks.json');
+    fs.writeFileSync(file, JSON.stringify([{ name: 'alpha', prompt: 'Describe alpha' }, { name: 'beta', prompt: 'Describe beta' }]));
+    const r = await cli(['fanout', file, '--json', '--max-concurrent', '2']);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { workflowId: string; results: { name: string; success: boolean; output: string }[]; stats: { total: number; succeeded: number } };
+    expect(out.workflowId).toMatch(/^fanout-\d{4}-\d{2}-\d{2}-[a-z0-9]{6}$/);
+    expect(out.results.map((x) => x.name)).toEqual(['alpha', 'beta']);
+    expect(out.results[1].output).toContain('Describe beta');
+    expect(out.stats).toMatchObject({ total: 2, succeeded: 2 });
+    expect(h.llm.stats().calls).toBe(2);
+    // `result` fetches the same run by id.
+    const again = await cli(['result', out.workflowId, '--json']);
+    expect(JSON.parse(again.stdout).results).toHaveLength(2);
+  });
+
+  test('an invalid task file is rejected with its problem named, before any run starts', async () => {
+    const file = path.join(dir, 'bad.json');
+    fs.writeFileSync(file, JSON.stringify([{ name: 'a', prompt: 'x' }, { name: 'a' }]));
+    const before = h.llm.stats().calls;
+    const r = await cli(['fanout', file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('tasks[1].prompt');
+    expect(h.llm.stats().calls).toBe(before);
+  });
+
+  test('missing file, invalid JSON, unknown option and unreachable server each get a clear error', async () => {
+    const missing = await cli(['fanout', path.join(dir, 'nope.json')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('file not found');
+
+    const broken = path.join(dir, 'broken.json');
+    fs.writeFileSync(broken, '{"tasks": [');
+    const invalid = await cli(['fanout', broken]);
+    expect(invalid.code).toBe(2);
+    expect(invalid.stderr).toContain('is not valid JSON');
+
+    const unknown = await cli(['fanout', broken, '--bogus']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown option '--bogus'/);
+
+    const ok = path.join(dir, 'ok.json');
+    fs.writeFileSync(ok, JSON.stringify([{ name: 'a', prompt: 'x' }]));
+    const down = await cli(['fanout', ok], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+    expect(down.code).toBe(2);
+    expect(down.stderr).toContain('cannot reach the Temporal server at 127.0.0.1:1');
+    expect(down.stderr).toContain('npm run server');
+  });
+});
