@@ -2,6 +2,7 @@
  * The one place that reads the environment. Everything else receives a typed, validated `Config`.
  * Nothing here runs at import time: call `loadConfig()` from an entry point.
  */
+import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_MODEL, DEFAULT_TASK_QUEUE } from './core/names';
 
@@ -31,6 +32,13 @@ const envSchema = z.object({
   LLM_MAX_CONCURRENT: intFrom('LLM_MAX_CONCURRENT', 1).default(200),
   LLM_RPM: intFrom('LLM_RPM', 0).default(0),
   LLM_REQUEST_TIMEOUT_MS: intFrom('LLM_REQUEST_TIMEOUT_MS', 1).default(600_000),
+  WORKER_ROLES: z
+    .string()
+    .default('workflows,llm,tools')
+    .transform((s) => s.split(',').map((r) => r.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(['workflows', 'llm', 'tools'], { error: 'WORKER_ROLES items must be workflows, llm or tools' })).min(1)),
+  TOOLS_MAX_CONCURRENT: intFrom('TOOLS_MAX_CONCURRENT', 1).default(2),
+  RUNS_DIR: z.string().trim().min(1).default('runs'),
   LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
 });
 
@@ -50,6 +58,9 @@ export interface Config {
     rpm: number;
     requestTimeoutMs: number;
   };
+  worker: { roles: ('workflows' | 'llm' | 'tools')[]; toolsMaxConcurrent: number };
+  /** Where run artifacts (report.md, timeline.html) go. */
+  runsDir: string;
   logLevel: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 }
 
@@ -92,6 +103,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       rpm: e.LLM_RPM,
       requestTimeoutMs: e.LLM_REQUEST_TIMEOUT_MS,
     },
+    worker: { roles: e.WORKER_ROLES, toolsMaxConcurrent: e.TOOLS_MAX_CONCURRENT },
+    runsDir: path.resolve(e.RUNS_DIR),
     logLevel: e.LOG_LEVEL,
   };
 }

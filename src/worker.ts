@@ -16,12 +16,13 @@ async function main(): Promise<void> {
     );
   });
   try {
-    const roles = (process.env.WORKER_ROLES ?? 'workflows,llm').split(',').map((r) => r.trim()) as ('workflows' | 'llm')[];
+    const roles = config.worker.roles;
     const workers = await createWorkers({
       connection,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
-      deps: { anthropic: createAnthropicClient(config.llm), defaults: { model: config.llm.model, maxTokens: config.llm.maxTokens } },
+      deps: { anthropic: createAnthropicClient(config.llm), defaults: { model: config.llm.model, maxTokens: config.llm.maxTokens }, runsDir: config.runsDir },
+      toolsMaxConcurrent: config.worker.toolsMaxConcurrent,
       llmMaxConcurrent: config.llm.maxConcurrent,
       llmRpm: config.llm.rpm,
       roles,

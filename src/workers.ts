@@ -4,8 +4,11 @@
  * Shared by `src/worker.ts` and the tests, so tests run exactly the production wiring.
  */
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
-import { createActivities, type ActivityDeps } from './activities';
-import { llmTaskQueue } from './core/names';
+import { createLlmActivities, createToolActivities, type ActivityDeps } from './activities';
+import { llmTaskQueue, toolTaskQueue } from './core/names';
+
+/** The kinds of work a worker process can take. */
+export type WorkerRole = 'workflows' | 'llm' | 'tools';
 
 /** What the workers need. */
 export interface WorkersOptions {
@@ -21,8 +24,10 @@ export interface WorkersOptions {
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Longest gap between heartbeats sent to the server (how fast a cancel reaches a call). */
   heartbeatThrottleMs?: number;
+  /** Max tool activities (CPU-heavy, blocking) this worker runs at once. */
+  toolsMaxConcurrent?: number;
   /** Run only some roles (e.g. an LLM-only worker). */
-  roles?: ('workflows' | 'llm')[];
+  roles?: WorkerRole[];
 }
 
 /** The path workers bundle workflows from. */
@@ -30,7 +35,7 @@ export const WORKFLOWS_PATH = require.resolve('./workflows');
 
 /** Creates the workers; run them with Promise.all(workers.map(w => w.run())). */
 export async function createWorkers(o: WorkersOptions): Promise<Worker[]> {
-  const roles = o.roles ?? ['workflows', 'llm'];
+  const roles = o.roles ?? ['workflows', 'llm', 'tools'];
   const workers: Promise<Worker>[] = [];
   if (roles.includes('workflows')) {
     workers.push(
@@ -48,11 +53,22 @@ export async function createWorkers(o: WorkersOptions): Promise<Worker[]> {
         connection: o.connection,
         namespace: o.namespace,
         taskQueue: llmTaskQueue(o.taskQueue),
-        activities: createActivities(o.deps),
+        activities: createLlmActivities(o.deps),
         maxConcurrentActivityTaskExecutions: o.llmMaxConcurrent,
         // Cancellation reaches an activity only with a heartbeat response: keep that delay short.
         maxHeartbeatThrottleInterval: o.heartbeatThrottleMs ?? 2000,
         ...(o.llmRpm > 0 ? { maxTaskQueueActivitiesPerSecond: o.llmRpm / 60 } : {}),
+      }),
+    );
+  }
+  if (roles.includes('tools')) {
+    workers.push(
+      Worker.create({
+        connection: o.connection,
+        namespace: o.namespace,
+        taskQueue: toolTaskQueue(o.taskQueue),
+        activities: createToolActivities(o.deps),
+        maxConcurrentActivityTaskExecutions: o.toolsMaxConcurrent ?? 2,
       }),
     );
   }

@@ -28,10 +28,30 @@ const maxConcurrentSchema = z
   .min(1, 'must be at least 1')
   .max(MAX_CONCURRENT_LIMIT, `must be at most ${MAX_CONCURRENT_LIMIT}`);
 
-/** One node of a DAG: an LLM call that runs once every node in `dependsOn` has succeeded. */
-export const dagNodeSchema = z.object({
+/** A document given to a tool inline. */
+const documentSchema = z.object({ name: nonEmpty(), text: z.string({ error: 'must be a string' }) });
+
+/** A tool call: runs off the LLM path, on the tools task queue (see src/activities/tools.ts). */
+export const toolCallSchema = z
+  .object({
+    name: z.enum(['document-stats'], { error: 'must be "document-stats"' }),
+    /** Local files the tools worker reads. */
+    files: z.array(nonEmpty(), { error: 'must be a list of file paths' }).optional(),
+    /** Documents given inline. */
+    documents: z.array(documentSchema, { error: 'must be a list of {name, text}' }).optional(),
+    /** How many top terms to report. */
+    topTerms: z.number().int().min(1).max(1000).optional(),
+  })
+  .refine((t) => (t.files?.length ?? 0) + (t.documents?.length ?? 0) > 0, 'needs at least one file or document');
+/** A tool call of a DAG node. */
+export type ToolCall = z.infer<typeof toolCallSchema>;
+
+/** One node of a DAG: an LLM call (or a tool call) that runs once every node in `dependsOn` has succeeded. */
+export const dagNodeSchema = z
+  .object({
   id: nodeIdSchema,
-  prompt: nonEmpty(),
+  prompt: nonEmpty().optional(),
+  tool: toolCallSchema.optional(),
   system: z.string({ error: 'must be a string' }).optional(),
   dependsOn: z.array(nodeIdSchema, { error: 'must be a list of node ids' }).optional(),
   model: nonEmpty().optional(),
@@ -39,7 +59,8 @@ export const dagNodeSchema = z.object({
   name: nonEmpty().optional(),
   /** Expected duration, only used as a weight for the critical path (default 1). */
   estimatedMs: z.number({ error: 'must be a number' }).positive('must be greater than 0').finite('must be finite').optional(),
-});
+})
+  .refine((n) => (n.prompt === undefined) !== (n.tool === undefined), 'needs exactly one of "prompt" (an LLM call) or "tool" (a tool call)');
 /** One node of a DAG spec. */
 export type DagNode = z.infer<typeof dagNodeSchema>;
 

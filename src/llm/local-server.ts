@@ -27,7 +27,9 @@ export type Fault =
   /** 200 with content-type application/json and a body that is not valid JSON. */
   | { kind: 'malformed' }
   /** Answer normally, but with this latency / length. */
-  | { kind: 'latency'; ttftMs?: number; perTokenMs?: number; outputTokens?: number };
+  | { kind: 'latency'; ttftMs?: number; perTokenMs?: number; outputTokens?: number }
+  /** Answer normally but with exactly this text (e.g. prose where JSON was asked for). */
+  | { kind: 'text'; text: string };
 
 /** When to inject a fault; rules are checked in order and the first applicable one wins. */
 export interface FaultRule {
@@ -236,6 +238,9 @@ export function validateFaultRules(input: unknown): FaultRule[] {
         break;
       case 'latency':
         validateLatency(f);
+        break;
+      case 'text':
+        if (typeof f.text !== 'string') throw new Error(`${where}: text must be a string`);
         break;
       case 'hang':
       case 'drop':
@@ -531,6 +536,7 @@ export function startLocalLlmServer(opts: LocalLlmServerOptions = {}): Promise<L
 
     const fault = pickFault(parsed);
     let lat = latency;
+    let fixedText: string | undefined;
     if (fault) {
       switch (fault.kind) {
         case 'status': {
@@ -560,6 +566,9 @@ export function startLocalLlmServer(opts: LocalLlmServerOptions = {}): Promise<L
         case 'latency':
           lat = { ...latency, ...stripUndefined({ ttftMs: fault.ttftMs, perTokenMs: fault.perTokenMs, outputTokens: fault.outputTokens }) };
           break;
+        case 'text':
+          fixedText = fault.text;
+          break;
       }
     }
 
@@ -569,7 +578,7 @@ export function startLocalLlmServer(opts: LocalLlmServerOptions = {}): Promise<L
     const respond = (): void => {
       ctx.timer = undefined;
       if (res.destroyed) return;
-      const text = buildReplyText(p, words);
+      const text = fixedText ?? buildReplyText(p, words);
       rec.outputTokens = words;
       rec.status = 200;
       rec.finishedAt = Date.now();

@@ -1,9 +1,10 @@
 /** The `fanOut` workflow: many independent LLM tasks in parallel, bounded, in input order. */
-import { ApplicationFailure, CancellationScope, setHandler } from '@temporalio/workflow';
+import { CancellationScope, setHandler } from '@temporalio/workflow';
 import { ProgressTracker } from '../core/progress';
-import { InvalidInputError, computeStats, validateFanOutInput, type RunStats, type TaskResult } from '../core/tasks';
+import { computeStats, validateFanOutInput, type RunStats, type TaskResult } from '../core/tasks';
 import { progressQuery } from './defs';
 import { runBounded } from './lib/bounded';
+import { validateOrFail } from './lib/validate';
 
 /** Result of a fan-out run. */
 export interface FanOutResult {
@@ -27,14 +28,4 @@ export async function fanOut(rawInput: unknown): Promise<FanOutResult> {
   );
   progress.done = true;
   return { results, stats: computeStats(results, Date.now() - started), cancelled: CancellationScope.current().consideredCancelled };
-}
-
-/** Turns an input validation error into a non-retryable workflow failure with its message. */
-export function validateOrFail<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof InvalidInputError) throw ApplicationFailure.nonRetryable(err.message, 'InvalidInput');
-    throw err;
-  }
 }

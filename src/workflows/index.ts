@@ -1,3 +1,4 @@
 /** Workflow types of this project. Only workflow functions and their definitions are exported here. */
 export { fanOut } from './fan-out';
+export { runDag } from './run-dag';
 export { progressQuery } from './defs';

@@ -4,6 +4,9 @@
  * the test needs.
  */
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { NativeConnection, Runtime, DefaultLogger, makeTelemetryFilterString, type Worker } from '@temporalio/worker';
 import { createAnthropicClient } from '../../src/llm/client';
@@ -42,6 +45,8 @@ export interface Harness {
   client: Client;
   taskQueue: string;
   address: string;
+  /** Where this harness's workers write run artifacts. */
+  runsDir: string;
   startWorkers(): Promise<void>;
   stopWorkers(): Promise<void>;
   start<T>(workflowType: string, input: unknown, id?: string): Promise<WorkflowHandle>;
@@ -58,6 +63,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
   const client = new Client({ connection });
   const native = await NativeConnection.connect({ address });
   const taskQueue = `test-${randomUUID()}`;
+  const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'runs-'));
   let workers: Worker[] = [];
   let running: Promise<unknown> | undefined;
 
@@ -66,6 +72,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
     client,
     taskQueue,
     address,
+    runsDir,
     async startWorkers() {
       workers = await createWorkers({
         connection: native,
@@ -84,6 +91,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
           }),
           defaults: { model: 'claude-sonnet-4-6', maxTokens: 1024 },
           heartbeatIntervalMs: o.heartbeatIntervalMs ?? 500,
+          runsDir: runsDir,
         },
         llmMaxConcurrent: o.llmMaxConcurrent ?? 100,
         llmRpm: o.llmRpm ?? 0,

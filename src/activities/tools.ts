@@ -1,0 +1,78 @@
+/**
+ * Tool activities: blocking or CPU-heavy work that must never stall LLM calls. They run on their
+ * own task queue with their own concurrency limit, and the CPU work itself runs in a worker
+ * thread, so the worker's event loop keeps heartbeating and answering LLM requests meanwhile.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { ToolCall } from '../core/dag';
+import { computeDocumentStats, documentStatsText, type DocumentStats } from '../core/doc-stats';
+
+/** What a tool returns. */
+export interface ToolResult {
+  text: string;
+  stats: DocumentStats;
+  durationMs: number;
+}
+
+/** Runs computeDocumentStats in a worker thread; the thread gets the function's source. */
+function statsInThread(docs: { name: string; text: string }[], topN: number, signal: AbortSignal): Promise<DocumentStats> {
+  const source = `const { parentPort, workerData } = require('node:worker_threads');
+const computeDocumentStats = ${computeDocumentStats.toString()};
+parentPort.postMessage(computeDocumentStats(workerData.docs, workerData.topN));`;
+  return new Promise((resolve, reject) => {
+    const thread = new Worker(source, { eval: true, workerData: { docs, topN } });
+    const abort = () => void thread.terminate();
+    signal.addEventListener('abort', abort, { once: true });
+    thread.once('message', (m: DocumentStats) => resolve(m));
+    thread.once('error', reject);
+    thread.once('exit', (code) => {
+      signal.removeEventListener('abort', abort);
+      if (code !== 0) reject(signal.aborted ? new Error('tool cancelled') : new Error(`tool thread exited with code ${code}`));
+    });
+  });
+}
+
+/** What tool activities need. */
+export interface ToolDeps {
+  /** Where run artifacts (reports, timelines) are written: <runsDir>/<workflowId>/<file>. */
+  runsDir: string;
+}
+
+/** Builds the tool activities. */
+export function createToolActivities(deps: ToolDeps) {
+  /** Writes one artifact of a run (e.g. report.md) and returns its absolute path. */
+  async function writeRunFile(input: { workflowId: string; file: string; content: string }): Promise<string> {
+    // Workflow ids may contain '/', which must not escape the runs directory.
+    const dir = path.join(deps.runsDir, input.workflowId.replace(/[^A-Za-z0-9_.-]+/g, '_'));
+    const target = path.join(dir, path.basename(input.file));
+    await fs.mkdir(dir, { recursive: true });
+    await fs.writeFile(target, input.content, 'utf8');
+    return path.resolve(target);
+  }
+
+  /** Reads documents (inline or from local files) and computes statistics off the event loop. */
+  async function documentStats(call: ToolCall): Promise<ToolResult> {
+    const ctx = Context.current();
+    const started = Date.now();
+    const beat = setInterval(() => ctx.heartbeat(), 1000);
+    try {
+      const docs = [...(call.documents ?? [])];
+      for (const file of call.files ?? []) {
+        try {
+          docs.push({ name: file, text: await fs.readFile(file, 'utf8') });
+        } catch (err) {
+          throw ApplicationFailure.nonRetryable(`document-stats: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'ToolInputError');
+        }
+      }
+      const stats = await statsInThread(docs, call.topTerms ?? 15, ctx.cancellationSignal);
+      return { text: documentStatsText(stats), stats, durationMs: Date.now() - started };
+    } finally {
+      clearInterval(beat);
+    }
+  }
+  return { documentStats, writeRunFile };
+}

@@ -1,0 +1,63 @@
+/** The `runDag` workflow: LLM (and tool) nodes with dependencies, each started the moment its dependencies succeed. */
+import { CancellationScope, setHandler } from '@temporalio/workflow';
+import { fillPlaceholders, validateDag, type DagSpec } from '../core/dag';
+import { ProgressTracker } from '../core/progress';
+import { computeStats, type RunStats } from '../core/tasks';
+import { progressQuery } from './defs';
+import { executeGraph, type ExecNode, type NodeResult } from './lib/graph';
+import { validateOrFail } from './lib/validate';
+
+/** Statistics of a DAG run: fan-out stats plus the critical path over actual durations. */
+export interface DagStats extends RunStats {
+  criticalPath: string[];
+  /** Length of the critical path: no schedule could finish sooner. */
+  idealMakespanMs: number;
+}
+
+/** Result of a DAG run: every node, in spec order. */
+export interface DagResult {
+  name?: string;
+  results: NodeResult[];
+  stats: DagStats;
+  cancelled: boolean;
+}
+
+/** Turns validated spec nodes into executable nodes whose prompts quote their dependencies' outputs. */
+export function specToExecNodes(spec: DagSpec): ExecNode[] {
+  return spec.nodes.map((n) => ({
+    id: n.id,
+    name: n.name ?? n.id,
+    dependsOn: n.dependsOn ?? [],
+    weight: n.estimatedMs,
+    build: (deps) => {
+      const outputs = Object.fromEntries(Object.entries(deps).map(([id, r]) => [id, r.output ?? '']));
+      if (n.tool) return { kind: 'tool', tool: n.tool, summary: `${n.tool.name}: ${n.name ?? n.id}` };
+      return {
+        kind: 'llm',
+        prompt: fillPlaceholders(n.prompt!, outputs),
+        system: n.system === undefined ? undefined : fillPlaceholders(n.system, outputs),
+        model: n.model,
+        maxTokens: n.maxTokens,
+        summary: n.name ?? n.id,
+      };
+    },
+  }));
+}
+
+/** Runs a DAG spec with dependency-aware parallelism, skip or fail-fast on failure, critical-path-first under a cap. */
+export async function runDag(rawSpec: unknown): Promise<DagResult> {
+  const started = Date.now();
+  const spec = validateOrFail(() => validateDag(rawSpec));
+  const progress = new ProgressTracker();
+  setHandler(progressQuery, () => progress.snapshot());
+  const nodes = specToExecNodes(spec);
+  for (const n of nodes) progress.add(n.id, n.name);
+  const outcome = await executeGraph(nodes, { ...spec, progress });
+  progress.done = true;
+  return {
+    name: spec.name,
+    results: outcome.results,
+    stats: { ...computeStats(outcome.results, Date.now() - started), criticalPath: outcome.criticalPath, idealMakespanMs: outcome.idealMakespanMs },
+    cancelled: CancellationScope.current().consideredCancelled,
+  };
+}
