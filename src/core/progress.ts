@@ -66,6 +66,7 @@ export class ProgressTracker {
     if (!t) return;
     Object.assign(t, {
       state: r.state,
+      group: t.group ?? r.group,
       durationMs: r.durationMs,
       attempts: r.attempts,
       error: r.error,

@@ -145,6 +145,8 @@ export interface TaskResult {
   stopReason?: string | null;
   /** True when the model stopped at max_tokens: the output is cut short. */
   truncated?: boolean;
+  /** Stage or role of the call in a multi-step run (e.g. `research`, `synthesize`). */
+  group?: string;
 }
 
 /** Summary numbers of a run. */

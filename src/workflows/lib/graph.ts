@@ -13,7 +13,11 @@ import { Window } from './window';
 import { DEFAULT_MAX_CONCURRENT } from './bounded';
 
 /** What a node runs, built from its dependencies' results once they are known. */
-export type NodeCall = ({ kind: 'llm' } & Omit<LlmTask, 'taskId' | 'name'>) | ({ kind: 'tool' } & Omit<ToolTask, 'taskId' | 'name'>);
+export type NodeCall =
+  | ({ kind: 'llm' } & Omit<LlmTask, 'taskId' | 'name'>)
+  | ({ kind: 'tool' } & Omit<ToolTask, 'taskId' | 'name'>)
+  /** Nothing worth calling (e.g. a summary with no material): the node is skipped with this reason. */
+  | { kind: 'skip'; reason: string };
 
 /** One node to execute. */
 export interface ExecNode {
@@ -110,6 +114,10 @@ export async function executeGraph(nodes: ExecNode[], opts: GraphOptions): Promi
     try {
       opts.progress?.running(n.id);
       const call = n.build(deps);
+      if (call.kind === 'skip') {
+        opts.progress?.skipped(n.id, call.reason);
+        return { ...base, scheduledAt, state: 'skipped', error: call.reason, errorType: 'Skipped' };
+      }
       const r =
         call.kind === 'tool'
           ? await runToolTask({ ...call, taskId: n.id, name: n.name })

@@ -1,0 +1,116 @@
+/**
+ * The competitive-intelligence scenario: input, prompts, and the Markdown report. Pure.
+ */
+import { z } from 'zod';
+import { DEFAULT_COMPANIES } from './companies';
+import { InvalidInputError, MAX_CONCURRENT_LIMIT, callOptionsSchema, duplicates, formatIssues, type RunStats, type TaskResult } from './tasks';
+
+/** Input of `competitiveIntel`. */
+export const intelInputSchema = callOptionsSchema.extend({
+  companies: z
+    .array(z.string({ error: 'must be a string' }).trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters'), { error: 'must be a list of company names' })
+    .min(1, 'must not be empty')
+    .max(200, 'must be at most 200 companies')
+    .optional(),
+  maxConcurrent: z.number().int('must be a whole number').min(1, 'must be at least 1').max(MAX_CONCURRENT_LIMIT).optional(),
+  /** Write runs/<workflowId>/report.md (default true). */
+  writeReport: z.boolean().optional(),
+});
+export type IntelInput = z.infer<typeof intelInputSchema>;
+
+/** Validates the input and fills defaults. */
+export function validateIntelInput(input: unknown): IntelInput & { companies: string[] } {
+  const r = intelInputSchema.safeParse(input ?? {});
+  if (!r.success) throw new InvalidInputError(`Invalid intel input: ${formatIssues(r.error)}`);
+  const companies = r.data.companies ?? [...DEFAULT_COMPANIES];
+  const dup = duplicates(companies.map((c) => c.toLowerCase()));
+  if (dup.length) throw new InvalidInputError(`Invalid intel input: duplicate companies: ${dup.join(', ')}`);
+  return { ...r.data, companies };
+}
+
+/** A DAG-safe id for a company. */
+export function companySlug(company: string): string {
+  return (
+    company
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '') || 'company'
+  );
+}
+
+export const RESEARCH_SYSTEM = 'You are a market research analyst. Be concise and factual; say when you are unsure.';
+export const ANALYSIS_SYSTEM = 'You are a strategy analyst. Assess competitive position from the research given.';
+export const SUMMARY_SYSTEM = 'You write comparative summaries for executives. Compare, rank, and name gaps in the data.';
+
+/** Research prompt for one company. */
+export function researchPrompt(company: string): string {
+  return `Research ${company}: products, market position, recent developments, funding, key people.`;
+}
+
+/** Analysis prompt from the company's own research. */
+export function analysisPrompt(company: string, research: string): string {
+  return `Analyze ${company}'s strengths, weaknesses, opportunities and threats from this research:\n\n${research}`;
+}
+
+/** Summary prompt from every analysis that succeeded; missing companies are named with why. */
+export function summaryPrompt(analyses: { company: string; analysis: string }[], missing: { company: string; reason: string }[]): string {
+  const body = analyses.map((a) => `## ${a.company}\n${a.analysis}`).join('\n\n');
+  const gaps = missing.length
+    ? `\n\nNo analysis is available for: ${missing.map((m) => m.company).join(', ')}. Say so in the summary; do not invent data for them.`
+    : '';
+  return `Write a comparative summary of these ${analyses.length} companies.\n\n${body}${gaps}`;
+}
+
+/** Everything the report shows. */
+export interface IntelReportInput {
+  workflowId: string;
+  companies: string[];
+  results: (TaskResult & { group?: string; company?: string })[];
+  summary: TaskResult | undefined;
+  missing: { company: string; reason: string }[];
+  stats: RunStats & { idealMakespanMs: number; criticalPath: string[] };
+  finishedAt: string;
+}
+
+const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\s+/g, ' ').trim();
+const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** Renders the Markdown report of an intel run. */
+export function renderIntelReport(r: IntelReportInput): string {
+  const byId = new Map(r.results.map((x) => [x.taskId, x]));
+  const lines: string[] = [];
+  lines.push(`# Competitive intelligence: ${r.companies.length} companies`, '');
+  lines.push(`Run \`${r.workflowId}\`, finished ${r.finishedAt}.`, '');
+  lines.push('## Comparative summary', '');
+  lines.push(r.summary?.success ? (r.summary.output ?? '') : `_No summary: ${r.summary?.error ?? 'not run'}_`, '');
+  if (r.missing.length) {
+    lines.push('**Missing from the summary:**', '');
+    for (const m of r.missing) lines.push(`- ${m.company}: ${m.reason}`);
+    lines.push('');
+  }
+  lines.push('## Per-company findings', '');
+  for (const c of r.companies) {
+    const slug = companySlug(c);
+    const research = byId.get(`research-${slug}`);
+    const analysis = byId.get(`analyze-${slug}`);
+    lines.push(`### ${c}`, '');
+    lines.push(`**Research.** ${research?.success ? research.output : `_${research?.state ?? 'not run'}: ${research?.error ?? ''}_`}`, '');
+    lines.push(`**Analysis.** ${analysis?.success ? analysis.output : `_${analysis?.state ?? 'not run'}: ${analysis?.error ?? ''}_`}`, '');
+  }
+  lines.push('## Every call', '');
+  lines.push('| stage | company | state | duration | attempts | tokens in | tokens out | error |', '|---|---|---|---|---|---|---|---|');
+  for (const x of r.results) {
+    lines.push(`| ${x.group ?? ''} | ${cell(x.company ?? '')} | ${x.state} | ${secs(x.durationMs)} | ${x.attempts} | ${x.tokens.input} | ${x.tokens.output} | ${cell(x.error ?? '')} |`);
+  }
+  lines.push('');
+  const s = r.stats;
+  lines.push('## Stats', '');
+  lines.push(`- calls: ${s.total} (${s.succeeded} succeeded, ${s.failed} failed, ${s.skipped} skipped, ${s.cancelled} cancelled)`);
+  lines.push(`- wall clock: ${secs(s.wallClockMs)}`);
+  lines.push(`- sum of call durations: ${secs(s.sumDurationMs)}`);
+  lines.push(`- speedup (sum / wall): ${s.speedup.toFixed(1)}x`);
+  lines.push(`- ideal makespan (critical path ${s.criticalPath.join(' → ')}): ${secs(s.idealMakespanMs)}`);
+  lines.push(`- tokens: ${s.tokens.input} in, ${s.tokens.output} out`);
+  lines.push('');
+  return lines.join('\n');
+}

@@ -1,0 +1,65 @@
+/**
+ * Pipeline specs: stages in order, tasks within a stage in parallel; a task may quote outputs of
+ * the previous stage as `{{taskId}}` or all of them as `{{previous}}`. Pure.
+ */
+import { z } from 'zod';
+import { NODE_ID_PATTERN, placeholdersIn } from './dag';
+import { InvalidInputError, MAX_CONCURRENT_LIMIT, callOptionsSchema, duplicates, formatIssues } from './tasks';
+
+/** Placeholder for every output of the previous stage. */
+export const PREVIOUS = 'previous';
+
+const nonEmpty = () => z.string({ error: 'must be a string' }).trim().min(1, 'must not be empty');
+
+/** Input of the `pipeline` workflow. */
+export const pipelineSpecSchema = callOptionsSchema.extend({
+  name: nonEmpty().optional(),
+  stages: z
+    .array(
+      z.object({
+        name: nonEmpty(),
+        tasks: z
+          .array(
+            z.object({
+              id: nonEmpty().regex(NODE_ID_PATTERN, 'must contain only letters, digits, "_", "." and "-"'),
+              name: nonEmpty().optional(),
+              prompt: nonEmpty(),
+              system: z.string().optional(),
+              model: nonEmpty().optional(),
+              maxTokens: callOptionsSchema.shape.maxTokens,
+            }),
+            { error: 'must be a list of tasks' },
+          )
+          .min(1, 'must not be empty'),
+      }),
+      { error: 'must be a list of stages' },
+    )
+    .min(1, 'must not be empty'),
+  maxConcurrent: z.number().int('must be a whole number').min(1, 'must be at least 1').max(MAX_CONCURRENT_LIMIT).optional(),
+  /** Stop after a stage in which some task failed (later stages are reported as skipped). */
+  stopOnStageFailure: z.boolean().optional(),
+});
+export type PipelineSpec = z.infer<typeof pipelineSpecSchema>;
+
+/** Validates a pipeline spec; throws InvalidInputError naming every problem. */
+export function validatePipeline(input: unknown): PipelineSpec {
+  const r = pipelineSpecSchema.safeParse(input);
+  if (!r.success) throw new InvalidInputError(`Invalid pipeline spec: ${formatIssues(r.error)}`);
+  const spec = r.data;
+  const problems: string[] = [];
+  const dupStages = duplicates(spec.stages.map((s) => s.name));
+  if (dupStages.length) problems.push(`duplicate stage names: ${dupStages.join(', ')}`);
+  const dupIds = duplicates(spec.stages.flatMap((s) => s.tasks.map((t) => t.id)));
+  if (dupIds.length) problems.push(`duplicate task ids: ${dupIds.join(', ')}`);
+  spec.stages.forEach((stage, i) => {
+    const prev = new Set(i > 0 ? spec.stages[i - 1].tasks.map((t) => t.id) : []);
+    for (const t of stage.tasks) {
+      for (const p of new Set([...placeholdersIn(t.prompt), ...placeholdersIn(t.system ?? '')])) {
+        if (i === 0) problems.push(`task "${t.id}" in the first stage uses {{${p}}}, but there is no previous stage`);
+        else if (p !== PREVIOUS && !prev.has(p)) problems.push(`task "${t.id}" uses {{${p}}}, which is not a task of the previous stage "${spec.stages[i - 1].name}"`);
+      }
+    }
+  });
+  if (problems.length) throw new InvalidInputError(`Invalid pipeline spec: ${problems.join('; ')}`);
+  return spec;
+}

@@ -1,0 +1,99 @@
+/** The `decomposeAndSynthesize` workflow: one call splits the task, subtasks run in parallel, one call combines them. */
+import { CancellationScope, setHandler } from '@temporalio/workflow';
+import {
+  DECOMPOSE_SYSTEM,
+  SYNTHESIZE_SYSTEM,
+  correctivePrompt,
+  decomposeInputSchema,
+  decomposePrompt,
+  parseDecomposition,
+  synthesisPrompt,
+  type Subtask,
+} from '../core/decompose';
+import { ProgressTracker } from '../core/progress';
+import { computeStats, parseOrThrow, type RunStats, type TaskResult } from '../core/tasks';
+import { progressQuery } from './defs';
+import { runBounded } from './lib/bounded';
+import { runLlmTask } from './lib/llm-task';
+import { validateOrFail } from './lib/validate';
+
+/** How the task was split. */
+export interface Decomposition {
+  /** `llm`: first reply parsed; `corrected`: parsed after one corrective retry; `fallback`: the whole task ran as one subtask. */
+  method: 'llm' | 'corrected' | 'fallback';
+  /** Why the fallback or correction happened. */
+  problems: string[];
+}
+
+/** Result of decomposeAndSynthesize. */
+export interface DecomposeResult {
+  task: string;
+  decomposition: Decomposition;
+  subtasks: Subtask[];
+  /** Every call: decomposition (and correction), subtasks, synthesis, with `group` saying which. */
+  results: TaskResult[];
+  /** The synthesis call's result (its output is the answer). */
+  synthesis: TaskResult;
+  stats: RunStats;
+  cancelled: boolean;
+}
+
+/** Splits a task with the LLM, runs the subtasks in parallel, and synthesises their results. */
+export async function decomposeAndSynthesize(rawInput: unknown): Promise<DecomposeResult> {
+  const started = Date.now();
+  const input = validateOrFail(() => parseOrThrow(decomposeInputSchema, rawInput, 'decompose input'));
+  const n = input.subtasks ?? 4;
+  const progress = new ProgressTracker();
+  setHandler(progressQuery, () => progress.snapshot());
+  const calls: TaskResult[] = [];
+  const step = async (taskId: string, name: string, group: string, prompt: string, system: string): Promise<TaskResult> => {
+    progress.add(taskId, name, group);
+    progress.running(taskId);
+    const r = { ...(await runLlmTask({ taskId, name, prompt, system, summary: name }, input)), group };
+    progress.finished(r);
+    calls.push(r);
+    return r;
+  };
+
+  progress.phase = 'decompose';
+  const problems: string[] = [];
+  let subtasks: Subtask[] | undefined;
+  let method: Decomposition['method'] = 'llm';
+  const first = await step('decompose', 'decompose', 'decompose', decomposePrompt(input.task, n), DECOMPOSE_SYSTEM);
+  if (first.success) {
+    const parsed = parseDecomposition(first.output ?? '');
+    if (parsed.ok) subtasks = parsed.subtasks;
+    else {
+      problems.push(`first reply: ${parsed.problem}`);
+      const retry = await step('decompose-retry', 'decompose (corrective retry)', 'decompose', correctivePrompt(input.task, n, first.output ?? '', parsed.problem), DECOMPOSE_SYSTEM);
+      const again = retry.success ? parseDecomposition(retry.output ?? '') : ({ ok: false, problem: `call failed: ${retry.error}` } as const);
+      if (again.ok) {
+        subtasks = again.subtasks;
+        method = 'corrected';
+      } else problems.push(`corrective retry: ${again.problem}`);
+    }
+  } else problems.push(`decomposition call failed: ${first.error}`);
+  if (!subtasks) {
+    method = 'fallback';
+    subtasks = [{ name: 'whole task', prompt: input.task }];
+  }
+
+  progress.phase = 'subtasks';
+  const tasks = subtasks.map((s, i) => ({ taskId: `subtask-${i + 1}`, name: s.name, prompt: s.prompt, summary: `subtask: ${s.name}` }));
+  for (const t of tasks) progress.add(t.taskId, t.name, 'subtask');
+  const results = (await runBounded(tasks, { ...input, progress })).map((r) => ({ ...r, group: 'subtask' }));
+  calls.push(...results);
+
+  progress.phase = 'synthesize';
+  const synthesis = await step('synthesize', 'synthesize', 'synthesize', synthesisPrompt(input.task, subtasks, results), SYNTHESIZE_SYSTEM);
+  progress.done = true;
+  return {
+    task: input.task,
+    decomposition: { method, problems },
+    subtasks,
+    results: calls,
+    synthesis,
+    stats: computeStats(calls, Date.now() - started),
+    cancelled: CancellationScope.current().consideredCancelled,
+  };
+}
