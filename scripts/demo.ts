@@ -1,11 +1,13 @@
 /**
  * `npm run demo`: the seed's scenario on the embedded defaults. Starts whatever is not running
- * (dev server with Web UI, local LLM server at ~3 s per call, a worker), fans out research on
- * 12 companies with live progress, and prints results, speedup and the Web UI link.
+ * (dev server with Web UI, local LLM server at ~3 s per call, a worker), then runs the
+ * competitive-intelligence workflow on 12 companies (research → analysis per company → summary)
+ * with live progress, and prints results, speedup, the report path and the Web UI link.
  * Everything stays up for inspection; `npm run down` stops it.
  */
 import { loadConfig } from '../src/config';
 import { connectClient } from '../src/cli/connect';
+import { renderIntel } from '../src/cli/render';
 import { startAndReport } from '../src/cli/run';
 import { DEFAULT_COMPANIES } from '../src/core/companies';
 import { ensureLlmServer, ensureTemporal, ensureWorker } from './stack';
@@ -18,16 +20,10 @@ async function main(): Promise<number> {
   await ensureWorker(config, log);
   const { client, connection } = await connectClient(config);
   try {
-    const input = {
-      tasks: DEFAULT_COMPANIES.map((c) => ({
-        id: c.toLowerCase().replace(/[^a-z0-9]+/g, '-'),
-        name: c,
-        system: 'You are a market research analyst. Be concise and factual.',
-        prompt: `Research ${c}: products, market position, recent developments, strengths and weaknesses.`,
-      })),
-      maxConcurrent: 12,
-    };
-    const code = await startAndReport({ client, config }, 'fanOut', input, 'demo-fanout', {});
+    console.log(`· running competitiveIntel on ${DEFAULT_COMPANIES.length} companies: research → analysis per company, then one comparative summary`);
+    const code = await startAndReport({ client, config }, 'competitiveIntel', { companies: [...DEFAULT_COMPANIES] }, 'intel', {}, renderIntel, undefined, {
+      scenario: 'competitive-intel',
+    });
     console.log('\nThe servers stay up so you can inspect the run; `npm run down` stops them.');
     return code === 3 ? 0 : code;
   } finally {

@@ -10,9 +10,13 @@ import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@tempor
 import { ConfigError, loadConfig, workflowUiLink, type Config } from './config';
 import { connectClient } from './cli/connect';
 import { UserError, positiveInt, readJsonFile } from './cli/inputs';
-import { resultsTable, statsLines } from './cli/render';
+import { renderIntel, resultsTable, statsLines } from './cli/render';
 import { startAndReport, type RunResult, type StartOptions } from './cli/run';
-import { InvalidInputError, validateFanOutInput } from './core/tasks';
+import { validateDag } from './core/dag';
+import { decomposeInputSchema } from './core/decompose';
+import { validateIntelInput } from './core/intel';
+import { validatePipeline } from './core/pipeline';
+import { InvalidInputError, parseOrThrow, validateFanOutInput } from './core/tasks';
 import { progressQuery } from './workflows/defs';
 
 /** Reads the tasks file of `fanout`: a list of tasks, or an object with `tasks` and options. */
@@ -33,6 +37,27 @@ function fanOutInputFromFile(file: string, o: { maxConcurrent?: number; failFast
     throw err;
   }
   return input;
+}
+
+/** Applies CLI overrides (flags win over the file). */
+function withOverrides(raw: unknown, o: { maxConcurrent?: number; model?: string; onFailure?: string; stopOnStageFailure?: boolean }): Record<string, unknown> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new UserError('the spec must be a JSON object');
+  const out: Record<string, unknown> = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined));
+  if (o.maxConcurrent !== undefined) out.maxConcurrent = o.maxConcurrent;
+  if (o.model) out.model = o.model;
+  if (o.onFailure) out.onFailure = o.onFailure;
+  if (o.stopOnStageFailure) out.stopOnStageFailure = true;
+  return out;
+}
+
+/** Runs a validator; its InvalidInputError becomes a UserError naming the source. */
+function checked<T>(source: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof InvalidInputError) throw new UserError(`${source}: ${err.message}`);
+    throw err;
+  }
 }
 
 /** Builds the commander program; `run` receives each action's work and owns connecting. */
@@ -58,6 +83,66 @@ function program(run: (work: (ctx: { client: Client; config: Config }) => Promis
   ).action(async (file: string, o: StartOptions & { maxConcurrent?: number; failFast?: boolean; model?: string }) => {
     const input = fanOutInputFromFile(file, o);
     await run((ctx) => startAndReport(ctx, 'fanOut', input, 'fanout', o));
+  });
+
+  startOpts(
+    p
+      .command('dag <spec.json>')
+      .description('run LLM nodes with dependencies; each starts when its dependencies succeed ({nodes:[{id, prompt, dependsOn}]})')
+      .addOption(new Option('--max-concurrent <n>', 'at most n calls in flight').argParser(positiveInt('--max-concurrent')))
+      .addOption(new Option('--on-failure <mode>', 'what a failed node does to the rest').choices(['skip-dependents', 'fail-fast']))
+      .option('--model <model>', 'model for every node without its own'),
+  ).action(async (file: string, o: StartOptions & { maxConcurrent?: number; onFailure?: string; model?: string }) => {
+    const spec = checked(file, () => validateDag(withOverrides(readJsonFile(file), o)));
+    const prefix = `dag-${(spec.name ?? 'spec').toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 30)}`;
+    await run((ctx) => startAndReport(ctx, 'runDag', spec, prefix, o));
+  });
+
+  startOpts(
+    p
+      .command('decompose <task>')
+      .description('let the LLM split a task into subtasks, run them in parallel, and synthesise the results')
+      .addOption(new Option('--subtasks <n>', 'how many subtasks to ask for (default 4)').argParser(positiveInt('--subtasks')))
+      .addOption(new Option('--max-concurrent <n>', 'at most n calls in flight').argParser(positiveInt('--max-concurrent')))
+      .option('--model <model>', 'model for every call'),
+  ).action(async (task: string, o: StartOptions & { subtasks?: number; maxConcurrent?: number; model?: string }) => {
+    const input = checked('decompose', () => parseOrThrow(decomposeInputSchema, withOverrides({ task, subtasks: o.subtasks }, o), 'decompose input'));
+    await run((ctx) =>
+      startAndReport(ctx, 'decomposeAndSynthesize', input, 'decompose', o, (r) => {
+        const d = r.decomposition as { method: string; problems: string[] };
+        const synthesis = r.synthesis as { output: string | null; error: string | null };
+        return `${resultsTable(r.results)}\n${statsLines(r.stats)}\ndecomposition: ${d.method}${d.problems.length ? ` (${d.problems.join('; ')})` : ''}\n\n${synthesis.output ?? `no synthesis: ${synthesis.error}`}`;
+      }),
+    );
+  });
+
+  startOpts(
+    p
+      .command('pipeline <spec.json>')
+      .description('run stages in order, tasks within a stage in parallel ({stages:[{name, tasks:[{id, prompt}]}]})')
+      .addOption(new Option('--max-concurrent <n>', 'at most n calls in flight').argParser(positiveInt('--max-concurrent')))
+      .option('--stop-on-stage-failure', 'stop after a stage in which a task failed')
+      .option('--model <model>', 'model for every task without its own'),
+  ).action(async (file: string, o: StartOptions & { maxConcurrent?: number; stopOnStageFailure?: boolean; model?: string }) => {
+    const spec = checked(file, () => validatePipeline(withOverrides(readJsonFile(file), o)));
+    const prefix = `pipeline-${(spec.name ?? 'spec').toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 30)}`;
+    await run((ctx) => startAndReport(ctx, 'pipeline', spec, prefix, o));
+  });
+
+  startOpts(
+    p
+      .command('intel')
+      .description('competitive intelligence: research each company, analyse it, then compare (writes runs/<id>/report.md)')
+      .option('--companies <list>', 'comma-separated company names (default: 12 AI companies)')
+      .addOption(new Option('--max-concurrent <n>', 'at most n calls in flight').argParser(positiveInt('--max-concurrent')))
+      .option('--model <model>', 'model for every call'),
+  ).action(async (o: StartOptions & { companies?: string; maxConcurrent?: number; model?: string }) => {
+    const companies = o.companies?.split(',').map((c) => c.trim());
+    const input = checked('intel', () => {
+      validateIntelInput(withOverrides({ companies }, o));
+      return withOverrides({ companies }, o);
+    });
+    await run((ctx) => startAndReport(ctx, 'competitiveIntel', input, 'intel', o, renderIntel, undefined, { scenario: 'competitive-intel' }));
   });
 
   p.command('status <workflowId>')

@@ -2,6 +2,9 @@
 import Table from 'cli-table3';
 import type { RunStats, TaskResult } from '../core/tasks';
 
+/** The fields every run result has, plus workflow-specific ones. */
+type RunResultLike = { results: TaskResult[]; stats: RunStats } & Record<string, unknown>;
+
 /** Formats milliseconds as seconds with one decimal. */
 export function secs(ms: number): string {
   return `${(ms / 1000).toFixed(1)}s`;
@@ -14,6 +17,7 @@ function oneLine(s: string, max: number): string {
 
 /** A results table: one row per task, in input order. */
 export function resultsTable(results: TaskResult[], opts: { group?: (r: TaskResult) => string | undefined } = {}): string {
+  if (!opts.group && results.some((r) => r.group)) opts = { group: (r) => r.group };
   const groupHead = opts.group ? ['stage'] : [];
   const table = new Table({ head: [...groupHead, 'task', 'state', 'time', 'tries', 'tokens in/out', 'output or error'], wordWrap: false, style: { head: [], border: [], compact: true } });
   for (const r of results) {
@@ -30,5 +34,19 @@ export function statsLines(s: RunStats): string {
     `wall clock ${secs(s.wallClockMs)} vs ${secs(s.sumDurationMs)} of LLM calls end to end: speedup ${s.speedup.toFixed(1)}x`,
     `tokens: ${s.tokens.input} in, ${s.tokens.output} out`,
   ];
+  const extra = s as RunStats & { idealMakespanMs?: number; criticalPath?: string[] };
+  if (extra.idealMakespanMs !== undefined && extra.criticalPath) {
+    parts.push(`ideal makespan ${secs(extra.idealMakespanMs)} (critical path ${extra.criticalPath.join(' → ')}): wall / ideal = ${(s.wallClockMs / Math.max(1, extra.idealMakespanMs)).toFixed(2)}`);
+  }
   return parts.join('\n');
 }
+
+/** The intel run's closing summary. */
+export function renderIntel(r: RunResultLike): string {
+  const missing = (r.missing as { company: string; reason: string }[]) ?? [];
+  const lines = [resultsTable(r.results), statsLines(r.stats)];
+  if (missing.length) lines.push(`missing from the summary: ${missing.map((m) => `${m.company} (${m.reason})`).join('; ')}`);
+  if (r.reportPath) lines.push(`report: ${String(r.reportPath)}`);
+  return lines.join('\n');
+}
+

@@ -30,6 +30,7 @@ export async function startAndReport(
   opts: StartOptions,
   render: (r: RunResult & Record<string, unknown>) => string = (r) => `${resultsTable(r.results)}\n${statsLines(r.stats)}`,
   onResult?: (r: RunResult & Record<string, unknown>, workflowId: string) => void,
+  memo?: Record<string, unknown>,
 ): Promise<number> {
   try {
     assertPayloadSize(input, 'the workflow input');
@@ -38,7 +39,7 @@ export async function startAndReport(
     throw err;
   }
   const workflowId = opts.id ?? makeWorkflowId(idPrefix);
-  const handle = await ctx.client.workflow.start(workflowType, { taskQueue: ctx.config.temporal.taskQueue, workflowId, args: [input] });
+  const handle = await ctx.client.workflow.start(workflowType, { taskQueue: ctx.config.temporal.taskQueue, workflowId, args: [input], memo });
   const link = workflowUiLink(ctx.config, workflowId);
   if (!opts.json) {
     console.log(`started ${workflowType} ${workflowId}`);

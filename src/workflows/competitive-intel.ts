@@ -88,7 +88,7 @@ export async function competitiveIntel(rawInput: unknown): Promise<IntelResult> 
   });
   for (const n of nodes) progress.add(n.id, n.name, n.group);
 
-  const outcome = await executeGraph(nodes, { ...input, maxConcurrent: input.maxConcurrent ?? Math.max(12, companies.length), progress });
+  const outcome = await executeGraph(nodes, { ...input, maxConcurrent: input.maxConcurrent ?? Math.min(1000, 2 * companies.length + 1), progress });
   const results = outcome.results.map((r) => ({ ...r, company: companyOf.get(r.taskId) }));
   const summary = results.find((r) => r.taskId === 'summary');
   const stats = { ...computeStats(results, Date.now() - started), criticalPath: outcome.criticalPath, idealMakespanMs: outcome.idealMakespanMs };

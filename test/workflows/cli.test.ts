@@ -54,6 +54,27 @@ describe('client CLI', () => {
     expect(h.llm.stats().calls).toBe(before);
   });
 
+  test('dag validates the spec client-side: a cycle is printed and nothing starts', async () => {
+    const file = path.join(dir, 'cycle.json');
+    fs.writeFileSync(file, JSON.stringify({ nodes: [{ id: 'a', prompt: 'x', dependsOn: ['b'] }, { id: 'b', prompt: 'y', dependsOn: ['a'] }] }));
+    const r = await cli(['dag', file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('cycle: a → b → a');
+    const list = await h.client.workflow.list({ query: `TaskQueue = '${h.taskQueue}' AND WorkflowType = 'runDag'` });
+    for await (const w of list) throw new Error(`unexpected run ${w.workflowId}`);
+  });
+
+  test('intel --json runs the scenario on the given companies', async () => {
+    const r = await cli(['intel', '--companies', 'Acme,Globex', '--json']);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { workflowId: string; results: { group: string }[]; reportPath: string; missing: unknown[] };
+    expect(out.workflowId).toMatch(/^intel-/);
+    expect(out.results.map((x) => x.group)).toEqual(['research', 'analysis', 'research', 'analysis', 'summary']);
+    expect(fs.existsSync(out.reportPath)).toBe(true);
+    const d = await h.client.workflow.getHandle(out.workflowId).describe();
+    expect(d.memo).toMatchObject({ scenario: 'competitive-intel', companies: 2, succeeded: 5 });
+  });
+
   test('missing file, invalid JSON, unknown option and unreachable server each get a clear error', async () => {
     const missing = await cli(['fanout', path.join(dir, 'nope.json')]);
     expect(missing.code).toBe(2);
