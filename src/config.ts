@@ -39,6 +39,7 @@ const envSchema = z.object({
     .pipe(z.array(z.enum(['workflows', 'llm', 'tools'], { error: 'WORKER_ROLES items must be workflows, llm or tools' })).min(1)),
   TOOLS_MAX_CONCURRENT: intFrom('TOOLS_MAX_CONCURRENT', 1).default(2),
   RUNS_DIR: z.string().trim().min(1).default('runs'),
+  WORKFLOW_BUNDLE: z.string().trim().min(1).optional(),
   LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
 });
 
@@ -58,7 +59,12 @@ export interface Config {
     rpm: number;
     requestTimeoutMs: number;
   };
-  worker: { roles: ('workflows' | 'llm' | 'tools')[]; toolsMaxConcurrent: number };
+  worker: {
+    roles: ('workflows' | 'llm' | 'tools')[];
+    toolsMaxConcurrent: number;
+    /** A prebuilt workflow bundle (e.g. from CI or tests) instead of bundling at start. */
+    workflowBundlePath?: string;
+  };
   /** Where run artifacts (report.md, timeline.html) go. */
   runsDir: string;
   logLevel: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
@@ -103,7 +109,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       rpm: e.LLM_RPM,
       requestTimeoutMs: e.LLM_REQUEST_TIMEOUT_MS,
     },
-    worker: { roles: e.WORKER_ROLES, toolsMaxConcurrent: e.TOOLS_MAX_CONCURRENT },
+    worker: { roles: e.WORKER_ROLES, toolsMaxConcurrent: e.TOOLS_MAX_CONCURRENT, workflowBundlePath: e.WORKFLOW_BUNDLE },
     runsDir: path.resolve(e.RUNS_DIR),
     logLevel: e.LOG_LEVEL,
   };

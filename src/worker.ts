@@ -23,6 +23,7 @@ async function main(): Promise<void> {
       taskQueue: config.temporal.taskQueue,
       deps: { anthropic: createAnthropicClient(config.llm), defaults: { model: config.llm.model, maxTokens: config.llm.maxTokens }, runsDir: config.runsDir },
       toolsMaxConcurrent: config.worker.toolsMaxConcurrent,
+      workflowBundle: config.worker.workflowBundlePath ? { codePath: config.worker.workflowBundlePath } : undefined,
       llmMaxConcurrent: config.llm.maxConcurrent,
       llmRpm: config.llm.rpm,
       roles,
