@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_MODEL, DEFAULT_TASK_QUEUE } from './core/names';
+import { parseKeys } from './data/encryption-codec';
 
 /** Where the local Anthropic-compatible server listens unless told otherwise. */
 export const DEFAULT_LOCAL_LLM_URL = 'http://127.0.0.1:8787';
@@ -40,6 +41,10 @@ const envSchema = z.object({
   TOOLS_MAX_CONCURRENT: intFrom('TOOLS_MAX_CONCURRENT', 1).default(2),
   RUNS_DIR: z.string().trim().min(1).default('runs'),
   WORKFLOW_BUNDLE: z.string().trim().min(1).optional(),
+  PAYLOAD_ENCRYPTION_KEYS: z.string().trim().optional(),
+  PAYLOAD_ENCRYPTION_KEY_ID: z.string().trim().min(1).optional(),
+  PAYLOAD_STORE_DIR: z.string().trim().min(1).default('runs/payloads'),
+  PAYLOAD_OFFLOAD_BYTES: intFrom('PAYLOAD_OFFLOAD_BYTES', 0).default(256 * 1024),
   LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
 });
 
@@ -64,6 +69,13 @@ export interface Config {
     toolsMaxConcurrent: number;
     /** A prebuilt workflow bundle (e.g. from CI or tests) instead of bundling at start. */
     workflowBundlePath?: string;
+  };
+  payloads: {
+    /** AES-256-GCM encryption of every payload; absent = plaintext. */
+    encryption?: { keys: Map<string, Buffer>; currentKeyId: string };
+    /** Payloads larger than this go to storeDir instead of history (0 = never). */
+    offloadBytes: number;
+    storeDir: string;
   };
   /** Where run artifacts (report.md, timeline.html) go. */
   runsDir: string;
@@ -110,9 +122,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       requestTimeoutMs: e.LLM_REQUEST_TIMEOUT_MS,
     },
     worker: { roles: e.WORKER_ROLES, toolsMaxConcurrent: e.TOOLS_MAX_CONCURRENT, workflowBundlePath: e.WORKFLOW_BUNDLE },
+    payloads: {
+      encryption: e.PAYLOAD_ENCRYPTION_KEYS ? encryptionFrom(e.PAYLOAD_ENCRYPTION_KEYS, e.PAYLOAD_ENCRYPTION_KEY_ID) : undefined,
+      offloadBytes: e.PAYLOAD_OFFLOAD_BYTES,
+      storeDir: path.resolve(e.PAYLOAD_STORE_DIR),
+    },
     runsDir: path.resolve(e.RUNS_DIR),
     logLevel: e.LOG_LEVEL,
   };
+}
+
+/** Keys from `id:base64,...`; the current key is PAYLOAD_ENCRYPTION_KEY_ID or the first listed. */
+function encryptionFrom(spec: string, currentId: string | undefined): { keys: Map<string, Buffer>; currentKeyId: string } {
+  const keys = parseKeys(spec);
+  for (const [id, k] of keys) {
+    if (k.length !== 32) throw new ConfigError(`PAYLOAD_ENCRYPTION_KEYS: key "${id}" must be base64 of 32 bytes (e.g. \`openssl rand -base64 32\`), got ${k.length} bytes`);
+  }
+  const currentKeyId = currentId ?? [...keys.keys()][0];
+  if (!keys.has(currentKeyId)) throw new ConfigError(`PAYLOAD_ENCRYPTION_KEY_ID "${currentKeyId}" is not among PAYLOAD_ENCRYPTION_KEYS`);
+  return { keys, currentKeyId };
 }
 
 function hostOf(url: string | undefined): string {

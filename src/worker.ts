@@ -5,6 +5,7 @@
  */
 import { NativeConnection } from '@temporalio/worker';
 import { loadConfig } from './config';
+import { buildDataConverter } from './data/data-converter';
 import { createAnthropicClient } from './llm/client';
 import { createWorkers } from './workers';
 
@@ -23,6 +24,7 @@ async function main(): Promise<void> {
       taskQueue: config.temporal.taskQueue,
       deps: { anthropic: createAnthropicClient(config.llm), defaults: { model: config.llm.model, maxTokens: config.llm.maxTokens }, runsDir: config.runsDir },
       toolsMaxConcurrent: config.worker.toolsMaxConcurrent,
+      dataConverter: buildDataConverter(config.payloads),
       workflowBundle: config.worker.workflowBundlePath ? { codePath: config.worker.workflowBundlePath } : undefined,
       llmMaxConcurrent: config.llm.maxConcurrent,
       llmRpm: config.llm.rpm,

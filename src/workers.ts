@@ -3,6 +3,7 @@
  * activities on their own queue, bounded by concurrency and a queue-wide rate limit.
  * Shared by `src/worker.ts` and the tests, so tests run exactly the production wiring.
  */
+import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createLlmActivities, createToolActivities, type ActivityDeps } from './activities';
 import { llmTaskQueue, toolTaskQueue } from './core/names';
@@ -22,6 +23,8 @@ export interface WorkersOptions {
   llmRpm: number;
   /** Prebuilt workflow bundle (tests bundle once); otherwise the workflows are bundled from source. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Payload encryption / offload; must match the clients'. */
+  dataConverter?: DataConverter;
   /** Longest gap between heartbeats sent to the server (how fast a cancel reaches a call). */
   heartbeatThrottleMs?: number;
   /** Max tool activities (CPU-heavy, blocking) this worker runs at once. */
@@ -43,6 +46,7 @@ export async function createWorkers(o: WorkersOptions): Promise<Worker[]> {
         connection: o.connection,
         namespace: o.namespace,
         taskQueue: o.taskQueue,
+        dataConverter: o.dataConverter,
         ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
       }),
     );
@@ -53,6 +57,7 @@ export async function createWorkers(o: WorkersOptions): Promise<Worker[]> {
         connection: o.connection,
         namespace: o.namespace,
         taskQueue: llmTaskQueue(o.taskQueue),
+        dataConverter: o.dataConverter,
         activities: createLlmActivities(o.deps),
         maxConcurrentActivityTaskExecutions: o.llmMaxConcurrent,
         // Cancellation reaches an activity only with a heartbeat response: keep that delay short.
@@ -67,6 +72,7 @@ export async function createWorkers(o: WorkersOptions): Promise<Worker[]> {
         connection: o.connection,
         namespace: o.namespace,
         taskQueue: toolTaskQueue(o.taskQueue),
+        dataConverter: o.dataConverter,
         activities: createToolActivities(o.deps),
         maxConcurrentActivityTaskExecutions: o.toolsMaxConcurrent ?? 2,
       }),

@@ -1,6 +1,7 @@
 /** Connecting the CLI to Temporal with a message that says how to start a server. */
 import { Client, Connection } from '@temporalio/client';
 import type { Config } from '../config';
+import { buildDataConverter } from '../data/data-converter';
 import { UserError } from './inputs';
 
 /** Connects to the configured Temporal server or throws a UserError saying how to start one. */
@@ -15,5 +16,5 @@ export async function connectClient(config: Config): Promise<{ client: Client; c
         `Start one with \`npm run server\` (or \`npm run demo\`, which starts everything), or point TEMPORAL_ADDRESS at yours.`,
     );
   }
-  return { client: new Client({ connection, namespace: config.temporal.namespace }), connection };
+  return { client: new Client({ connection, namespace: config.temporal.namespace, dataConverter: buildDataConverter(config.payloads) }), connection };
 }

@@ -34,6 +34,9 @@ export interface Progress {
   tasks: TaskProgress[];
 }
 
+/** Above this many tasks the progress query returns counts only (query answers must stay small). */
+export const MAX_TASKS_IN_PROGRESS = 2000;
+
 /** Tracks task states inside a workflow and answers the progress query. */
 export class ProgressTracker {
   private readonly order: string[] = [];
@@ -75,12 +78,13 @@ export class ProgressTracker {
     this.tokens = { input: this.tokens.input + r.tokens.input, output: this.tokens.output + r.tokens.output };
   }
 
-  /** The query answer. */
+  /** The query answer; per-task lines are left out of huge runs to keep the answer small. */
   snapshot(): Progress {
-    const tasks = this.order.map((id) => ({ ...this.tasks.get(id)! }));
-    const count = (s: LiveState) => tasks.filter((t) => t.state === s).length;
+    const all = this.order.map((id) => this.tasks.get(id)!);
+    const count = (s: LiveState) => all.filter((t) => t.state === s).length;
+    const tasks = all.length <= MAX_TASKS_IN_PROGRESS ? all.map((t) => ({ ...t })) : [];
     return {
-      total: tasks.length,
+      total: all.length,
       pending: count('pending'),
       running: count('running'),
       succeeded: count('succeeded'),

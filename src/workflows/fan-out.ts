@@ -1,10 +1,18 @@
-/** The `fanOut` workflow: many independent LLM tasks in parallel, bounded, in input order. */
-import { CancellationScope, setHandler } from '@temporalio/workflow';
+/**
+ * The `fanOut` workflow: many independent LLM tasks in parallel, bounded, results in input order.
+ * Runs larger than one workflow should hold (FANOUT_SHARD_SIZE tasks) shard themselves into child
+ * `fanOut` workflows, so no history nears Temporal's event or pending-activity limits; payloads too
+ * large for history are offloaded by the data converter (see src/data), transparently.
+ */
+import { CancellationScope, ParentClosePolicy, executeChild, setHandler, workflowInfo } from '@temporalio/workflow';
 import { ProgressTracker } from '../core/progress';
-import { computeStats, validateFanOutInput, type RunStats, type TaskResult } from '../core/tasks';
+import { computeStats, validateFanOutInput, type FanOutInput, type ResolvedTask, type RunStats, type TaskResult } from '../core/tasks';
 import { progressQuery } from './defs';
-import { runBounded } from './lib/bounded';
+import { DEFAULT_MAX_CONCURRENT, runBounded } from './lib/bounded';
 import { validateOrFail } from './lib/validate';
+
+/** Tasks per workflow; bigger runs are split into child workflows of at most this many. */
+export const FANOUT_SHARD_SIZE = 1000;
 
 /** Result of a fan-out run. */
 export interface FanOutResult {
@@ -12,6 +20,8 @@ export interface FanOutResult {
   stats: RunStats;
   /** True when the run was cancelled; finished results are kept. */
   cancelled: boolean;
+  /** Child workflows the run was split into (empty when it ran in one workflow). */
+  shards: string[];
 }
 
 /** Fans out LLM tasks with at most maxConcurrent in flight and collects every outcome. */
@@ -22,10 +32,38 @@ export async function fanOut(rawInput: unknown): Promise<FanOutResult> {
   setHandler(progressQuery, () => progress.snapshot());
   for (const t of tasks) progress.add(t.taskId, t.name);
 
+  if (tasks.length > FANOUT_SHARD_SIZE) return runSharded(input, tasks, progress, started);
+
   const results = await runBounded(
     tasks.map((t) => ({ ...t, summary: t.name })),
     { ...input, progress },
   );
   progress.done = true;
-  return { results, stats: computeStats(results, Date.now() - started), cancelled: CancellationScope.current().consideredCancelled };
+  return { results, stats: computeStats(results, Date.now() - started), cancelled: CancellationScope.current().consideredCancelled, shards: [] };
+}
+
+/** Splits a huge run into child fanOut workflows that share the concurrency budget. */
+async function runSharded(input: FanOutInput, tasks: ResolvedTask[], progress: ProgressTracker, started: number): Promise<FanOutResult> {
+  const chunks: ResolvedTask[][] = [];
+  for (let i = 0; i < tasks.length; i += FANOUT_SHARD_SIZE) chunks.push(tasks.slice(i, i + FANOUT_SHARD_SIZE));
+  const perShard = Math.max(1, Math.ceil((input.maxConcurrent ?? DEFAULT_MAX_CONCURRENT) / chunks.length));
+  const parentId = workflowInfo().workflowId;
+  progress.phase = `${chunks.length} shards`;
+  const shards = chunks.map((_, i) => `${parentId}/shard-${i + 1}`);
+  const { tasks: _all, ...options } = input;
+  const outcomes = await Promise.all(
+    chunks.map(async (chunk, i) => {
+      chunk.forEach((t) => progress.running(t.taskId));
+      const r = await executeChild(fanOut, {
+        workflowId: shards[i],
+        args: [{ ...options, maxConcurrent: perShard, tasks: chunk.map(({ taskId, ...t }) => ({ ...t, id: taskId })) }],
+        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      });
+      r.results.forEach((x) => progress.finished(x));
+      return r;
+    }),
+  );
+  progress.done = true;
+  const results = outcomes.flatMap((o) => o.results);
+  return { results, stats: computeStats(results, Date.now() - started), cancelled: CancellationScope.current().consideredCancelled, shards };
 }

@@ -8,18 +8,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
-import { NativeConnection, Runtime, DefaultLogger, makeTelemetryFilterString, type Worker } from '@temporalio/worker';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { quietRuntime } from './runtime';
 import { createAnthropicClient } from '../../src/llm/client';
 import { startLocalLlmServer, type LocalLlmServer, type LocalLlmServerOptions } from '../../src/llm/local-server';
 import { createWorkers } from '../../src/workers';
-
-let runtimeInstalled = false;
-function quietRuntime(): void {
-  if (runtimeInstalled) return;
-  runtimeInstalled = true;
-  // Workers log every activity failure at WARN; tests provoke many on purpose.
-  Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'ERROR' }) } } });
-}
+import type { Config } from '../../src/config';
+import { buildDataConverter } from '../../src/data/data-converter';
 
 /** Address of the run's dev server (set by the global setup). */
 export function temporalAddress(): string {
@@ -37,6 +32,8 @@ export interface HarnessOptions {
   startWorkers?: boolean;
   heartbeatIntervalMs?: number;
   requestTimeoutMs?: number;
+  /** Payload encryption / offload for workers and client (default: offload above 256 KiB to a temp dir). */
+  payloads?: Partial<Config['payloads']>;
 }
 
 /** What a test gets. */
@@ -47,6 +44,8 @@ export interface Harness {
   address: string;
   /** Where this harness's workers write run artifacts. */
   runsDir: string;
+  /** Where large payloads are offloaded. */
+  payloadStoreDir: string;
   startWorkers(): Promise<void>;
   stopWorkers(): Promise<void>;
   start<T>(workflowType: string, input: unknown, id?: string): Promise<WorkflowHandle>;
@@ -60,7 +59,9 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
   const address = temporalAddress();
   const llm = await startLocalLlmServer({ ttftMs: 30, perTokenMs: 0, outputTokens: 20, ...o.llm });
   const connection = await Connection.connect({ address });
-  const client = new Client({ connection });
+  const payloadStoreDir = fs.mkdtempSync(path.join(os.tmpdir(), 'payloads-'));
+  const dataConverter = buildDataConverter({ offloadBytes: 256 * 1024, storeDir: payloadStoreDir, ...o.payloads });
+  const client = new Client({ connection, dataConverter });
   const native = await NativeConnection.connect({ address });
   const taskQueue = `test-${randomUUID()}`;
   const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'runs-'));
@@ -73,6 +74,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
     taskQueue,
     address,
     runsDir,
+    payloadStoreDir,
     async startWorkers() {
       workers = await createWorkers({
         connection: native,
@@ -96,6 +98,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
         llmMaxConcurrent: o.llmMaxConcurrent ?? 100,
         llmRpm: o.llmRpm ?? 0,
         heartbeatThrottleMs: 500,
+        dataConverter,
         workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE! },
       });
       running = Promise.all(workers.map((w) => w.run()));

@@ -1,0 +1,207 @@
+/**
+ * What every case runs on: the bench's own Temporal dev server (free port, headless, in memory),
+ * the local LLM server in its own process, the workflow bundle built once, and real worker
+ * processes (`tsx src/worker.ts`, or the bench-only variant) whose RSS and CPU are metered.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { freePort, spawnDevServer, waitForTemporal, ROOT } from '../../scripts/dev-server';
+import { loadConfig } from '../../src/config';
+import { connectClient } from '../../src/cli/connect';
+import { LlmAdmin } from './llm-admin';
+import { adopt, cpuSeconds, RssMeter, sleep, start, stop, waitForNodeChild, type Proc } from './procs';
+
+export const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
+
+/** How a case wants its worker process. */
+export interface WorkerConfig {
+  /** LLM_MAX_CONCURRENT of the worker. */
+  maxConcurrent: number;
+  /** LLM_RPM of the worker (0 = off). */
+  rpm?: number;
+  /** Options of the bench-only worker variant (bench/worker-variant.ts); absent = the real `src/worker.ts`. */
+  variant?: Record<string, unknown>;
+  /** Start a new process even if a matching one runs (clean RSS / cache). */
+  fresh?: boolean;
+}
+
+/** A running worker process. */
+export interface WorkerHandle {
+  key: string;
+  config: WorkerConfig;
+  taskQueue: string;
+  proc: Proc;
+  /** The node process behind tsx (the one whose memory is measured). */
+  nodePid: number;
+  rss: RssMeter;
+  startedInMs: number;
+}
+
+/** Process ids whose CPU time is recorded per case. */
+export interface CpuSnapshot {
+  temporal: number;
+  worker: number;
+  llm: number;
+  at: number;
+}
+
+const noop = () => undefined;
+const quietLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: (m: string) => console.error(m), log: noop };
+
+export class BenchEnv {
+  worker?: WorkerHandle;
+  private workerSeq = 0;
+
+  private constructor(
+    readonly tmpDir: string,
+    readonly address: string,
+    readonly temporal: Proc,
+    readonly llmProc: Proc,
+    readonly llmNodePid: number,
+    readonly llm: LlmAdmin,
+    readonly bundlePath: string,
+    readonly client: Client,
+    private readonly connection: Connection,
+    readonly startupMs: { temporal: number; bundle: number; llm: number },
+    readonly log: (s: string) => void,
+  ) {}
+
+  /** Environment shared by the worker processes and the bench's own client (same payload store). */
+  baseEnv(): NodeJS.ProcessEnv {
+    return baseEnv(this.tmpDir, this.address, this.llm.url);
+  }
+
+  static async create(log: (s: string) => void): Promise<BenchEnv> {
+    const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-'));
+    const t0 = Date.now();
+    const port = await freePort();
+    const address = `127.0.0.1:${port}`;
+    const temporal = adopt('temporal dev server', spawnDevServer({ port, headless: true, detached: true }));
+    const llmPort = await freePort();
+    const llmLog = path.join(tmpDir, 'llm-server.log');
+    const llmProc = start('llm server', TSX, ['src/llm/local-server-main.ts'], {
+      cwd: ROOT,
+      logFile: llmLog,
+      env: { ...process.env, LLM_SERVER_PORT: String(llmPort), LLM_TTFT_MS: '0', LLM_PER_TOKEN_MS: '0', LLM_OUTPUT_TOKENS: '20' },
+    });
+    const llm = new LlmAdmin(`http://127.0.0.1:${llmPort}`);
+    const timings = { temporal: 0, bundle: 0, llm: 0 };
+    const [, bundle, llmNodePid] = await Promise.all([
+      waitForTemporal(address, 90_000).then(() => void (timings.temporal = Date.now() - t0)),
+      bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger }).then((b) => {
+        timings.bundle = Date.now() - t0;
+        return b;
+      }),
+      (async () => {
+        const deadline = Date.now() + 60_000;
+        for (;;) {
+          if (!llmProc.isAlive()) throw new Error(`the LLM server exited: ${fs.readFileSync(llmLog, 'utf8').slice(-500)}`);
+          try {
+            await llm.health();
+            break;
+          } catch {
+            if (Date.now() > deadline) throw new Error('the LLM server did not answer within 60 s');
+            await sleep(100);
+          }
+        }
+        timings.llm = Date.now() - t0;
+        return waitForNodeChild(llmProc.pid);
+      })(),
+    ]);
+    const bundlePath = path.join(tmpDir, 'workflow-bundle.js');
+    fs.writeFileSync(bundlePath, bundle.code);
+    const { client, connection } = await connectClient(loadConfig(baseEnv(tmpDir, address, llm.url)));
+    log(
+      `environment: Temporal dev server ${address} (ready in ${(timings.temporal / 1000).toFixed(1)} s), LLM server ${llm.url} ` +
+        `(${(timings.llm / 1000).toFixed(1)} s), workflow bundle ${(bundle.code.length / 1e6).toFixed(1)} MB (${(timings.bundle / 1000).toFixed(1)} s); logs in ${tmpDir}`,
+    );
+    return new BenchEnv(tmpDir, address, temporal, llmProc, llmNodePid, llm, bundlePath, client, connection, timings, log);
+  }
+
+  /** The worker process a case asks for: reused when its config matches, else (re)started. */
+  async workerFor(c: WorkerConfig): Promise<WorkerHandle> {
+    const key = JSON.stringify({ m: c.maxConcurrent, r: c.rpm ?? 0, v: c.variant ?? null });
+    if (this.worker && this.worker.key === key && !c.fresh && this.worker.proc.isAlive()) return this.worker;
+    await this.stopWorker();
+    const taskQueue = `bench-${++this.workerSeq}-${randomUUID().slice(0, 8)}`;
+    const logFile = path.join(this.tmpDir, `worker-${this.workerSeq}.log`);
+    const script = c.variant ? 'bench/worker-variant.ts' : 'src/worker.ts';
+    const t0 = Date.now();
+    const proc = start(`worker ${this.workerSeq}`, TSX, [script], {
+      cwd: ROOT,
+      logFile,
+      env: {
+        ...this.baseEnv(),
+        TEMPORAL_TASK_QUEUE: taskQueue,
+        LLM_MAX_CONCURRENT: String(c.maxConcurrent),
+        LLM_RPM: String(c.rpm ?? 0),
+        WORKFLOW_BUNDLE: this.bundlePath,
+        ...(c.variant ? { BENCH_WORKER_OPTIONS: JSON.stringify(c.variant) } : {}),
+      },
+    });
+    // The worker prints "worker: task queue ..." once its workers are created.
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      const text = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '';
+      if (/worker: task queue/.test(text)) break;
+      if (!proc.isAlive() || Date.now() > deadline) {
+        await stop(proc);
+        throw new Error(`worker did not start (${script}): ${text.slice(-1500)}`);
+      }
+      await sleep(50);
+    }
+    const nodePid = await waitForNodeChild(proc.pid);
+    const rss = new RssMeter(nodePid).start();
+    this.worker = { key, config: c, taskQueue, proc, nodePid, rss, startedInMs: Date.now() - t0 };
+    this.log(`  worker ${this.workerSeq}: ${script} LLM_MAX_CONCURRENT=${c.maxConcurrent}${c.rpm ? ` LLM_RPM=${c.rpm}` : ''}${c.variant ? ` ${JSON.stringify(c.variant)}` : ''} (ready in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    return this.worker;
+  }
+
+  async stopWorker(): Promise<void> {
+    if (!this.worker) return;
+    this.worker.rss.stop();
+    await stop(this.worker.proc, 10_000);
+    this.worker = undefined;
+  }
+
+  /** CPU seconds used so far by the dev server, the current worker and the LLM server. */
+  cpu(): CpuSnapshot {
+    return {
+      temporal: cpuSeconds(this.temporal.pid) ?? 0,
+      worker: this.worker ? (cpuSeconds(this.worker.nodePid) ?? 0) : 0,
+      llm: cpuSeconds(this.llmNodePid) ?? 0,
+      at: Date.now(),
+    };
+  }
+
+  async close(keepLogs: boolean): Promise<void> {
+    await this.stopWorker().catch(noop);
+    await this.connection.close().catch(noop);
+    await Promise.all([stop(this.llmProc), stop(this.temporal)]);
+    if (!keepLogs) fs.rmSync(this.tmpDir, { recursive: true, force: true });
+  }
+}
+
+function baseEnv(tmpDir: string, address: string, llmUrl: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  // Nothing of the caller's own setup (a real key, another server) leaks into the bench.
+  for (const k of Object.keys(env)) if (/^(ANTHROPIC_|LLM_|TEMPORAL_|PAYLOAD_|WORKER_ROLES|WORKFLOW_BUNDLE|RUNS_DIR)/.test(k)) delete env[k];
+  return {
+    ...env,
+    TEMPORAL_ADDRESS: address,
+    ANTHROPIC_API_KEY: 'bench-key',
+    ANTHROPIC_BASE_URL: llmUrl,
+    RUNS_DIR: path.join(tmpDir, 'runs'),
+    PAYLOAD_STORE_DIR: path.join(tmpDir, 'payloads'),
+    LOG_LEVEL: 'WARN',
+  };
+}
+
+/** CPU seconds used between two snapshots, per process, and as a share of the elapsed time. */
+export function cpuDelta(a: CpuSnapshot, b: CpuSnapshot): { temporal: number; worker: number; llm: number; elapsed: number } {
+  return { temporal: b.temporal - a.temporal, worker: b.worker - a.worker, llm: b.llm - a.llm, elapsed: (b.at - a.at) / 1000 };
+}

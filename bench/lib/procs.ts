@@ -1,0 +1,209 @@
+/**
+ * Child processes of the bench: every process it starts is spawned detached (its own process
+ * group) and registered here, so it can be stopped by its group id on success, on error, on
+ * Ctrl-C and on exit. Nothing else is ever signalled.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+
+/** A process the bench started. */
+export interface Proc {
+  name: string;
+  child: ChildProcess;
+  pid: number;
+  /** Resolves with the exit code (or signal name) once the process is gone. */
+  exited: Promise<number | string | null>;
+  isAlive(): boolean;
+  logFile?: string;
+}
+
+const live = new Set<Proc>();
+
+/** Wraps an already spawned child (e.g. from spawnDevServer) so cleanup knows it. */
+export function adopt(name: string, child: ChildProcess, logFile?: string): Proc {
+  if (child.pid === undefined) throw new Error(`${name}: failed to start`);
+  let alive = true;
+  const exited = new Promise<number | string | null>((resolve) => {
+    child.once('exit', (code, signal) => {
+      alive = false;
+      live.delete(p);
+      resolve(code ?? signal);
+    });
+    child.once('error', () => {
+      alive = false;
+      live.delete(p);
+      resolve(null);
+    });
+  });
+  const p: Proc = { name, child, pid: child.pid, exited, isAlive: () => alive, logFile };
+  live.add(p);
+  return p;
+}
+
+/** Spawns a command in its own process group with stdout/stderr appended to logFile. */
+export function start(name: string, cmd: string, args: string[], o: { env?: NodeJS.ProcessEnv; cwd?: string; logFile: string }): Proc {
+  const fd = fs.openSync(o.logFile, 'a');
+  try {
+    const child = spawn(cmd, args, { cwd: o.cwd, env: o.env, detached: true, stdio: ['ignore', fd, fd] });
+    return adopt(name, child, o.logFile);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function signalGroup(p: Proc, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-p.pid, signal);
+  } catch {
+    try {
+      process.kill(p.pid, signal);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** Stops a process group: SIGTERM, then SIGKILL after graceMs. */
+export async function stop(p: Proc, graceMs = 5000): Promise<void> {
+  if (!p.isAlive()) return;
+  signalGroup(p, 'SIGTERM');
+  const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs).unref());
+  if ((await Promise.race([p.exited, timer])) === 'timeout') {
+    signalGroup(p, 'SIGKILL');
+    await Promise.race([p.exited, new Promise((r) => setTimeout(r, 2000).unref())]);
+  }
+  // The group may still hold grandchildren (tsx -> node): make sure they are gone too.
+  signalGroup(p, 'SIGKILL');
+  live.delete(p);
+}
+
+/** Stops everything still registered. */
+export async function stopAll(): Promise<void> {
+  await Promise.all([...live].map((p) => stop(p)));
+}
+
+let installed = false;
+
+/** Ctrl-C, SIGTERM and process exit stop every registered process group. */
+export function installCleanup(onSignal?: () => void): void {
+  if (installed) return;
+  installed = true;
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      for (const p of live) signalGroup(p, 'SIGKILL');
+      process.exit(130);
+    }
+    stopping = true;
+    console.error(`\nbench: ${signal}, stopping the processes it started...`);
+    onSignal?.();
+    void stopAll().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  process.on('exit', () => {
+    for (const p of live) signalGroup(p, 'SIGKILL');
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// /proc readings
+
+/** Direct children of a pid (from /proc/<pid>/task/<tid>/children). */
+export function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  try {
+    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+      const text = fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
+      if (text) out.push(...text.split(/\s+/).map(Number));
+    }
+  } catch {
+    // gone
+  }
+  return out;
+}
+
+/** The node process running the script: tsx spawns `node --require … script` as its child. */
+export function nodeChildOf(pid: number): number | undefined {
+  return childrenOf(pid).find((c) => {
+    try {
+      return fs.readFileSync(`/proc/${c}/comm`, 'utf8').trim() === 'node';
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Waits until tsx has spawned its node child. */
+export async function waitForNodeChild(pid: number, timeoutMs = 20_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const c = nodeChildOf(pid);
+    if (c) return c;
+    await sleep(50);
+  }
+  throw new Error(`no node child of pid ${pid} after ${timeoutMs} ms`);
+}
+
+/** A field of /proc/<pid>/status in MB (VmRSS, VmHWM), or undefined when the process is gone. */
+export function statusMb(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const CLK_TCK = 100;
+
+/** CPU seconds (user + system) a process has used so far. */
+export function cpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Polls a process's VmRSS and remembers the peak since the last reset. */
+export class RssMeter {
+  private peak = 0;
+  private timer?: NodeJS.Timeout;
+  constructor(readonly pid: number, private readonly everyMs = 100) {}
+
+  start(): this {
+    this.sample();
+    this.timer = setInterval(() => this.sample(), this.everyMs);
+    this.timer.unref();
+    return this;
+  }
+
+  private sample(): void {
+    const v = statusMb(this.pid, 'VmRSS');
+    if (v !== undefined && v > this.peak) this.peak = v;
+  }
+
+  /** Starts a new measurement window from the current RSS. */
+  reset(): void {
+    this.peak = 0;
+    this.sample();
+  }
+
+  /** Peak RSS (MB) since the last reset. */
+  peakMb(): number {
+    this.sample();
+    return this.peak;
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,73 @@
+/** Running one workflow from the bench and reading back what Temporal recorded. */
+import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+
+export interface WorkflowRun<T> {
+  workflowId: string;
+  /** Client-observed wall clock: from the start request to the result. */
+  wallMs: number;
+  result?: T;
+  error?: string;
+}
+
+/** Starts a workflow and waits for its result (or error, or the timeout, after which it is terminated). */
+export async function runWorkflow<T>(client: Client, type: string, input: unknown, o: { taskQueue: string; idPrefix: string; timeoutMs?: number }): Promise<WorkflowRun<T>> {
+  const workflowId = `${o.idPrefix}-${randomUUID().slice(0, 8)}`;
+  const t0 = performance.now();
+  try {
+    const handle = await client.workflow.start(type, { taskQueue: o.taskQueue, workflowId, args: [input] });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no result within ${Math.round((o.timeoutMs ?? 600_000) / 1000)} s`)), o.timeoutMs ?? 600_000);
+    });
+    try {
+      const result = (await Promise.race([handle.result(), timeout])) as T;
+      return { workflowId, wallMs: performance.now() - t0, result };
+    } catch (err) {
+      const wallMs = performance.now() - t0;
+      await handle.terminate('bench: no result in time').catch(() => undefined);
+      return { workflowId, wallMs, error: describeError(err) };
+    } finally {
+      clearTimeout(timer);
+    }
+  } catch (err) {
+    return { workflowId, wallMs: performance.now() - t0, error: describeError(err) };
+  }
+}
+
+/** The message of an error and of its causes (WorkflowFailedError wraps the real reason). */
+export function describeError(err: unknown): string {
+  const parts: string[] = [];
+  let e: unknown = err;
+  for (let i = 0; e && i < 4; i++) {
+    if (e instanceof Error) {
+      parts.push(e.message);
+      e = (e as { cause?: unknown }).cause;
+    } else {
+      parts.push(String(e));
+      break;
+    }
+  }
+  return [...new Set(parts)].join(': ').replace(/\s+/g, ' ').slice(0, 400);
+}
+
+/** Every execution whose id starts with `prefix` (the run and any child workflows), with its history length. */
+export async function histories(client: Client, rootId: string): Promise<{ workflowId: string; type: string; status: string; historyLength: number; historySize?: number }[]> {
+  const out: { workflowId: string; type: string; status: string; historyLength: number; historySize?: number }[] = [];
+  try {
+    for await (const w of client.workflow.list({ query: `WorkflowId STARTS_WITH "${rootId}"` })) {
+      out.push({ workflowId: w.workflowId, type: w.type, status: w.status.name, historyLength: w.historyLength, historySize: w.historySize });
+    }
+  } catch {
+    // Visibility without STARTS_WITH: fall back to the root run alone.
+  }
+  if (!out.some((w) => w.workflowId === rootId)) {
+    try {
+      const d = await client.workflow.getHandle(rootId).describe();
+      out.push({ workflowId: rootId, type: d.type, status: d.status.name, historyLength: d.historyLength, historySize: d.historySize });
+    } catch {
+      // not found
+    }
+  }
+  return out;
+}
