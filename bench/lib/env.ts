@@ -27,6 +27,10 @@ export interface WorkerConfig {
   variant?: Record<string, unknown>;
   /** Start a new process even if a matching one runs (clean RSS / cache). */
   fresh?: boolean;
+  /** Extra environment of the worker process. */
+  extraEnv?: Record<string, string>;
+  /** Node flags for the worker (tsx passes them on), e.g. --cpu-prof for profiling. */
+  nodeArgs?: string[];
 }
 
 /** A running worker process. */
@@ -124,14 +128,14 @@ export class BenchEnv {
 
   /** The worker process a case asks for: reused when its config matches, else (re)started. */
   async workerFor(c: WorkerConfig): Promise<WorkerHandle> {
-    const key = JSON.stringify({ m: c.maxConcurrent, r: c.rpm ?? 0, v: c.variant ?? null });
+    const key = JSON.stringify({ m: c.maxConcurrent, r: c.rpm ?? 0, v: c.variant ?? null, e: c.extraEnv ?? null, a: c.nodeArgs ?? null });
     if (this.worker && this.worker.key === key && !c.fresh && this.worker.proc.isAlive()) return this.worker;
     await this.stopWorker();
     const taskQueue = `bench-${++this.workerSeq}-${randomUUID().slice(0, 8)}`;
     const logFile = path.join(this.tmpDir, `worker-${this.workerSeq}.log`);
     const script = c.variant ? 'bench/worker-variant.ts' : 'src/worker.ts';
     const t0 = Date.now();
-    const proc = start(`worker ${this.workerSeq}`, TSX, [script], {
+    const proc = start(`worker ${this.workerSeq}`, TSX, [...(c.nodeArgs ?? []), script], {
       cwd: ROOT,
       logFile,
       env: {
@@ -141,6 +145,7 @@ export class BenchEnv {
         LLM_RPM: String(c.rpm ?? 0),
         WORKFLOW_BUNDLE: this.bundlePath,
         ...(c.variant ? { BENCH_WORKER_OPTIONS: JSON.stringify(c.variant) } : {}),
+        ...c.extraEnv,
       },
     });
     // The worker prints "worker: task queue ..." once its workers are created.

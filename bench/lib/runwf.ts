@@ -51,20 +51,23 @@ export function describeError(err: unknown): string {
   return [...new Set(parts)].join(': ').replace(/\s+/g, ' ').slice(0, 400);
 }
 
-/** Every execution whose id starts with `prefix` (the run and any child workflows), with its history length. */
+/** Every execution whose id starts with `rootId` (the run and any child workflows), with its history length from describe. */
 export async function histories(client: Client, rootId: string): Promise<{ workflowId: string; type: string; status: string; historyLength: number; historySize?: number }[]> {
-  const out: { workflowId: string; type: string; status: string; historyLength: number; historySize?: number }[] = [];
+  const ids = new Set<string>([rootId]);
   try {
     for await (const w of client.workflow.list({ query: `WorkflowId STARTS_WITH "${rootId}"` })) {
-      out.push({ workflowId: w.workflowId, type: w.type, status: w.status.name, historyLength: w.historyLength, historySize: w.historySize });
+      ids.add(w.workflowId);
+      if (ids.size >= 500) break;
     }
   } catch {
-    // Visibility without STARTS_WITH: fall back to the root run alone.
+    // Visibility without STARTS_WITH: the root run alone.
   }
-  if (!out.some((w) => w.workflowId === rootId)) {
+  const out: { workflowId: string; type: string; status: string; historyLength: number; historySize?: number }[] = [];
+  for (const id of ids) {
     try {
-      const d = await client.workflow.getHandle(rootId).describe();
-      out.push({ workflowId: rootId, type: d.type, status: d.status.name, historyLength: d.historyLength, historySize: d.historySize });
+      // describe reads the execution itself, so lengths are final even if visibility lags.
+      const d = await client.workflow.getHandle(id).describe();
+      out.push({ workflowId: id, type: d.type, status: d.status.name, historyLength: d.historyLength, historySize: d.historySize });
     } catch {
       // not found
     }

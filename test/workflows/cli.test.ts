@@ -75,7 +75,7 @@ describe('client CLI', () => {
     expect(d.memo).toMatchObject({ scenario: 'competitive-intel', companies: 2, succeeded: 5 });
   });
 
-  test('missing file, invalid JSON, unknown option and unreachable server each get a clear error', async () => {
+  test('missing file, invalid JSON, unknown option or command, a directory, a huge prompt, a missing API key and an unreachable server each get a clear error', async () => {
     const missing = await cli(['fanout', path.join(dir, 'nope.json')]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('file not found');
@@ -90,8 +90,26 @@ describe('client CLI', () => {
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/unknown option '--bogus'/);
 
+    const cmd = await cli(['fanut', broken]);
+    expect(cmd.code).toBe(2);
+    expect(cmd.stderr).toMatch(/unknown command 'fanut'/);
+
+    const unreadable = await cli(['fanout', dir]);
+    expect(unreadable.code).toBe(2);
+    expect(unreadable.stderr).toContain('is a directory, not a JSON file');
+
+    const huge = path.join(dir, 'huge.json');
+    fs.writeFileSync(huge, JSON.stringify([{ name: 'big', prompt: 'x'.repeat(1_600_000) }]));
+    const tooBig = await cli(['fanout', huge]);
+    expect(tooBig.code).toBe(2);
+    expect(tooBig.stderr).toMatch(/the workflow input is 1\.60 MB, over the 1\.5 MB a Temporal payload can safely hold/);
+
     const ok = path.join(dir, 'ok.json');
     fs.writeFileSync(ok, JSON.stringify([{ name: 'a', prompt: 'x' }]));
+    const noKey = await cli(['fanout', ok], { LLM_PROVIDER: 'anthropic' });
+    expect(noKey.code).toBe(2);
+    expect(noKey.stderr).toContain('ANTHROPIC_API_KEY is missing');
+
     const down = await cli(['fanout', ok], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
     expect(down.code).toBe(2);
     expect(down.stderr).toContain('cannot reach the Temporal server at 127.0.0.1:1');

@@ -39,7 +39,6 @@ class Logs {
 async function withLogs(logs: Logs, body: () => Promise<void>): Promise<void> {
   try {
     await body();
-    console.log(logs.dump()); // TEMP
   } catch (err) {
     console.error(`child process output:\n${logs.dump() || '(none)'}`);
     throw err;
