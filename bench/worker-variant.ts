@@ -20,6 +20,10 @@ import { createWorkers } from '../src/workers';
 interface VariantOptions {
   heartbeatThrottleMs?: number;
   heartbeatIntervalMs?: number;
+  /** Experiment: drop callLlm's immediate first heartbeat (the periodic ones still go out). */
+  skipFirstHeartbeat?: boolean;
+  /** Log process.memoryUsage() every second to the worker's log (to see where RSS goes). */
+  memLog?: boolean;
   workflow?: Partial<WorkerOptions>;
   llm?: Partial<WorkerOptions>;
 }
@@ -31,8 +35,33 @@ async function main(): Promise<void> {
   const llmQueue = llmTaskQueue(config.temporal.taskQueue);
   (Worker as unknown as { create: typeof Worker.create }).create = (opts: WorkerOptions) => {
     const extra = opts.taskQueue === config.temporal.taskQueue ? v.workflow : opts.taskQueue === llmQueue ? v.llm : undefined;
-    return original({ ...opts, ...extra });
+    const merged: WorkerOptions = { ...opts, ...extra };
+    if (v.skipFirstHeartbeat && opts.taskQueue === llmQueue) {
+      merged.interceptors = {
+        ...merged.interceptors,
+        activity: [
+          ...(merged.interceptors?.activity ?? []),
+          (ctx) => {
+            const heartbeat = ctx.heartbeat;
+            let first = true;
+            (ctx as { heartbeat: typeof heartbeat }).heartbeat = (details?: unknown) => {
+              if (first) first = false;
+              else heartbeat(details);
+            };
+            return {};
+          },
+        ],
+      };
+    }
+    return original(merged);
   };
+  if (v.memLog) {
+    setInterval(() => {
+      const m = process.memoryUsage();
+      const mb = (x: number) => Math.round(x / 1e6);
+      console.log(`mem rss=${mb(m.rss)} heapTotal=${mb(m.heapTotal)} heapUsed=${mb(m.heapUsed)} external=${mb(m.external)} arrayBuffers=${mb(m.arrayBuffers)}`);
+    }, 1000).unref();
+  }
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   try {
     const workers = await createWorkers({
