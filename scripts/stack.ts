@@ -103,7 +103,7 @@ export async function ensureWorker(config: Config, log: (s: string) => void): Pr
     launch('worker', TSX, [path.join(ROOT, 'src/worker.ts')]);
     log('worker: starting (log in .run/worker.log)');
   }
-  const connection = await Connection.connect({ address: config.temporal.address });
+  const connection = await Connection.connect(config.temporal.connection);
   try {
     const deadline = Date.now() + 120_000;
     for (;;) {

@@ -3,9 +3,12 @@
  * Nothing here runs at import time: call `loadConfig()` from an entry point.
  */
 import path from 'node:path';
+import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
+import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { z } from 'zod';
 import { DEFAULT_MODEL, DEFAULT_TASK_QUEUE } from './core/names';
 import { parseKeys } from './data/encryption-codec';
+import { DEFAULT_PRICES, pricesSchema, type Price } from './core/pricing';
 
 /** Where the local Anthropic-compatible server listens unless told otherwise. */
 export const DEFAULT_LOCAL_LLM_URL = 'http://127.0.0.1:8787';
@@ -21,8 +24,8 @@ const intFrom = (name: string, min: number) =>
     .refine((n) => n >= min, `${name} must be at least ${min}`);
 
 const envSchema = z.object({
-  TEMPORAL_ADDRESS: z.string().trim().min(1).default('127.0.0.1:7233'),
-  TEMPORAL_NAMESPACE: z.string().trim().min(1).default('default'),
+  TEMPORAL_ADDRESS: z.string().trim().min(1).optional(),
+  TEMPORAL_NAMESPACE: z.string().trim().min(1).optional(),
   TEMPORAL_UI_URL: z.string().trim().url('TEMPORAL_UI_URL must be a URL').optional(),
   TEMPORAL_TASK_QUEUE: z.string().trim().min(1).default(DEFAULT_TASK_QUEUE),
   ANTHROPIC_API_KEY: z.string().trim().optional(),
@@ -45,12 +48,31 @@ const envSchema = z.object({
   PAYLOAD_ENCRYPTION_KEY_ID: z.string().trim().min(1).optional(),
   PAYLOAD_STORE_DIR: z.string().trim().min(1).default('runs/payloads'),
   PAYLOAD_OFFLOAD_BYTES: intFrom('PAYLOAD_OFFLOAD_BYTES', 0).default(256 * 1024),
+  METRICS_PORT: intFrom('METRICS_PORT', 0).default(0),
+  LLM_PRICES: z.string().trim().optional(),
+  LOG_FORMAT: z.enum(['json', 'pretty'], { error: 'LOG_FORMAT must be json or pretty' }).default('json'),
+  LOG_PROMPTS: z.enum(['0', '1', 'true', 'false']).default('0'),
   LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
 });
 
+/** How to reach Temporal, for both NativeConnection (worker) and Connection (client). */
+export interface TemporalConnection {
+  address: string;
+  tls?: TLSConfig | boolean;
+  apiKey?: string;
+  metadata?: Record<string, string>;
+}
+
 /** Validated configuration for worker, client and scripts. */
 export interface Config {
-  temporal: { address: string; namespace: string; uiUrl: string; taskQueue: string };
+  temporal: {
+    address: string;
+    namespace: string;
+    uiUrl: string;
+    taskQueue: string;
+    /** TLS, API key and gRPC metadata from @temporalio/envconfig (profile file and TEMPORAL_* variables). */
+    connection: TemporalConnection;
+  };
   llm: {
     /** 'anthropic' when a real key is set and no base URL override; 'local' otherwise. */
     provider: 'anthropic' | 'local';
@@ -80,6 +102,13 @@ export interface Config {
   /** Where run artifacts (report.md, timeline.html) go. */
   runsDir: string;
   logLevel: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  logFormat: 'json' | 'pretty';
+  /** Include prompt previews in debug logs (off: prompts may hold user data). */
+  logPrompts: boolean;
+  /** Prometheus endpoint of the worker (0 = off). */
+  metricsPort: number;
+  /** USD per million tokens, per model (defaults merged with LLM_PRICES). */
+  prices: Record<string, Price>;
 }
 
 /** Thrown for invalid configuration; its message names every bad variable. */
@@ -103,11 +132,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError('ANTHROPIC_API_KEY is missing: the real Anthropic API is targeted (LLM_PROVIDER=anthropic or an anthropic.com base URL); set the key, or unset those to use the local LLM server');
   }
   const provider: 'anthropic' | 'local' = e.LLM_PROVIDER ?? (realKey && !e.ANTHROPIC_BASE_URL ? 'anthropic' : 'local');
-  const uiPortGuess = guessUiUrl(e.TEMPORAL_ADDRESS);
+  // Temporal's own config loader: a profile from temporal.toml (TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE)
+  // overridden by TEMPORAL_ADDRESS / _NAMESPACE / _API_KEY / _TLS_* — the same rules as the temporal CLI.
+  let connect: ReturnType<typeof loadClientConnectConfig>;
+  try {
+    connect = loadClientConnectConfig({ overrideEnvVars: cleaned as Record<string, string> });
+  } catch (err) {
+    throw new ConfigError(`Invalid Temporal connection configuration: ${(err as Error).message}`);
+  }
+  const co = connect.connectionOptions;
+  const address = co.address ?? e.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
+  const uiPortGuess = guessUiUrl(address);
   return {
     temporal: {
-      address: e.TEMPORAL_ADDRESS,
-      namespace: e.TEMPORAL_NAMESPACE,
+      address,
+      namespace: connect.namespace ?? e.TEMPORAL_NAMESPACE ?? 'default',
+      connection: {
+        address,
+        ...(co.tls !== undefined && co.tls !== null ? { tls: co.tls } : {}),
+        ...(co.apiKey ? { apiKey: co.apiKey as string } : {}),
+        ...(co.metadata ? { metadata: co.metadata as Record<string, string> } : {}),
+      },
       uiUrl: (e.TEMPORAL_UI_URL ?? uiPortGuess).replace(/\/$/, ''),
       taskQueue: e.TEMPORAL_TASK_QUEUE,
     },
@@ -129,6 +174,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     runsDir: path.resolve(e.RUNS_DIR),
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
+    logPrompts: e.LOG_PROMPTS === '1' || e.LOG_PROMPTS === 'true',
+    metricsPort: e.METRICS_PORT,
+    prices: { ...DEFAULT_PRICES, ...(e.LLM_PRICES ? parsePrices(e.LLM_PRICES) : {}) },
   };
 }
 
@@ -141,6 +190,18 @@ function encryptionFrom(spec: string, currentId: string | undefined): { keys: Ma
   const currentKeyId = currentId ?? [...keys.keys()][0];
   if (!keys.has(currentKeyId)) throw new ConfigError(`PAYLOAD_ENCRYPTION_KEY_ID "${currentKeyId}" is not among PAYLOAD_ENCRYPTION_KEYS`);
   return { keys, currentKeyId };
+}
+
+function parsePrices(json: string): Record<string, Price> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch (err) {
+    throw new ConfigError(`LLM_PRICES is not valid JSON: ${(err as Error).message}`);
+  }
+  const r = pricesSchema.safeParse(raw);
+  if (!r.success) throw new ConfigError('LLM_PRICES must map model names to {"input": USD per Mtok, "output": USD per Mtok}');
+  return r.data;
 }
 
 function hostOf(url: string | undefined): string {

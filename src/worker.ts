@@ -1,17 +1,38 @@
 /**
- * `npm run worker`: runs the workflow and LLM workers against the configured Temporal server.
- * SIGINT/SIGTERM shut it down cleanly (the SDK's Runtime handles the signals): in-flight
- * activities finish or are handed back, then the process exits.
+ * `npm run worker`: runs the workflow, LLM and tool workers against the configured Temporal
+ * server. Logs are structured (JSON lines by default) through Temporal's logger, so activity logs
+ * carry workflow and activity ids; Prometheus metrics (the SDK's and the project's) are served on
+ * METRICS_PORT. SIGINT/SIGTERM shut it down cleanly (the SDK's Runtime handles the signals).
  */
-import { NativeConnection } from '@temporalio/worker';
-import { loadConfig } from './config';
+import { DefaultLogger, NativeConnection, Runtime, makeTelemetryFilterString, type LogEntry } from '@temporalio/worker';
+import { loadConfig, type Config } from './config';
 import { buildDataConverter } from './data/data-converter';
 import { createAnthropicClient } from './llm/client';
+import { createLlmMetrics } from './metrics';
 import { createWorkers } from './workers';
+
+/** One JSON object per line: easy to ship to any log system. */
+function jsonLine(entry: LogEntry): void {
+  const { timestampNanos, level, message, meta } = entry;
+  const line = JSON.stringify({ ts: new Date(Number(timestampNanos / 1_000_000n)).toISOString(), level, message, ...meta });
+  (level === 'ERROR' || level === 'WARN' ? process.stderr : process.stdout).write(`${line}\n`);
+}
+
+/** Installs the process-wide runtime: logger, log level, metrics endpoint. */
+function installRuntime(config: Config): void {
+  Runtime.install({
+    logger: new DefaultLogger(config.logLevel, config.logFormat === 'json' ? jsonLine : undefined),
+    telemetryOptions: {
+      logging: { filter: makeTelemetryFilterString({ core: config.logLevel === 'TRACE' || config.logLevel === 'DEBUG' ? 'INFO' : 'WARN' }), forward: {} },
+      ...(config.metricsPort > 0 ? { metrics: { prometheus: { bindAddress: `0.0.0.0:${config.metricsPort}` } } } : {}),
+    },
+  });
+}
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const connection = await NativeConnection.connect({ address: config.temporal.address }).catch((err: unknown) => {
+  installRuntime(config);
+  const connection = await NativeConnection.connect(config.temporal.connection).catch((err: unknown) => {
     throw new Error(
       `cannot reach the Temporal server at ${config.temporal.address} (${err instanceof Error ? err.message : String(err)}); start one with \`npm run server\` or set TEMPORAL_ADDRESS`,
     );
@@ -22,18 +43,26 @@ async function main(): Promise<void> {
       connection,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
-      deps: { anthropic: createAnthropicClient(config.llm), defaults: { model: config.llm.model, maxTokens: config.llm.maxTokens }, runsDir: config.runsDir },
-      toolsMaxConcurrent: config.worker.toolsMaxConcurrent,
-      dataConverter: buildDataConverter(config.payloads),
-      workflowBundle: config.worker.workflowBundlePath ? { codePath: config.worker.workflowBundlePath } : undefined,
+      deps: {
+        anthropic: createAnthropicClient(config.llm),
+        defaults: { model: config.llm.model, maxTokens: config.llm.maxTokens },
+        runsDir: config.runsDir,
+        prices: config.prices,
+        metrics: createLlmMetrics(Runtime.instance().metricMeter),
+        logPrompts: config.logPrompts,
+      },
       llmMaxConcurrent: config.llm.maxConcurrent,
       llmRpm: config.llm.rpm,
       roles,
+      toolsMaxConcurrent: config.worker.toolsMaxConcurrent,
+      dataConverter: buildDataConverter(config.payloads),
+      workflowBundle: config.worker.workflowBundlePath ? { codePath: config.worker.workflowBundlePath } : undefined,
     });
     const target = config.llm.provider === 'anthropic' ? 'the Anthropic API' : `the local LLM server at ${config.llm.baseURL}`;
     console.log(
       `worker: task queue "${config.temporal.taskQueue}" on ${config.temporal.address} (${roles.join(' + ')}), LLM calls to ${target}, ` +
-        `max ${config.llm.maxConcurrent} concurrent${config.llm.rpm ? `, ${config.llm.rpm} requests/min` : ''}`,
+        `max ${config.llm.maxConcurrent} concurrent${config.llm.rpm ? `, ${config.llm.rpm} requests/min` : ''}` +
+        (config.metricsPort > 0 ? `, metrics on :${config.metricsPort}/metrics` : ''),
     );
     await Promise.all(workers.map((w) => w.run()));
   } finally {

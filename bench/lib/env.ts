@@ -13,7 +13,7 @@ import { freePort, spawnDevServer, waitForTemporal, ROOT } from '../../scripts/d
 import { loadConfig } from '../../src/config';
 import { connectClient } from '../../src/cli/connect';
 import { LlmAdmin } from './llm-admin';
-import { adopt, cpuSeconds, RssMeter, sleep, start, stop, waitForNodeChild, type Proc } from './procs';
+import { adopt, cpuSeconds, machineBusySeconds, RssMeter, selfCpuSeconds, sleep, start, stop, waitForNodeChild, type Proc } from './procs';
 
 export const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
 
@@ -50,6 +50,9 @@ export interface CpuSnapshot {
   temporal: number;
   worker: number;
   llm: number;
+  bench: number;
+  /** Whole machine (all processes). */
+  machine: number;
   at: number;
 }
 
@@ -179,6 +182,8 @@ export class BenchEnv {
       temporal: cpuSeconds(this.temporal.pid) ?? 0,
       worker: this.worker ? (cpuSeconds(this.worker.nodePid) ?? 0) : 0,
       llm: cpuSeconds(this.llmNodePid) ?? 0,
+      bench: selfCpuSeconds(),
+      machine: machineBusySeconds(),
       at: Date.now(),
     };
   }
@@ -207,6 +212,19 @@ function baseEnv(tmpDir: string, address: string, llmUrl: string): NodeJS.Proces
 }
 
 /** CPU seconds used between two snapshots, per process, and as a share of the elapsed time. */
-export function cpuDelta(a: CpuSnapshot, b: CpuSnapshot): { temporal: number; worker: number; llm: number; elapsed: number } {
-  return { temporal: b.temporal - a.temporal, worker: b.worker - a.worker, llm: b.llm - a.llm, elapsed: (b.at - a.at) / 1000 };
+export interface CpuUse {
+  temporal: number;
+  worker: number;
+  llm: number;
+  bench: number;
+  /** CPU seconds of every other process on the machine (other people's builds and tests): noise. */
+  foreign: number;
+  elapsed: number;
+}
+
+/** CPU seconds used between two snapshots, per process; `extra` is CPU of other processes of ours (a baseline child). */
+export function cpuDelta(a: CpuSnapshot, b: CpuSnapshot, extra = 0): CpuUse {
+  const d = { temporal: b.temporal - a.temporal, worker: b.worker - a.worker, llm: b.llm - a.llm, bench: b.bench - a.bench };
+  const ours = d.temporal + d.worker + d.llm + d.bench + extra;
+  return { ...d, foreign: Math.max(0, b.machine - a.machine - ours), elapsed: (b.at - a.at) / 1000 };
 }

@@ -207,3 +207,21 @@ export class RssMeter {
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+/** CPU seconds the whole machine has been busy (all cores; /proc/stat, idle and iowait excluded). */
+export function machineBusySeconds(): number {
+  try {
+    const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0];
+    const v = line.trim().split(/\s+/).slice(1).map(Number);
+    const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
+    return (total - v[3] - v[4]) / CLK_TCK;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds of this process (the bench itself). */
+export function selfCpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}

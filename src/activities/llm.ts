@@ -5,9 +5,11 @@
  * and classifies every failure once (see ../llm/errors).
  */
 import type Anthropic from '@anthropic-ai/sdk';
-import { Context } from '@temporalio/activity';
+import { Context, log } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
+import { estimateCost, type Price } from '../core/pricing';
 import type { Tokens } from '../core/tasks';
+import type { LlmMetrics } from '../metrics';
 import { toActivityFailure } from '../llm/errors';
 
 /** One LLM call. */
@@ -28,6 +30,8 @@ export interface LlmCallResult {
   durationMs: number;
   /** Which attempt succeeded (1 = first). */
   attempt: number;
+  /** Estimated USD cost from the price table; null when the model has no price. */
+  costUsd: number | null;
 }
 
 /** What the LLM activities need. */
@@ -36,6 +40,11 @@ export interface LlmDeps {
   defaults: { model: string; maxTokens: number };
   /** How often to heartbeat while waiting on the model. */
   heartbeatIntervalMs?: number;
+  /** USD per million tokens, per model. */
+  prices?: Record<string, Price>;
+  metrics?: LlmMetrics;
+  /** Log prompt previews (debug only: prompts may hold user data). */
+  logPrompts?: boolean;
 }
 
 /** Builds the LLM activities around an SDK client. */
@@ -47,12 +56,15 @@ export function createLlmActivities(deps: LlmDeps) {
     const ctx = Context.current();
     const attempt = ctx.info.attempt;
     const started = Date.now();
+    const model = input.model ?? deps.defaults.model;
+    // The activity logger carries workflow and activity ids; prompts only at debug level when asked for.
+    log.debug('LLM call starting', { model, attempt, promptChars: input.prompt.length, ...(deps.logPrompts ? { promptPreview: input.prompt.slice(0, 200) } : {}) });
     ctx.heartbeat();
     const beat = setInterval(() => ctx.heartbeat(), heartbeatEvery);
     try {
       const msg = await deps.anthropic.messages.create(
         {
-          model: input.model ?? deps.defaults.model,
+          model,
           max_tokens: input.maxTokens ?? deps.defaults.maxTokens,
           ...(input.system ? { system: input.system } : {}),
           messages: [{ role: 'user', content: input.prompt }],
@@ -63,21 +75,23 @@ export function createLlmActivities(deps: LlmDeps) {
         .filter((b): b is Anthropic.TextBlock => b.type === 'text')
         .map((b) => b.text)
         .join('');
-      return {
-        text,
-        model: msg.model,
-        stopReason: msg.stop_reason ?? null,
-        tokens: { input: msg.usage.input_tokens, output: msg.usage.output_tokens },
-        durationMs: Date.now() - started,
-        attempt,
-      };
+      const tokens = { input: msg.usage.input_tokens, output: msg.usage.output_tokens };
+      const durationMs = Date.now() - started;
+      const costUsd = estimateCost(msg.model, tokens, deps.prices ?? {});
+      deps.metrics?.recordSuccess(msg.model, tokens, durationMs, costUsd, attempt);
+      log.info('LLM call finished', { model: msg.model, attempt, durationMs, inputTokens: tokens.input, outputTokens: tokens.output, stopReason: msg.stop_reason });
+      return { text, model: msg.model, stopReason: msg.stop_reason ?? null, tokens, durationMs, attempt, costUsd };
     } catch (err) {
       if (ctx.cancellationSignal.aborted) {
         // Report cancellation as such, not as a failed call, so the workflow sees a cancelled task.
         const reason: unknown = ctx.cancellationSignal.reason;
         throw reason instanceof CancelledFailure ? reason : new CancelledFailure('LLM call cancelled');
       }
-      throw toActivityFailure(err, attempt);
+      const failure = toActivityFailure(err, attempt);
+      const type = failure instanceof CancelledFailure ? 'Cancelled' : (failure.type ?? 'Error');
+      deps.metrics?.recordFailure(model, type, attempt);
+      log.warn('LLM call failed', { model, attempt, errorType: type, error: failure.message, durationMs: Date.now() - started });
+      throw failure;
     } finally {
       clearInterval(beat);
     }

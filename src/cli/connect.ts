@@ -8,7 +8,7 @@ import { UserError } from './inputs';
 export async function connectClient(config: Config): Promise<{ client: Client; connection: Connection }> {
   let connection: Connection;
   try {
-    connection = await Connection.connect({ address: config.temporal.address, connectTimeout: 3000 });
+    connection = await Connection.connect({ ...config.temporal.connection, connectTimeout: 3000 });
     await connection.workflowService.getSystemInfo({});
   } catch (err) {
     throw new UserError(

@@ -32,7 +32,8 @@ export function statsLines(s: RunStats): string {
   const parts = [
     `tasks: ${s.total} (${s.succeeded} succeeded, ${s.failed} failed${s.skipped ? `, ${s.skipped} skipped` : ''}${s.cancelled ? `, ${s.cancelled} cancelled` : ''}); success rate ${(s.successRate * 100).toFixed(0)}%`,
     `wall clock ${secs(s.wallClockMs)} vs ${secs(s.sumDurationMs)} of LLM calls end to end: speedup ${s.speedup.toFixed(1)}x`,
-    `tokens: ${s.tokens.input} in, ${s.tokens.output} out`,
+    `tokens: ${s.tokens.input} in, ${s.tokens.output} out; estimated cost $${(s.costUsd ?? 0).toFixed(4)}` +
+      (s.costByGroup ? ` (${Object.entries(s.costByGroup).map(([g, c]) => `${g} $${c.toFixed(4)}`).join(', ')})` : ''),
   ];
   const extra = s as RunStats & { idealMakespanMs?: number; criticalPath?: string[] };
   if (extra.idealMakespanMs !== undefined && extra.criticalPath) {

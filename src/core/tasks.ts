@@ -147,6 +147,8 @@ export interface TaskResult {
   truncated?: boolean;
   /** Stage or role of the call in a multi-step run (e.g. `research`, `synthesize`). */
   group?: string;
+  /** Estimated USD cost of the successful call (null: the model has no price). */
+  costUsd?: number | null;
 }
 
 /** Summary numbers of a run. */
@@ -162,6 +164,10 @@ export interface RunStats {
   /** sumDurationMs / wallClockMs: how much parallelism bought. */
   speedup: number;
   tokens: Tokens;
+  /** Estimated USD cost of all calls with a known price. */
+  costUsd: number;
+  /** Estimated cost per stage/group, when results have groups. */
+  costByGroup?: Record<string, number>;
 }
 
 /** Adds token counts. */
@@ -170,7 +176,7 @@ export function addTokens(a: Tokens, b: Tokens): Tokens {
 }
 
 /** Computes run statistics from task results and the run's wall clock. */
-export function computeStats(results: Pick<TaskResult, 'state' | 'durationMs' | 'tokens'>[], wallClockMs: number): RunStats {
+export function computeStats(results: Pick<TaskResult, 'state' | 'durationMs' | 'tokens' | 'costUsd' | 'group'>[], wallClockMs: number): RunStats {
   const count = (s: TaskState) => results.filter((r) => r.state === s).length;
   const sumDurationMs = results.reduce((s, r) => s + r.durationMs, 0);
   const total = results.length;
@@ -186,7 +192,18 @@ export function computeStats(results: Pick<TaskResult, 'state' | 'durationMs' | 
     wallClockMs,
     speedup: wallClockMs > 0 ? round(sumDurationMs / wallClockMs, 2) : 0,
     tokens: results.reduce<Tokens>((t, r) => addTokens(t, r.tokens), { input: 0, output: 0 }),
+    costUsd: round(results.reduce((c, r) => c + (r.costUsd ?? 0), 0), 6),
+    ...(results.some((r) => r.group) ? { costByGroup: costByGroup(results) } : {}),
   };
+}
+
+function costByGroup(results: Pick<TaskResult, 'costUsd' | 'group'>[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of results) {
+    const g = r.group ?? 'other';
+    out[g] = round((out[g] ?? 0) + (r.costUsd ?? 0), 6);
+  }
+  return out;
 }
 
 function round(x: number, digits: number): number {

@@ -15,6 +15,7 @@ import { startLocalLlmServer, type LocalLlmServer, type LocalLlmServerOptions } 
 import { createWorkers } from '../../src/workers';
 import type { Config } from '../../src/config';
 import { buildDataConverter } from '../../src/data/data-converter';
+import { DEFAULT_PRICES } from '../../src/core/pricing';
 
 /** Address of the run's dev server (set by the global setup). */
 export function temporalAddress(): string {
@@ -94,6 +95,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
           defaults: { model: 'claude-sonnet-4-6', maxTokens: 1024 },
           heartbeatIntervalMs: o.heartbeatIntervalMs ?? 500,
           runsDir: runsDir,
+          prices: DEFAULT_PRICES,
         },
         llmMaxConcurrent: o.llmMaxConcurrent ?? 100,
         llmRpm: o.llmRpm ?? 0,

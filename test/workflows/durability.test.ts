@@ -167,7 +167,7 @@ async function waitFor(what: string, pred: () => boolean | Promise<boolean>, tim
   }
 }
 
-/** Connects a client, retrying while the server comes up. */
+/** A client on its own connection (closed by the caller). */
 async function connectClient(address: string): Promise<{ client: Client; connection: Connection }> {
   const connection = await Connection.connect({ address });
   return { client: new Client({ connection, namespace: 'default' }), connection };

@@ -67,6 +67,7 @@ export async function runLlmTask(task: LlmTask, opts: CallOptions = {}): Promise
       model: r.model,
       stopReason: r.stopReason,
       truncated: r.stopReason === 'max_tokens',
+      costUsd: r.costUsd,
     };
   } catch (err) {
     const durationMs = Date.now() - scheduledAt;

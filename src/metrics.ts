@@ -1,0 +1,37 @@
+/**
+ * The project's own Prometheus metrics, recorded through the Temporal runtime's meter so they are
+ * served on the same endpoint as the SDK's metrics (METRICS_PORT): LLM calls by model and outcome,
+ * retries, tokens, latency, estimated cost.
+ */
+import type { MetricMeter } from '@temporalio/common';
+
+/** Recorders of LLM metrics. */
+export interface LlmMetrics {
+  recordSuccess(model: string, tokens: { input: number; output: number }, latencyMs: number, costUsd: number | null, attempt: number): void;
+  recordFailure(model: string, errorType: string, attempt: number): void;
+}
+
+/** Creates the LLM metrics on a meter. */
+export function createLlmMetrics(meter: MetricMeter): LlmMetrics {
+  const calls = meter.createCounter('llm_calls', 'calls', 'LLM calls by model and outcome');
+  const retries = meter.createCounter('llm_retries', 'calls', 'LLM calls that were a retry (attempt > 1)');
+  const tokensIn = meter.createCounter('llm_input_tokens', 'tokens', 'input tokens of successful LLM calls');
+  const tokensOut = meter.createCounter('llm_output_tokens', 'tokens', 'output tokens of successful LLM calls');
+  const latency = meter.createHistogram('llm_latency', 'int', 'ms', 'latency of successful LLM calls');
+  // Counters are integers: cost is counted in micro-dollars.
+  const cost = meter.createCounter('llm_estimated_cost_microusd', 'microusd', 'estimated cost of LLM calls in millionths of a US dollar');
+  return {
+    recordSuccess(model, tokens, latencyMs, costUsd, attempt) {
+      calls.add(1, { model, outcome: 'success' });
+      if (attempt > 1) retries.add(1, { model });
+      tokensIn.add(tokens.input, { model });
+      tokensOut.add(tokens.output, { model });
+      latency.record(Math.max(0, Math.round(latencyMs)), { model });
+      if (costUsd !== null) cost.add(Math.round(costUsd * 1e6), { model });
+    },
+    recordFailure(model, errorType, attempt) {
+      calls.add(1, { model, outcome: errorType });
+      if (attempt > 1) retries.add(1, { model });
+    },
+  };
+}

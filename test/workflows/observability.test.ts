@@ -1,0 +1,99 @@
+/** A real worker process: Prometheus metrics after a run, and structured logs with ids and without prompts. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { freePort } from '../../scripts/dev-server';
+import { startLocalLlmServer, type LocalLlmServer } from '../../src/llm/local-server';
+import type { FanOutResult } from '../../src/workflows/fan-out';
+import { temporalAddress } from '../helpers/harness';
+
+const ROOT = path.resolve(__dirname, '../..');
+
+describe('worker observability', () => {
+  let llm: LocalLlmServer;
+  let worker: ChildProcess;
+  let logs = '';
+  let metricsPort: number;
+  let connection: Connection;
+  const taskQueue = `observability-${randomUUID()}`;
+
+  beforeAll(async () => {
+    llm = await startLocalLlmServer({ ttftMs: 30, perTokenMs: 0, outputTokens: 10 });
+    metricsPort = await freePort();
+    worker = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'src/worker.ts')], {
+      cwd: ROOT,
+      detached: true,
+      env: {
+        ...process.env,
+        TEMPORAL_ADDRESS: temporalAddress(),
+        TEMPORAL_TASK_QUEUE: taskQueue,
+        ANTHROPIC_BASE_URL: llm.url,
+        ANTHROPIC_API_KEY: 'test-key',
+        WORKFLOW_BUNDLE: process.env.TEST_WORKFLOW_BUNDLE,
+        METRICS_PORT: String(metricsPort),
+        LOG_LEVEL: 'INFO',
+        LOG_FORMAT: 'json',
+        LLM_MODEL: 'claude-sonnet-4-6',
+      },
+    });
+    worker.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
+    worker.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
+    const deadline = Date.now() + 60_000;
+    while (!logs.includes('worker: task queue')) {
+      if (Date.now() > deadline || worker.exitCode !== null) throw new Error(`worker did not start:\n${logs}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    connection = await Connection.connect({ address: temporalAddress() });
+  });
+  afterAll(async () => {
+    if (worker?.pid) process.kill(-worker.pid, 'SIGKILL');
+    await connection?.close();
+    await llm?.close();
+  });
+
+  test('after a run, the metrics endpoint counts calls by outcome, retries, tokens, latency and cost; logs are JSON with ids and no prompts', async () => {
+    llm.setFaults([
+      { match: 'Denied task', fault: { kind: 'status', status: 400, message: 'nope' } },
+      { match: 'Flaky task', times: 1, fault: { kind: 'status', status: 529 } },
+    ]);
+    const client = new Client({ connection });
+    const workflowId = `obs-${randomUUID()}`;
+    const r = (await client.workflow.execute('fanOut', {
+      taskQueue,
+      workflowId,
+      args: [{ tasks: [{ name: 'a', prompt: 'Plain task one' }, { name: 'b', prompt: 'Flaky task two' }, { name: 'c', prompt: 'Denied task three' }] }],
+    })) as FanOutResult;
+    expect(r.stats).toMatchObject({ succeeded: 2, failed: 1 });
+    expect(r.stats.costUsd).toBeGreaterThan(0);
+
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const value = (name: string, labels: string) => {
+      const line = text.split('\n').find((l) => l.startsWith(name) && labels.split(',').every((kv) => l.includes(kv)));
+      return line ? Number(line.split(' ').pop()) : undefined;
+    };
+    expect(value('llm_calls', 'outcome="success",model="claude-sonnet-4-6"')).toBe(2);
+    expect(value('llm_calls', 'outcome="Overloaded"')).toBe(1);
+    expect(value('llm_calls', 'outcome="BadRequest"')).toBe(1);
+    expect(value('llm_retries', 'model="claude-sonnet-4-6"')).toBe(1);
+    expect(value('llm_output_tokens', 'model="claude-sonnet-4-6"')).toBe(20);
+    expect(value('llm_latency_count', 'model="claude-sonnet-4-6"')).toBe(2);
+    expect(value('llm_estimated_cost_microusd', 'model="claude-sonnet-4-6"')).toBe(Math.round(r.stats.costUsd * 1e6));
+    // The SDK's own metrics are on the same endpoint.
+    expect(text).toMatch(/temporal_activity_execution_latency|temporal_workflow_completed/);
+
+    const lines = logs
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const finished = lines.filter((l) => l.message === 'LLM call finished' && l.workflowId === workflowId);
+    expect(finished).toHaveLength(2);
+    expect(finished[0]).toMatchObject({ level: 'INFO', activityType: 'callLlm', model: 'claude-sonnet-4-6' });
+    expect(finished[0].activityId).toBeDefined();
+    const failed = lines.find((l) => l.message === 'LLM call failed' && l.errorType === 'BadRequest');
+    expect(failed).toMatchObject({ workflowId });
+    // No prompt text at INFO level.
+    expect(logs).not.toContain('Plain task one');
+    expect(logs).not.toContain('test-key');
+  });
+});
