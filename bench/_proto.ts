@@ -9,11 +9,11 @@ async function main() {
   const t0 = Date.now();
   const env = await BenchEnv.create(console.log);
   try {
-    const w = await env.workerFor({ maxConcurrent: Number(process.env.WMC ?? 200), variant: process.env.VAR ? JSON.parse(process.env.VAR) : undefined, nodeArgs: process.env.WNO ? process.env.WNO.split(' ') : undefined });
+    const w = await env.workerFor({ maxConcurrent: Number(process.env.WMC ?? 200), variant: process.env.VAR ? JSON.parse(process.env.VAR) : undefined, nodeArgs: process.env.WNO ? process.env.WNO.split(' ') : undefined, launcher: (process.env.LAUNCH as any) ?? 'tsx' });
     console.log('setup', Date.now() - t0);
     await env.llm.prepare({ ttftMs: 0, perTokenMs: 0, outputTokens: 20 });
     const warm = await runWorkflow(env.client, 'fanOut', { tasks: fanOutTasks(20), maxConcurrent: 20 }, { taskQueue: w.taskQueue, idPrefix: 'warm' });
-    console.log('warm', warm.wallMs, warm.error);
+    console.log('warm', warm.wallMs, warm.error, 'rss after warmup', w.rss.peakMb().toFixed(0));
     for (const spec of JSON.parse(process.env.SPECS ?? '[[100,100,1000]]') as [number, number, number][]) {
       const [n, k, L] = spec;
       await env.llm.prepare({ ttftMs: L, perTokenMs: 0, outputTokens: 20 });
@@ -35,7 +35,7 @@ async function main() {
       }
     }
   } finally {
-    await env.close(false);
+    await env.close(true);
   }
 }
 main().catch((e) => { console.error(e); process.exit(1); });

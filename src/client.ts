@@ -18,6 +18,7 @@ import { validateIntelInput } from './core/intel';
 import { validatePipeline } from './core/pipeline';
 import { InvalidInputError, parseOrThrow, validateFanOutInput } from './core/tasks';
 import { progressQuery } from './workflows/defs';
+import { writeTimeline } from './timeline';
 
 /** Reads the tasks file of `fanout`: a list of tasks, or an object with `tasks` and options. */
 function fanOutInputFromFile(file: string, o: { maxConcurrent?: number; failFast?: boolean; model?: string }): unknown {
@@ -186,6 +187,16 @@ function program(run: (work: (ctx: { client: Client; config: Config }) => Promis
           }
           throw err;
         }
+      });
+    });
+
+  p.command('timeline <workflowId>')
+    .description("write a run's timeline (one bar per activity, by stage, retries and failures marked) to runs/<id>/timeline.html")
+    .option('--out <file>', 'write the page here instead')
+    .action(async (id: string, o: { out?: string }) => {
+      await run(async ({ client, config }) => {
+        console.log(await writeTimeline(client, { workflowId: id, runsDir: config.runsDir, out: o.out }));
+        return 0;
       });
     });
 

@@ -31,6 +31,12 @@ export interface WorkerConfig {
   extraEnv?: Record<string, string>;
   /** Node flags for the worker (tsx passes them on), e.g. --cpu-prof for profiling. */
   nodeArgs?: string[];
+  /**
+   * How the worker is launched: 'tsx' (default; `tsx script`, as `npm run worker`, the node process is
+   * tsx's child with tsx's ESM loader thread) or 'node-cjs' (`node --require tsx/cjs script`: one
+   * process, CommonJS transpile hook only, close to running compiled JS).
+   */
+  launcher?: 'tsx' | 'node-cjs';
 }
 
 /** A running worker process. */
@@ -131,14 +137,16 @@ export class BenchEnv {
 
   /** The worker process a case asks for: reused when its config matches, else (re)started. */
   async workerFor(c: WorkerConfig): Promise<WorkerHandle> {
-    const key = JSON.stringify({ m: c.maxConcurrent, r: c.rpm ?? 0, v: c.variant ?? null, e: c.extraEnv ?? null, a: c.nodeArgs ?? null });
+    const key = JSON.stringify({ m: c.maxConcurrent, r: c.rpm ?? 0, v: c.variant ?? null, e: c.extraEnv ?? null, a: c.nodeArgs ?? null, l: c.launcher ?? 'tsx' });
     if (this.worker && this.worker.key === key && !c.fresh && this.worker.proc.isAlive()) return this.worker;
     await this.stopWorker();
     const taskQueue = `bench-${++this.workerSeq}-${randomUUID().slice(0, 8)}`;
     const logFile = path.join(this.tmpDir, `worker-${this.workerSeq}.log`);
     const script = c.variant ? 'bench/worker-variant.ts' : 'src/worker.ts';
     const t0 = Date.now();
-    const proc = start(`worker ${this.workerSeq}`, TSX, [...(c.nodeArgs ?? []), script], {
+    const [cmd, args] =
+      c.launcher === 'node-cjs' ? [process.execPath, [...(c.nodeArgs ?? []), '--require', 'tsx/cjs', script]] : [TSX, [...(c.nodeArgs ?? []), script]];
+    const proc = start(`worker ${this.workerSeq}`, cmd, args, {
       cwd: ROOT,
       logFile,
       env: {
@@ -162,10 +170,10 @@ export class BenchEnv {
       }
       await sleep(50);
     }
-    const nodePid = await waitForNodeChild(proc.pid);
+    const nodePid = c.launcher === 'node-cjs' ? proc.pid : await waitForNodeChild(proc.pid);
     const rss = new RssMeter(nodePid).start();
     this.worker = { key, config: c, taskQueue, proc, nodePid, rss, startedInMs: Date.now() - t0 };
-    this.log(`  worker ${this.workerSeq}: ${script} LLM_MAX_CONCURRENT=${c.maxConcurrent}${c.rpm ? ` LLM_RPM=${c.rpm}` : ''}${c.variant ? ` ${JSON.stringify(c.variant)}` : ''} (ready in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    this.log(`  worker ${this.workerSeq}: ${c.launcher === 'node-cjs' ? 'node --require tsx/cjs ' : ''}${script} LLM_MAX_CONCURRENT=${c.maxConcurrent}${c.rpm ? ` LLM_RPM=${c.rpm}` : ''}${c.variant ? ` ${JSON.stringify(c.variant)}` : ''} (ready in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     return this.worker;
   }
 

@@ -6,6 +6,7 @@ import { InvalidInputError, assertPayloadSize, type RunStats, type TaskResult } 
 import { UserError } from './inputs';
 import { resultsTable, statsLines } from './render';
 import { watch } from './watch';
+import { writeTimeline } from '../timeline';
 
 /** A run's result, as every workflow of this project returns it (at least). */
 export interface RunResult {
@@ -52,17 +53,29 @@ export async function startAndReport(
   try {
     const result = await watch<RunResult & Record<string, unknown>>(handle, { quiet: opts.json });
     onResult?.(result, workflowId);
-    if (opts.json) console.log(JSON.stringify({ workflowId, ...result }, null, 2));
-    else console.log(`\n${render(result)}\nWeb UI: ${link}`);
+    const timelinePath = await timelineBesideReport(ctx, workflowId);
+    if (opts.json) console.log(JSON.stringify({ workflowId, ...result, ...(timelinePath ? { timelinePath } : {}) }, null, 2));
+    else console.log(`\n${render(result)}${timelinePath ? `\ntimeline: ${timelinePath}` : ''}\nWeb UI: ${link}`);
     return result.stats.failed > 0 ? 3 : 0;
   } catch (err) {
     if (err instanceof WorkflowFailedError) {
       const message = err.cause?.message ?? err.message;
-      if (opts.json) console.log(JSON.stringify({ workflowId, error: message }, null, 2));
-      else console.error(`run ${workflowId} failed: ${message}\nWeb UI: ${link}`);
+      const timelinePath = await timelineBesideReport(ctx, workflowId);
+      if (opts.json) console.log(JSON.stringify({ workflowId, error: message, ...(timelinePath ? { timelinePath } : {}) }, null, 2));
+      else console.error(`run ${workflowId} failed: ${message}${timelinePath ? `\ntimeline: ${timelinePath}` : ''}\nWeb UI: ${link}`);
       return 1;
     }
     throw err;
   }
 }
 
+
+/** Writes `<runsDir>/<workflowId>/timeline.html` after a run; a failure to write only warns (the run's outcome stands). */
+async function timelineBesideReport(ctx: { client: Client; config: Config }, workflowId: string): Promise<string | undefined> {
+  try {
+    return await writeTimeline(ctx.client, { workflowId, runsDir: ctx.config.runsDir });
+  } catch (err) {
+    console.error(`warning: could not write the timeline of ${workflowId}: ${err instanceof Error ? err.message : String(err)}`);
+    return undefined;
+  }
+}

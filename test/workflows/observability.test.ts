@@ -82,10 +82,17 @@ describe('worker observability', () => {
     // The SDK's own metrics are on the same endpoint.
     expect(text).toMatch(/temporal_activity_execution_latency|temporal_workflow_completed/);
 
-    const lines = logs
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    // Log lines reach us through a pipe: wait until both completions have arrived.
+    const parse = () =>
+      logs
+        .split('\n')
+        .filter((l) => l.startsWith('{') && l.endsWith('}'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const deadline = Date.now() + 10_000;
+    while (parse().filter((l) => l.message === 'LLM call finished' && l.workflowId === workflowId).length < 2 && Date.now() < deadline) {
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    const lines = parse();
     const finished = lines.filter((l) => l.message === 'LLM call finished' && l.workflowId === workflowId);
     expect(finished).toHaveLength(2);
     expect(finished[0]).toMatchObject({ level: 'INFO', activityType: 'callLlm', model: 'claude-sonnet-4-6' });
