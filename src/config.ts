@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { DEFAULT_MODEL, DEFAULT_TASK_QUEUE } from './core/names';
 import { parseKeys } from './data/encryption-codec';
 import { DEFAULT_PRICES, pricesSchema, type Price } from './core/pricing';
+import { modelLimitsSchema, type ModelLimits } from './core/limiter';
 
 /** Where the local Anthropic-compatible server listens unless told otherwise. */
 export const DEFAULT_LOCAL_LLM_URL = 'http://127.0.0.1:8787';
@@ -48,6 +49,13 @@ const envSchema = z.object({
   PAYLOAD_ENCRYPTION_KEY_ID: z.string().trim().min(1).optional(),
   PAYLOAD_STORE_DIR: z.string().trim().min(1).default('runs/payloads'),
   PAYLOAD_OFFLOAD_BYTES: intFrom('PAYLOAD_OFFLOAD_BYTES', 0).default(256 * 1024),
+  LLM_ITPM: intFrom('LLM_ITPM', 0).default(0),
+  LLM_OTPM: intFrom('LLM_OTPM', 0).default(0),
+  LLM_LIMIT_RPM: intFrom('LLM_LIMIT_RPM', 0).default(0),
+  LLM_ADAPTIVE_MAX: intFrom('LLM_ADAPTIVE_MAX', 0).default(0),
+  LLM_LIMITS: z.string().trim().optional(),
+  LLM_LIMIT_WINDOW_MS: intFrom('LLM_LIMIT_WINDOW_MS', 100).default(60_000),
+  CACHE_DIR: z.string().trim().min(1).default('runs/cache'),
   METRICS_PORT: intFrom('METRICS_PORT', 0).default(0),
   LLM_PRICES: z.string().trim().optional(),
   LOG_FORMAT: z.enum(['json', 'pretty'], { error: 'LOG_FORMAT must be json or pretty' }).default('json'),
@@ -109,6 +117,11 @@ export interface Config {
   metricsPort: number;
   /** USD per million tokens, per model (defaults merged with LLM_PRICES). */
   prices: Record<string, Price>;
+  /** Admission limits per model (`*` = any model), enforced by the llmLimiter workflow across workers. */
+  limits: Record<string, ModelLimits>;
+  limitWindowMs: number;
+  /** Where the response cache lives. */
+  cacheDir: string;
 }
 
 /** Thrown for invalid configuration; its message names every bad variable. */
@@ -178,6 +191,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logPrompts: e.LOG_PROMPTS === '1' || e.LOG_PROMPTS === 'true',
     metricsPort: e.METRICS_PORT,
     prices: { ...DEFAULT_PRICES, ...(e.LLM_PRICES ? parsePrices(e.LLM_PRICES) : {}) },
+    limits: limitsFrom(e),
+    limitWindowMs: e.LLM_LIMIT_WINDOW_MS,
+    cacheDir: path.resolve(e.CACHE_DIR),
   };
 }
 
@@ -190,6 +206,29 @@ function encryptionFrom(spec: string, currentId: string | undefined): { keys: Ma
   const currentKeyId = currentId ?? [...keys.keys()][0];
   if (!keys.has(currentKeyId)) throw new ConfigError(`PAYLOAD_ENCRYPTION_KEY_ID "${currentKeyId}" is not among PAYLOAD_ENCRYPTION_KEYS`);
   return { keys, currentKeyId };
+}
+
+/** `*` limits from LLM_ITPM / LLM_OTPM / LLM_LIMIT_RPM / LLM_ADAPTIVE_MAX, then per-model LLM_LIMITS JSON. */
+function limitsFrom(e: { LLM_ITPM: number; LLM_OTPM: number; LLM_LIMIT_RPM: number; LLM_ADAPTIVE_MAX: number; LLM_LIMITS?: string }): Record<string, ModelLimits> {
+  const star: ModelLimits = {
+    ...(e.LLM_ITPM ? { itpm: e.LLM_ITPM } : {}),
+    ...(e.LLM_OTPM ? { otpm: e.LLM_OTPM } : {}),
+    ...(e.LLM_LIMIT_RPM ? { rpm: e.LLM_LIMIT_RPM } : {}),
+    ...(e.LLM_ADAPTIVE_MAX ? { adaptiveMax: e.LLM_ADAPTIVE_MAX } : {}),
+  };
+  let perModel: Record<string, ModelLimits> = {};
+  if (e.LLM_LIMITS) {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(e.LLM_LIMITS);
+    } catch (err) {
+      throw new ConfigError(`LLM_LIMITS is not valid JSON: ${(err as Error).message}`);
+    }
+    const r = z.record(z.string(), modelLimitsSchema).safeParse(raw);
+    if (!r.success) throw new ConfigError('LLM_LIMITS must map model names (or "*") to {"rpm", "itpm", "otpm", "adaptiveMax"} whole numbers');
+    perModel = r.data;
+  }
+  return Object.keys(star).length ? { '*': star, ...perModel } : perModel;
 }
 
 function parsePrices(json: string): Record<string, Price> {

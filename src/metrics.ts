@@ -9,6 +9,7 @@ import type { MetricMeter } from '@temporalio/common';
 export interface LlmMetrics {
   recordSuccess(model: string, tokens: { input: number; output: number }, latencyMs: number, costUsd: number | null, attempt: number): void;
   recordFailure(model: string, errorType: string, attempt: number): void;
+  recordCacheHit(model: string, saved: { input: number; output: number }): void;
 }
 
 /** Creates the LLM metrics on a meter. */
@@ -20,7 +21,14 @@ export function createLlmMetrics(meter: MetricMeter): LlmMetrics {
   const latency = meter.createHistogram('llm_latency', 'int', 'ms', 'latency of successful LLM calls');
   // Counters are integers: cost is counted in micro-dollars.
   const cost = meter.createCounter('llm_estimated_cost_microusd', 'microusd', 'estimated cost of LLM calls in millionths of a US dollar');
+  const cacheHits = meter.createCounter('llm_cache_hits', 'calls', 'LLM calls answered from the response cache');
+  const tokensSaved = meter.createCounter('llm_tokens_saved', 'tokens', 'tokens not paid for thanks to the cache');
   return {
+    recordCacheHit(model, saved) {
+      calls.add(1, { model, outcome: 'cache_hit' });
+      cacheHits.add(1, { model });
+      tokensSaved.add(saved.input + saved.output, { model });
+    },
     recordSuccess(model, tokens, latencyMs, costUsd, attempt) {
       calls.add(1, { model, outcome: 'success' });
       if (attempt > 1) retries.add(1, { model });

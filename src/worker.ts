@@ -7,6 +7,9 @@
 import { DefaultLogger, NativeConnection, Runtime, makeTelemetryFilterString, type LogEntry } from '@temporalio/worker';
 import { loadConfig, type Config } from './config';
 import { buildDataConverter } from './data/data-converter';
+import { Client } from '@temporalio/client';
+import { TemporalAdmission } from './llm/admission';
+import { FileCacheStore, ResponseCache } from './llm/cache';
 import { createAnthropicClient } from './llm/client';
 import { createLlmMetrics } from './metrics';
 import { createWorkers } from './workers';
@@ -39,6 +42,7 @@ async function main(): Promise<void> {
   });
   try {
     const roles = config.worker.roles;
+    const dataConverter = buildDataConverter(config.payloads);
     const workers = await createWorkers({
       connection,
       namespace: config.temporal.namespace,
@@ -50,12 +54,16 @@ async function main(): Promise<void> {
         prices: config.prices,
         metrics: createLlmMetrics(Runtime.instance().metricMeter),
         logPrompts: config.logPrompts,
+        cache: new ResponseCache(new FileCacheStore(config.cacheDir)),
+        admission: TemporalAdmission.enabled(config.limits)
+          ? new TemporalAdmission(new Client({ connection, namespace: config.temporal.namespace, dataConverter }), config.temporal.taskQueue, config.limits, config.limitWindowMs)
+          : undefined,
       },
       llmMaxConcurrent: config.llm.maxConcurrent,
       llmRpm: config.llm.rpm,
       roles,
       toolsMaxConcurrent: config.worker.toolsMaxConcurrent,
-      dataConverter: buildDataConverter(config.payloads),
+      dataConverter,
       workflowBundle: config.worker.workflowBundlePath ? { codePath: config.worker.workflowBundlePath } : undefined,
     });
     const target = config.llm.provider === 'anthropic' ? 'the Anthropic API' : `the local LLM server at ${config.llm.baseURL}`;

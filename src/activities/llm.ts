@@ -10,7 +10,9 @@ import { CancelledFailure } from '@temporalio/common';
 import { estimateCost, type Price } from '../core/pricing';
 import type { Tokens } from '../core/tasks';
 import type { LlmMetrics } from '../metrics';
-import { toActivityFailure } from '../llm/errors';
+import { cacheKey, type CachedResponse, type ResponseCache } from '../llm/cache';
+import { classifyLlmError, toActivityFailure } from '../llm/errors';
+import type { Admission } from '../llm/admission';
 
 /** One LLM call. */
 export interface LlmCallInput {
@@ -18,6 +20,8 @@ export interface LlmCallInput {
   system?: string;
   model?: string;
   maxTokens?: number;
+  /** Reuse an identical call's response stored within ttlSeconds. */
+  cache?: { ttlSeconds: number };
 }
 
 /** What one LLM call returns. */
@@ -32,6 +36,10 @@ export interface LlmCallResult {
   attempt: number;
   /** Estimated USD cost from the price table; null when the model has no price. */
   costUsd: number | null;
+  /** Answered from the response cache (or shared with an identical call in flight): nothing was paid. */
+  cached: boolean;
+  tokensSaved?: Tokens;
+  costSavedUsd?: number | null;
 }
 
 /** What the LLM activities need. */
@@ -45,6 +53,10 @@ export interface LlmDeps {
   metrics?: LlmMetrics;
   /** Log prompt previews (debug only: prompts may hold user data). */
   logPrompts?: boolean;
+  /** Response cache for calls that opt in. */
+  cache?: ResponseCache;
+  /** Admission control shared by all workers (token and request budgets, adaptive concurrency). */
+  admission?: Admission;
 }
 
 /** Builds the LLM activities around an SDK client. */
@@ -57,30 +69,59 @@ export function createLlmActivities(deps: LlmDeps) {
     const attempt = ctx.info.attempt;
     const started = Date.now();
     const model = input.model ?? deps.defaults.model;
+    const maxTokens = input.maxTokens ?? deps.defaults.maxTokens;
     // The activity logger carries workflow and activity ids; prompts only at debug level when asked for.
     log.debug('LLM call starting', { model, attempt, promptChars: input.prompt.length, ...(deps.logPrompts ? { promptPreview: input.prompt.slice(0, 200) } : {}) });
     ctx.heartbeat();
     const beat = setInterval(() => ctx.heartbeat(), heartbeatEvery);
+
+    /** The real request, behind admission control when configured. */
+    const request = async (): Promise<CachedResponse> => {
+      const permit = deps.admission ? await deps.admission.acquire({ model, prompt: input.prompt, system: input.system, maxTokens }, ctx.cancellationSignal) : undefined;
+      const sentAt = Date.now();
+      try {
+        const msg = await deps.anthropic.messages.create(
+          { model, max_tokens: maxTokens, ...(input.system ? { system: input.system } : {}), messages: [{ role: 'user', content: input.prompt }] },
+          { signal: ctx.cancellationSignal },
+        );
+        const text = msg.content
+          .filter((b): b is Anthropic.TextBlock => b.type === 'text')
+          .map((b) => b.text)
+          .join('');
+        const tokens = { input: msg.usage.input_tokens, output: msg.usage.output_tokens };
+        await permit?.settle({ outcome: 'success', tokens, sentAt });
+        return { text, model: msg.model, stopReason: msg.stop_reason ?? null, tokens, durationMs: Date.now() - sentAt, storedAt: Date.now() };
+      } catch (err) {
+        const c = classifyLlmError(err);
+        await permit?.settle({ outcome: c.type === 'RateLimited' || c.type === 'Overloaded' ? 'throttled' : 'error', retryAfterMs: c.retryAfterMs, sentAt });
+        throw err;
+      }
+    };
+
     try {
-      const msg = await deps.anthropic.messages.create(
-        {
-          model,
-          max_tokens: input.maxTokens ?? deps.defaults.maxTokens,
-          ...(input.system ? { system: input.system } : {}),
-          messages: [{ role: 'user', content: input.prompt }],
-        },
-        { signal: ctx.cancellationSignal },
-      );
-      const text = msg.content
-        .filter((b): b is Anthropic.TextBlock => b.type === 'text')
-        .map((b) => b.text)
-        .join('');
-      const tokens = { input: msg.usage.input_tokens, output: msg.usage.output_tokens };
-      const durationMs = Date.now() - started;
-      const costUsd = estimateCost(msg.model, tokens, deps.prices ?? {});
-      deps.metrics?.recordSuccess(msg.model, tokens, durationMs, costUsd, attempt);
-      log.info('LLM call finished', { model: msg.model, attempt, durationMs, inputTokens: tokens.input, outputTokens: tokens.output, stopReason: msg.stop_reason });
-      return { text, model: msg.model, stopReason: msg.stop_reason ?? null, tokens, durationMs, attempt, costUsd };
+      if (input.cache && deps.cache) {
+        const key = cacheKey({ model, system: input.system, prompt: input.prompt, maxTokens });
+        const { response, hit, shared } = await deps.cache.getOrCall(key, input.cache.ttlSeconds * 1000, request);
+        if (hit || shared) {
+          const saved = response.tokens;
+          deps.metrics?.recordCacheHit(response.model, saved);
+          log.info('LLM call answered from cache', { model: response.model, attempt, shared, tokensSaved: saved.input + saved.output });
+          return {
+            text: response.text,
+            model: response.model,
+            stopReason: response.stopReason,
+            tokens: { input: 0, output: 0 },
+            durationMs: Date.now() - started,
+            attempt,
+            costUsd: 0,
+            cached: true,
+            tokensSaved: saved,
+            costSavedUsd: estimateCost(response.model, saved, deps.prices ?? {}),
+          };
+        }
+        return finish(response, attempt);
+      }
+      return finish(await request(), attempt);
     } catch (err) {
       if (ctx.cancellationSignal.aborted) {
         // Report cancellation as such, not as a failed call, so the workflow sees a cancelled task.
@@ -95,6 +136,14 @@ export function createLlmActivities(deps: LlmDeps) {
     } finally {
       clearInterval(beat);
     }
+  }
+
+  /** Metrics, log line and result of a call that was really made. */
+  function finish(r: CachedResponse, attempt: number): LlmCallResult {
+    const costUsd = estimateCost(r.model, r.tokens, deps.prices ?? {});
+    deps.metrics?.recordSuccess(r.model, r.tokens, r.durationMs, costUsd, attempt);
+    log.info('LLM call finished', { model: r.model, attempt, durationMs: r.durationMs, inputTokens: r.tokens.input, outputTokens: r.tokens.output, stopReason: r.stopReason });
+    return { text: r.text, model: r.model, stopReason: r.stopReason, tokens: r.tokens, durationMs: r.durationMs, attempt, costUsd, cached: false };
   }
 
   return { callLlm };

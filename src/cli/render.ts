@@ -21,7 +21,7 @@ export function resultsTable(results: TaskResult[], opts: { group?: (r: TaskResu
   const groupHead = opts.group ? ['stage'] : [];
   const table = new Table({ head: [...groupHead, 'task', 'state', 'time', 'tries', 'tokens in/out', 'output or error'], wordWrap: false, style: { head: [], border: [], compact: true } });
   for (const r of results) {
-    const detail = r.success ? oneLine(r.output ?? '', 60) + (r.truncated ? ' [cut at max_tokens]' : '') : oneLine(`${r.errorType ?? ''} ${r.error ?? ''}`, 60);
+    const detail = r.success ? (r.cached ? '[cached] ' : '') + oneLine(r.output ?? '', 60) + (r.truncated ? ' [cut at max_tokens]' : '') : oneLine(`${r.errorType ?? ''} ${r.error ?? ''}`, 60);
     table.push([...(opts.group ? [opts.group(r) ?? ''] : []), oneLine(r.name, 28), r.state, secs(r.durationMs), String(r.attempts), `${r.tokens.input}/${r.tokens.output}`, detail]);
   }
   return table.toString();
@@ -35,6 +35,7 @@ export function statsLines(s: RunStats): string {
     `tokens: ${s.tokens.input} in, ${s.tokens.output} out; estimated cost $${(s.costUsd ?? 0).toFixed(4)}` +
       (s.costByGroup ? ` (${Object.entries(s.costByGroup).map(([g, c]) => `${g} $${c.toFixed(4)}`).join(', ')})` : ''),
   ];
+  if (s.cacheHits) parts.push(`cache: ${s.cacheHits} calls answered from cache, ${s.tokensSaved.input + s.tokensSaved.output} tokens saved`);
   const extra = s as RunStats & { idealMakespanMs?: number; criticalPath?: string[] };
   if (extra.idealMakespanMs !== undefined && extra.criticalPath) {
     parts.push(`ideal makespan ${secs(extra.idealMakespanMs)} (critical path ${extra.criticalPath.join(' → ')}): wall / ideal = ${(s.wallClockMs / Math.max(1, extra.idealMakespanMs)).toFixed(2)}`);

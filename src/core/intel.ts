@@ -101,7 +101,7 @@ export function renderIntelReport(r: IntelReportInput): string {
   lines.push('| stage | company | state | duration | attempts | tokens in | tokens out | est. cost | error |', '|---|---|---|---|---|---|---|---|---|');
   for (const x of r.results) {
     const cost = x.costUsd === undefined || x.costUsd === null ? '' : `$${x.costUsd.toFixed(4)}`;
-    lines.push(`| ${x.group ?? ''} | ${cell(x.company ?? '')} | ${x.state} | ${secs(x.durationMs)} | ${x.attempts} | ${x.tokens.input} | ${x.tokens.output} | ${cost} | ${cell(x.error ?? '')} |`);
+    lines.push(`| ${x.group ?? ''} | ${cell(x.company ?? '')} | ${x.state}${x.cached ? ' (cached)' : ''} | ${secs(x.durationMs)} | ${x.attempts} | ${x.tokens.input} | ${x.tokens.output} | ${cost} | ${cell(x.error ?? '')} |`);
   }
   lines.push('');
   const s = r.stats;
@@ -112,6 +112,7 @@ export function renderIntelReport(r: IntelReportInput): string {
   lines.push(`- speedup (sum / wall): ${s.speedup.toFixed(1)}x`);
   lines.push(`- ideal makespan (critical path ${s.criticalPath.join(' → ')}): ${secs(s.idealMakespanMs)}`);
   lines.push(`- tokens: ${s.tokens.input} in, ${s.tokens.output} out`);
+  if (s.cacheHits) lines.push(`- cache: ${s.cacheHits} calls answered from cache, ${s.tokensSaved.input + s.tokensSaved.output} tokens saved`);
   lines.push(`- estimated cost: $${s.costUsd.toFixed(4)}${s.costByGroup ? ` (${Object.entries(s.costByGroup).map(([g, c]) => `${g} $${c.toFixed(4)}`).join(', ')})` : ''}`);
   lines.push('');
   return lines.join('\n');

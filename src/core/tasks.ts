@@ -31,8 +31,24 @@ export const callOptionsSchema = z.object({
   timeoutMs: z.number().int().min(100, 'must be at least 100 ms').max(3_600_000).optional(),
   /** Attempts per call, first included (Temporal retries). */
   maxAttempts: z.number().int().min(1, 'must be at least 1').max(100).optional(),
+  /** A spending cap for the run: once reached, no new call starts. */
+  budget: z
+    .object({
+      maxTokens: z.number().int('must be a whole number').min(1, 'must be at least 1').optional(),
+      maxCostUsd: z.number().positive('must be greater than 0').optional(),
+      /** What happens to calls in flight when the cap is reached: let them finish (default) or cancel them. */
+      inFlight: z.enum(['finish', 'cancel'], { error: 'must be "finish" or "cancel"' }).optional(),
+    })
+    .refine((b) => b.maxTokens !== undefined || b.maxCostUsd !== undefined, 'needs maxTokens or maxCostUsd')
+    .optional(),
+  /** Reuse results of identical calls (same model, system, prompt, max_tokens) made within ttlSeconds, across runs. */
+  cache: z
+    .object({ ttlSeconds: z.number().int('must be a whole number').min(1, 'must be at least 1').max(365 * 86400) })
+    .optional(),
 });
 export type CallOptions = z.infer<typeof callOptionsSchema>;
+/** A run's spending cap. */
+export type BudgetSpec = NonNullable<CallOptions['budget']>;
 
 const maxConcurrentSchema = z
   .number({ error: 'must be a number' })
@@ -149,6 +165,9 @@ export interface TaskResult {
   group?: string;
   /** Estimated USD cost of the successful call (null: the model has no price). */
   costUsd?: number | null;
+  /** Answered from the response cache: nothing was paid; tokensSaved says what it would have cost. */
+  cached?: boolean;
+  tokensSaved?: Tokens;
 }
 
 /** Summary numbers of a run. */
@@ -168,6 +187,9 @@ export interface RunStats {
   costUsd: number;
   /** Estimated cost per stage/group, when results have groups. */
   costByGroup?: Record<string, number>;
+  /** Calls answered from the response cache, and the tokens they saved. */
+  cacheHits: number;
+  tokensSaved: Tokens;
 }
 
 /** Adds token counts. */
@@ -176,7 +198,7 @@ export function addTokens(a: Tokens, b: Tokens): Tokens {
 }
 
 /** Computes run statistics from task results and the run's wall clock. */
-export function computeStats(results: Pick<TaskResult, 'state' | 'durationMs' | 'tokens' | 'costUsd' | 'group'>[], wallClockMs: number): RunStats {
+export function computeStats(results: Pick<TaskResult, 'state' | 'durationMs' | 'tokens' | 'costUsd' | 'group' | 'cached' | 'tokensSaved'>[], wallClockMs: number): RunStats {
   const count = (s: TaskState) => results.filter((r) => r.state === s).length;
   const sumDurationMs = results.reduce((s, r) => s + r.durationMs, 0);
   const total = results.length;
@@ -193,6 +215,8 @@ export function computeStats(results: Pick<TaskResult, 'state' | 'durationMs' | 
     speedup: wallClockMs > 0 ? round(sumDurationMs / wallClockMs, 2) : 0,
     tokens: results.reduce<Tokens>((t, r) => addTokens(t, r.tokens), { input: 0, output: 0 }),
     costUsd: round(results.reduce((c, r) => c + (r.costUsd ?? 0), 0), 6),
+    cacheHits: results.filter((r) => r.cached).length,
+    tokensSaved: results.reduce<Tokens>((t, r) => (r.tokensSaved ? addTokens(t, r.tokensSaved) : t), { input: 0, output: 0 }),
     ...(results.some((r) => r.group) ? { costByGroup: costByGroup(results) } : {}),
   };
 }

@@ -29,7 +29,9 @@ export type Fault =
   /** Answer normally, but with this latency / length. */
   | { kind: 'latency'; ttftMs?: number; perTokenMs?: number; outputTokens?: number }
   /** Answer normally but with exactly this text (e.g. prose where JSON was asked for). */
-  | { kind: 'text'; text: string };
+  | { kind: 'text'; text: string }
+  /** A provider at capacity: 429 (with retry-after-ms) whenever more than maxConcurrent requests would be in flight. */
+  | { kind: 'overload'; maxConcurrent: number; retryAfterMs?: number };
 
 /** When to inject a fault; rules are checked in order and the first applicable one wins. */
 export interface FaultRule {
@@ -241,6 +243,9 @@ export function validateFaultRules(input: unknown): FaultRule[] {
         break;
       case 'text':
         if (typeof f.text !== 'string') throw new Error(`${where}: text must be a string`);
+        break;
+      case 'overload':
+        if (typeof f.maxConcurrent !== 'number' || f.maxConcurrent < 1) throw new Error(`${where}: maxConcurrent must be a number >= 1`);
         break;
       case 'hang':
       case 'drop':
@@ -568,6 +573,13 @@ export function startLocalLlmServer(opts: LocalLlmServerOptions = {}): Promise<L
           break;
         case 'text':
           fixedText = fault.text;
+          break;
+        case 'overload':
+          // This request is already counted in `active`.
+          if (active.size > fault.maxConcurrent) {
+            fail(429, `overloaded: more than ${fault.maxConcurrent} concurrent requests`, 'rate_limit_error', fault.retryAfterMs !== undefined ? { 'retry-after-ms': String(fault.retryAfterMs) } : {});
+            return;
+          }
           break;
       }
     }

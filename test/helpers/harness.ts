@@ -16,6 +16,8 @@ import { createWorkers } from '../../src/workers';
 import type { Config } from '../../src/config';
 import { buildDataConverter } from '../../src/data/data-converter';
 import { DEFAULT_PRICES } from '../../src/core/pricing';
+import { TemporalAdmission, type LimitsTable } from '../../src/llm/admission';
+import { FileCacheStore, ResponseCache } from '../../src/llm/cache';
 
 /** Address of the run's dev server (set by the global setup). */
 export function temporalAddress(): string {
@@ -33,6 +35,9 @@ export interface HarnessOptions {
   startWorkers?: boolean;
   heartbeatIntervalMs?: number;
   requestTimeoutMs?: number;
+  /** Admission limits (llmLimiter workflow), per model or `*`. */
+  limits?: LimitsTable;
+  limitWindowMs?: number;
   /** Payload encryption / offload for workers and client (default: offload above 256 KiB to a temp dir). */
   payloads?: Partial<Config['payloads']>;
 }
@@ -47,6 +52,7 @@ export interface Harness {
   runsDir: string;
   /** Where large payloads are offloaded. */
   payloadStoreDir: string;
+  /** Starts a (further) set of workers on this harness's queues. */
   startWorkers(): Promise<void>;
   stopWorkers(): Promise<void>;
   start<T>(workflowType: string, input: unknown, id?: string): Promise<WorkflowHandle>;
@@ -66,8 +72,9 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
   const native = await NativeConnection.connect({ address });
   const taskQueue = `test-${randomUUID()}`;
   const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'runs-'));
+  const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cache-'));
   let workers: Worker[] = [];
-  let running: Promise<unknown> | undefined;
+  const running: Promise<unknown>[] = [];
 
   const h: Harness = {
     llm,
@@ -77,7 +84,8 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
     runsDir,
     payloadStoreDir,
     async startWorkers() {
-      workers = await createWorkers({
+      // Each call adds another complete set of workers on the same task queues (e.g. two "processes").
+      const added = await createWorkers({
         connection: native,
         namespace: 'default',
         taskQueue,
@@ -96,6 +104,8 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
           heartbeatIntervalMs: o.heartbeatIntervalMs ?? 500,
           runsDir: runsDir,
           prices: DEFAULT_PRICES,
+          cache: new ResponseCache(new FileCacheStore(cacheDir)),
+          admission: o.limits ? new TemporalAdmission(new Client({ connection: native, dataConverter }), taskQueue, o.limits, o.limitWindowMs ?? 60_000) : undefined,
         },
         llmMaxConcurrent: o.llmMaxConcurrent ?? 100,
         llmRpm: o.llmRpm ?? 0,
@@ -103,13 +113,14 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
         dataConverter,
         workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE! },
       });
-      running = Promise.all(workers.map((w) => w.run()));
+      workers.push(...added);
+      running.push(...added.map((w) => w.run()));
     },
     async stopWorkers() {
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
-      await running;
+      await Promise.all(running);
       workers = [];
-      running = undefined;
+      running.length = 0;
     },
     async start(workflowType, input, id) {
       return client.workflow.start(workflowType, { taskQueue, workflowId: id ?? `${workflowType}-${randomUUID()}`, args: [input] });

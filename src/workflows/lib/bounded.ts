@@ -5,6 +5,7 @@
 import { ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
 import type { ProgressTracker } from '../../core/progress';
 import type { CallOptions, TaskResult } from '../../core/tasks';
+import { BudgetGate, notRunForBudget } from './budget-gate';
 import { runLlmTask, type LlmTask } from './llm-task';
 import { Window } from './window';
 
@@ -25,6 +26,7 @@ export async function runBounded(tasks: LlmTask[], opts: BoundedOptions): Promis
   const results: (TaskResult | undefined)[] = new Array(tasks.length);
   let firstFailure: TaskResult | undefined;
   const scope = new CancellationScope();
+  const budget = new BudgetGate(opts.budget);
 
   const runOne = async (task: LlmTask, index: number): Promise<void> => {
     try {
@@ -36,8 +38,14 @@ export async function runBounded(tasks: LlmTask[], opts: BoundedOptions): Promis
       return;
     }
     try {
+      const refusal = budget.refusal();
+      if (refusal) {
+        results[index] = notRunForBudget(task, refusal);
+        opts.progress?.skipped(task.taskId, refusal);
+        return;
+      }
       opts.progress?.running(task.taskId);
-      const r = await runLlmTask(task, opts);
+      const r = await budget.run(() => runLlmTask(task, opts));
       results[index] = r;
       opts.progress?.finished(r);
       if (r.state === 'failed' && opts.failFast && !firstFailure) {

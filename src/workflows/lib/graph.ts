@@ -9,6 +9,7 @@ import type { ProgressTracker } from '../../core/progress';
 import type { CallOptions, TaskResult } from '../../core/tasks';
 import { runLlmTask, type LlmTask } from './llm-task';
 import { runToolTask, type ToolTask } from './tool-task';
+import { BudgetGate, notRunForBudget } from './budget-gate';
 import { Window } from './window';
 import { DEFAULT_MAX_CONCURRENT } from './bounded';
 
@@ -67,6 +68,7 @@ export async function executeGraph(nodes: ExecNode[], opts: GraphOptions): Promi
   const window = new Window(opts.maxConcurrent ?? DEFAULT_MAX_CONCURRENT);
   const promises = new Map<string, Promise<NodeResult>>();
   const scope = new CancellationScope();
+  const budget = new BudgetGate(opts.budget);
   let firstFailure: NodeResult | undefined;
 
   const blank = (n: ExecNode): NodeResult => ({
@@ -112,16 +114,20 @@ export async function executeGraph(nodes: ExecNode[], opts: GraphOptions): Promi
     }
     const startedAt = Date.now();
     try {
+      const refusal = budget.refusal();
+      if (refusal) {
+        opts.progress?.skipped(n.id, refusal);
+        return { ...base, ...notRunForBudget(base, refusal), dependsOn: n.dependsOn, group: n.group, level: base.level, scheduledAt };
+      }
       opts.progress?.running(n.id);
       const call = n.build(deps);
       if (call.kind === 'skip') {
         opts.progress?.skipped(n.id, call.reason);
         return { ...base, scheduledAt, state: 'skipped', error: call.reason, errorType: 'Skipped' };
       }
-      const r =
-        call.kind === 'tool'
-          ? await runToolTask({ ...call, taskId: n.id, name: n.name })
-          : await runLlmTask({ ...call, taskId: n.id, name: n.name }, opts);
+      const r = await budget.run(() =>
+        call.kind === 'tool' ? runToolTask({ ...call, taskId: n.id, name: n.name }) : runLlmTask({ ...call, taskId: n.id, name: n.name }, opts),
+      );
       const result = finish({ ...base, ...r, dependsOn: n.dependsOn, group: n.group, level: base.level, scheduledAt, startedAt, finishedAt: Date.now() });
       if (result.state === 'failed' && opts.onFailure === 'fail-fast' && !firstFailure) {
         firstFailure = result;

@@ -52,7 +52,7 @@ export async function runLlmTask(task: LlmTask, opts: CallOptions = {}): Promise
         ...(opts.timeoutMs ? { startToCloseTimeout: opts.timeoutMs } : {}),
         retry: { maximumAttempts: maxAttempts },
       },
-      [{ prompt: task.prompt, system: task.system, model: task.model ?? opts.model, maxTokens: task.maxTokens ?? opts.maxTokens }],
+      [{ prompt: task.prompt, system: task.system, model: task.model ?? opts.model, maxTokens: task.maxTokens ?? opts.maxTokens, cache: opts.cache }],
     );
     return {
       ...base,
@@ -68,6 +68,7 @@ export async function runLlmTask(task: LlmTask, opts: CallOptions = {}): Promise
       stopReason: r.stopReason,
       truncated: r.stopReason === 'max_tokens',
       costUsd: r.costUsd,
+      ...(r.cached ? { cached: true, tokensSaved: r.tokensSaved } : {}),
     };
   } catch (err) {
     const durationMs = Date.now() - scheduledAt;

@@ -1,0 +1,163 @@
+/**
+ * Admission control for LLM calls, as a pure state machine run inside the `llmLimiter` workflow
+ * (one per task queue, shared by every worker and every run):
+ * - requests, input tokens and output tokens per sliding window, per model (RPM, ITPM, OTPM):
+ *   a call reserves its estimated input tokens and its max_tokens of output, and the reservation
+ *   is settled with the real usage when the call ends;
+ * - adaptive concurrency (AIMD): on a 429/529 the model's allowed concurrency halves and calls
+ *   pause for the provider's retry-after; each success adds 1/limit back.
+ * Deterministic: time comes from the caller (workflow time), no I/O.
+ */
+import { z } from 'zod';
+
+/** Limits of one model (any may be absent). */
+export const modelLimitsSchema = z.object({
+  rpm: z.number().int().min(1).optional(),
+  itpm: z.number().int().min(1).optional(),
+  otpm: z.number().int().min(1).optional(),
+  /** Upper bound of adaptive concurrency; absent = no concurrency control. */
+  adaptiveMax: z.number().int().min(1).optional(),
+});
+export type ModelLimits = z.infer<typeof modelLimitsSchema>;
+
+/** An admission request, sent by the LLM activity. */
+export const acquireRequestSchema = z.object({
+  model: z.string().min(1),
+  inputTokens: z.number().int().min(0),
+  maxOutputTokens: z.number().int().min(1),
+  limits: modelLimitsSchema,
+  windowMs: z.number().int().min(100),
+  /** How long a permit may stay unsettled before it is presumed lost (its worker died). */
+  leaseMs: z.number().int().min(1000),
+});
+export type AcquireRequest = z.infer<typeof acquireRequestSchema>;
+
+/** The answer to an admission request. */
+export type AcquireResponse = { granted: true; permitId: string } | { granted: false; retryAfterMs: number; reason: string };
+
+/** How a call ended, sent when settling its permit. */
+export interface SettleRequest {
+  permitId: string;
+  outcome: 'success' | 'throttled' | 'error';
+  tokens?: { input: number; output: number };
+  retryAfterMs?: number;
+  /** When the request was really sent (the worker's clock): the window counts from then. */
+  sentAt?: number;
+}
+
+interface Entry {
+  permitId: string;
+  model: string;
+  at: number;
+  input: number;
+  output: number;
+  settled: boolean;
+  leaseUntil: number;
+}
+
+interface ModelState {
+  /** Allowed concurrency (float; floor is used); 0 = not controlled. JSON-safe, unlike Infinity. */
+  limit: number;
+  pausedUntil: number;
+}
+
+/** Serializable limiter state (carried across continue-as-new). */
+export interface LimiterState {
+  seq: number;
+  entries: Entry[];
+  models: Record<string, ModelState>;
+  windowMs: number;
+  /** Counters for inspection. */
+  granted: number;
+  refused: number;
+}
+
+/** A fresh state. */
+export function initialLimiterState(): LimiterState {
+  return { seq: 0, entries: [], models: {}, windowMs: 60_000, granted: 0, refused: 0 };
+}
+
+// Network delay between a grant and the request's arrival at the provider: keep entries a little
+// longer than the window so the provider never sees more than the budget in any window.
+const margin = (windowMs: number) => Math.min(2000, Math.max(500, Math.round(windowMs / 10)));
+
+/** Drops entries that left the window and expires lost permits. */
+function prune(s: LimiterState, now: number): void {
+  const horizon = now - s.windowMs - margin(s.windowMs);
+  s.entries = s.entries.filter((e) => e.at > horizon || !e.settled);
+  for (const e of s.entries) {
+    if (!e.settled && e.leaseUntil <= now) e.settled = true;
+  }
+}
+
+/** Decides one admission request at time `now`; mutates the state. */
+export function acquire(s: LimiterState, req: AcquireRequest, now: number): AcquireResponse {
+  s.windowMs = req.windowMs;
+  prune(s, now);
+  const { limits } = req;
+  const model = (s.models[req.model] ??= { limit: limits.adaptiveMax ?? 0, pausedUntil: 0 });
+  if (limits.adaptiveMax !== undefined && model.limit <= 0) model.limit = limits.adaptiveMax;
+  if (limits.adaptiveMax !== undefined && model.limit > limits.adaptiveMax) model.limit = limits.adaptiveMax;
+  const refuse = (retryAfterMs: number, reason: string): AcquireResponse => {
+    s.refused++;
+    return { granted: false, retryAfterMs: Math.max(50, Math.ceil(retryAfterMs)), reason };
+  };
+  if (now < model.pausedUntil) return refuse(model.pausedUntil - now, 'paused after a rate-limit answer');
+
+  const mine = s.entries.filter((e) => e.model === req.model);
+  const horizon = now - s.windowMs - margin(s.windowMs);
+  const inWindow = mine.filter((e) => e.at > horizon);
+  // When the budget is full, the earliest moment something leaves the window.
+  const nextExpiry = () => (inWindow.length ? Math.min(...inWindow.map((e) => e.at)) - horizon : 100);
+  if (limits.adaptiveMax !== undefined) {
+    const inFlight = mine.filter((e) => !e.settled).length;
+    if (inFlight >= Math.max(1, Math.floor(model.limit))) return refuse(100, `concurrency ${Math.floor(model.limit)} reached`);
+  }
+  if (limits.rpm !== undefined && inWindow.length + 1 > limits.rpm) return refuse(nextExpiry(), `${limits.rpm} requests per window reached`);
+  const usedIn = inWindow.reduce((n, e) => n + e.input, 0);
+  // A single call larger than the whole budget is admitted alone, or it could never run.
+  if (limits.itpm !== undefined && usedIn + req.inputTokens > limits.itpm && inWindow.length > 0) return refuse(nextExpiry(), `${limits.itpm} input tokens per window reached`);
+  const usedOut = inWindow.reduce((n, e) => n + e.output, 0);
+  if (limits.otpm !== undefined && usedOut + req.maxOutputTokens > limits.otpm && inWindow.length > 0) return refuse(nextExpiry(), `${limits.otpm} output tokens per window reached`);
+
+  const permitId = `p${++s.seq}`;
+  s.entries.push({ permitId, model: req.model, at: now, input: req.inputTokens, output: req.maxOutputTokens, settled: false, leaseUntil: now + req.leaseMs });
+  s.granted++;
+  return { granted: true, permitId };
+}
+
+/** Settles a permit with what the call really used, and adapts concurrency to the outcome. */
+export function settle(s: LimiterState, req: SettleRequest, now: number): void {
+  const e = s.entries.find((x) => x.permitId === req.permitId);
+  if (!e) return;
+  e.settled = true;
+  // The grant time is the workflow task's time; the request may have left later (a cold worker,
+  // a busy event loop). Count it from when it really went out.
+  if (req.sentAt !== undefined && req.sentAt > e.at) e.at = req.sentAt;
+  if (req.tokens) {
+    e.input = req.tokens.input;
+    e.output = req.tokens.output;
+  } else if (req.outcome !== 'success') {
+    // A refused or failed request used no output tokens.
+    e.output = 0;
+  }
+  const model = s.models[e.model];
+  if (!model || model.limit <= 0) return;
+  if (req.outcome === 'throttled') {
+    model.limit = Math.max(1, model.limit / 2);
+    model.pausedUntil = Math.max(model.pausedUntil, now + (req.retryAfterMs ?? 1000));
+  } else if (req.outcome === 'success') {
+    model.limit += 1 / Math.max(1, model.limit);
+  }
+  prune(s, now);
+}
+
+/** A summary for the limiter's query. */
+export function describeLimiter(s: LimiterState, now: number): { granted: number; refused: number; inFlight: number; models: Record<string, { limit: number; pausedForMs: number }> } {
+  return {
+    granted: s.granted,
+    refused: s.refused,
+    inFlight: s.entries.filter((e) => !e.settled).length,
+    models: Object.fromEntries(Object.entries(s.models).map(([m, st]) => [m, { limit: Math.floor(st.limit), pausedForMs: Math.max(0, st.pausedUntil - now) }])),
+  };
+}

@@ -1,0 +1,106 @@
+/**
+ * The worker side of admission control: before each LLM call the activity asks the task queue's
+ * `llmLimiter` workflow for a permit (starting it if needed), waits and asks again while refused,
+ * and settles the permit with the real usage afterwards. Because the limiter is one workflow, the
+ * budgets hold across every worker process and every run.
+ */
+import { WithStartWorkflowOperation, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import type { ModelLimits, SettleRequest } from '../core/limiter';
+import { acquirePermitUpdate, settlePermitSignal } from '../workflows/llm-limiter';
+
+/** A call asking to be admitted. */
+export interface AdmissionRequest {
+  model: string;
+  prompt: string;
+  system?: string;
+  maxTokens: number;
+}
+
+/** A granted permit; settle it exactly once. */
+export interface Permit {
+  settle(r: Omit<SettleRequest, 'permitId'>): Promise<void>;
+}
+
+/** Admission control as the activity sees it. */
+export interface Admission {
+  acquire(req: AdmissionRequest, signal: AbortSignal): Promise<Permit>;
+}
+
+/** Limits per model; `*` applies to models not listed. */
+export type LimitsTable = Record<string, ModelLimits>;
+
+/** Rough input-token estimate (about four characters per token); settled with the real count. */
+export function estimateInputTokens(req: Pick<AdmissionRequest, 'prompt' | 'system'>): number {
+  return Math.ceil(((req.system ?? '').length + req.prompt.length) / 4);
+}
+
+/** The limiter workflow's id for a task queue. */
+export function limiterWorkflowId(taskQueue: string): string {
+  return `llm-limiter-${taskQueue}`;
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal.reason);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+
+/** Admission through the limiter workflow on `taskQueue`. */
+export class TemporalAdmission implements Admission {
+  constructor(
+    private readonly client: Client,
+    private readonly taskQueue: string,
+    private readonly limits: LimitsTable,
+    private readonly windowMs = 60_000,
+    private readonly leaseMs = 15 * 60_000,
+  ) {}
+
+  /** True when any limit is configured (otherwise the activity skips admission entirely). */
+  static enabled(limits: LimitsTable): boolean {
+    return Object.values(limits).some((l) => l.rpm || l.itpm || l.otpm || l.adaptiveMax);
+  }
+
+  async acquire(req: AdmissionRequest, signal: AbortSignal): Promise<Permit> {
+    const limits = this.limits[req.model] ?? this.limits['*'] ?? {};
+    const request = { model: req.model, inputTokens: estimateInputTokens(req), maxOutputTokens: req.maxTokens, limits, windowMs: this.windowMs, leaseMs: this.leaseMs };
+    const workflowId = limiterWorkflowId(this.taskQueue);
+    for (;;) {
+      const r = await this.client.workflow.executeUpdateWithStart(acquirePermitUpdate, {
+        args: [request],
+        startWorkflowOperation: new WithStartWorkflowOperation('llmLimiter', {
+          workflowId,
+          taskQueue: this.taskQueue,
+          args: [{}],
+          workflowIdConflictPolicy: 'USE_EXISTING',
+        }),
+      }).catch((err: unknown) => {
+        if (err instanceof WorkflowUpdateFailedError) throw new Error(`LLM limiter rejected the request: ${err.cause?.message ?? err.message}`);
+        throw err;
+      });
+      if (r.granted) {
+        const permitId = r.permitId;
+        let settled = false;
+        return {
+          settle: async (outcome) => {
+            if (settled) return;
+            settled = true;
+            // Best effort: a lost settle is reclaimed when the permit's lease expires.
+            await this.client.workflow
+              .getHandle(workflowId)
+              .signal(settlePermitSignal, { permitId, ...outcome })
+              .catch(() => undefined);
+          },
+        };
+      }
+      await sleep(r.retryAfterMs, signal);
+    }
+  }
+}

@@ -1,0 +1,140 @@
+/** Token-aware admission across workers, adaptive concurrency, budgets and the response cache, on the real dev server. */
+import type { FanOutResult } from '../../src/workflows/fan-out';
+import type { DagResult } from '../../src/workflows/run-dag';
+import { startHarness, type Harness } from '../helpers/harness';
+import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process';
+
+const tasks = (n: number, prefix: string, pad = 0) => Array.from({ length: n }, (_, i) => ({ name: `${prefix} ${i}`, prompt: `${prefix} task ${i}. ${'x'.repeat(pad)}` }));
+
+describe('token-per-window admission shared by two workers', () => {
+  let h: Harness;
+  let second: WorkerProcess;
+  const windowMs = 2000;
+  const itpm = 300;
+  beforeAll(async () => {
+    h = await startHarness({ llm: { ttftMs: 50, perTokenMs: 0, outputTokens: 5 }, limits: { '*': { itpm } }, limitWindowMs: windowMs });
+    // A second worker, in its own process, on the same task queues with the same limits.
+    second = await startWorkerProcess({
+      TEMPORAL_ADDRESS: h.address,
+      TEMPORAL_TASK_QUEUE: h.taskQueue,
+      ANTHROPIC_BASE_URL: h.llm.url,
+      LLM_ITPM: String(itpm),
+      LLM_LIMIT_WINDOW_MS: String(windowMs),
+      PAYLOAD_STORE_DIR: h.payloadStoreDir,
+    });
+  });
+  afterAll(async () => {
+    second?.kill();
+    await h?.close();
+  });
+
+  test('three runs at once: input tokens at the LLM server stay within the budget in every window', async () => {
+    // ~50 input tokens per call (the estimate and the server both count chars / 4).
+    const runs = await Promise.all(['alpha', 'beta', 'gamma'].map((p) => h.run<FanOutResult>('fanOut', { tasks: tasks(5, p, 180), maxConcurrent: 5 })));
+    for (const r of runs) expect(r.stats.succeeded).toBe(5);
+    const reqs = h.llm.stats().requests.filter((q) => q.outcome === 'ok');
+    expect(reqs).toHaveLength(15);
+    if (process.env.DEBUG_LIMITER) console.log(reqs.map((q) => `${q.receivedAt - reqs[0].receivedAt} ${q.inputTokens}`).join('\n'));
+    for (const q of reqs) {
+      const inWindow = reqs.filter((o) => o.receivedAt > q.receivedAt - windowMs && o.receivedAt <= q.receivedAt);
+      expect(inWindow.reduce((n, o) => n + o.inputTokens, 0)).toBeLessThanOrEqual(itpm);
+    }
+    // One limiter for the task queue, shared by both worker sets.
+    // Both workers made calls.
+    expect(second.output()).toBeDefined();
+    const limiter = await h.client.workflow.getHandle(`llm-limiter-${h.taskQueue}`).describe();
+    expect(limiter.type).toBe('llmLimiter');
+    expect(limiter.status.name).toBe('RUNNING');
+  });
+});
+
+describe('adaptive concurrency', () => {
+  test('against a provider that answers 429 above 3 concurrent calls, adaptive mode gets far fewer 429s than a static 12', async () => {
+    const overload = [{ fault: { kind: 'overload' as const, maxConcurrent: 3, retryAfterMs: 200 } }];
+    const staticH = await startHarness({ llm: { ttftMs: 300, perTokenMs: 0, outputTokens: 5 } });
+    const adaptiveH = await startHarness({ llm: { ttftMs: 300, perTokenMs: 0, outputTokens: 5 }, limits: { '*': { adaptiveMax: 12 } } });
+    try {
+      staticH.llm.setFaults(overload);
+      adaptiveH.llm.setFaults(overload);
+      const input = { tasks: tasks(24, 'load'), maxConcurrent: 12, maxAttempts: 20 };
+      const s = await staticH.run<FanOutResult>('fanOut', input);
+      const a = await adaptiveH.run<FanOutResult>('fanOut', input);
+      const throttled = (x: Harness) => x.llm.stats().requests.filter((q) => q.status === 429).length;
+      expect(a.stats.succeeded).toBe(24);
+      expect(throttled(adaptiveH)).toBeLessThan(throttled(staticH) / 2);
+      console.log(`429s: static 12 → ${throttled(staticH)}, adaptive → ${throttled(adaptiveH)}; wall: static ${s.stats.wallClockMs} ms, adaptive ${a.stats.wallClockMs} ms`);
+    } finally {
+      await staticH.close();
+      await adaptiveH.close();
+    }
+  });
+});
+
+describe('budgets and cache', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ llm: { ttftMs: 100, perTokenMs: 0, outputTokens: 20 } });
+  });
+  afterAll(async () => h?.close());
+  beforeEach(() => h.llm.reset());
+
+  test('a token budget stops new calls and names the tasks not run', async () => {
+    // Each call uses ~6 input + 20 output tokens; the cap is reached after 3 calls.
+    const r = await h.run<FanOutResult>('fanOut', { tasks: tasks(10, 'budget'), maxConcurrent: 1, budget: { maxTokens: 70 } });
+    expect(r.stats.succeeded).toBe(3);
+    const notRun = r.results.filter((x) => x.errorType === 'BudgetExceeded');
+    expect(notRun).toHaveLength(7);
+    expect(notRun[0]).toMatchObject({ state: 'skipped', name: 'budget 3' });
+    expect(notRun[0].error).toMatch(/not run: the run's budget was reached \(\d+ of 70 tokens\)/);
+    expect(h.llm.stats().calls).toBe(3);
+  });
+
+  test('with inFlight: cancel, calls still running when the cap is reached are cancelled', async () => {
+    h.llm.setFaults([{ match: 'slow', fault: { kind: 'latency', ttftMs: 15_000 } }]);
+    const r = await h.run<FanOutResult>('fanOut', {
+      tasks: [{ name: 'slow', prompt: 'slow call' }, { name: 'fast', prompt: 'fast call' }, { name: 'later', prompt: 'later call' }],
+      maxConcurrent: 2,
+      budget: { maxTokens: 10, inFlight: 'cancel' },
+    });
+    expect(r.results.map((x) => [x.name, x.state, x.errorType])).toEqual([
+      ['slow', 'cancelled', 'BudgetExceeded'],
+      ['fast', 'succeeded', null],
+      ['later', 'skipped', 'BudgetExceeded'],
+    ]);
+    expect(h.llm.stats().requests.find((q) => q.prompt === 'slow call')!.aborted).toBe(true);
+  });
+
+  test('a DAG under a cost cap skips the nodes it cannot afford', async () => {
+    const r = await h.run<DagResult>('runDag', {
+      maxConcurrent: 1,
+      budget: { maxCostUsd: 0.0005 },
+      nodes: [{ id: 'a', prompt: 'node a' }, { id: 'b', prompt: 'node b {{a}}', dependsOn: ['a'] }, { id: 'c', prompt: 'node c {{b}}', dependsOn: ['b'] }],
+    });
+    // claude-sonnet-4-6 at $3/$15 per Mtok: ~20 output tokens ≈ $0.0003 per call.
+    expect(r.results.map((x) => x.state)).toEqual(['succeeded', 'succeeded', 'skipped']);
+    expect(r.results[2].errorType).toBe('BudgetExceeded');
+  });
+
+  test('cache: a second identical run pays nothing; identical calls in flight share one request', async () => {
+    const input = { tasks: tasks(4, 'cached'), cache: { ttlSeconds: 3600 } };
+    const first = await h.run<FanOutResult>('fanOut', input);
+    expect(first.stats.cacheHits).toBe(0);
+    expect(h.llm.stats().calls).toBe(4);
+    const second = await h.run<FanOutResult>('fanOut', input);
+    expect(h.llm.stats().calls).toBe(4);
+    expect(second.stats.cacheHits).toBe(4);
+    expect(second.stats.tokens).toEqual({ input: 0, output: 0 });
+    expect(second.stats.tokensSaved).toEqual(first.stats.tokens);
+    expect(second.results.map((x) => x.output)).toEqual(first.results.map((x) => x.output));
+    // Without opting in, nothing is reused.
+    await h.run<FanOutResult>('fanOut', { tasks: tasks(4, 'cached') });
+    expect(h.llm.stats().calls).toBe(8);
+
+    h.llm.reset();
+    const same = Array.from({ length: 5 }, (_, i) => ({ name: `copy ${i}`, prompt: 'the very same prompt' }));
+    const shared = await h.run<FanOutResult>('fanOut', { tasks: same, cache: { ttlSeconds: 60 } });
+    expect(shared.stats.succeeded).toBe(5);
+    expect(h.llm.stats().calls).toBe(1);
+    expect(shared.stats.cacheHits).toBe(4);
+  });
+});
