@@ -10,7 +10,8 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { HISTORY_SCENARIOS } from '../src/core/history-scenarios';
+import { HISTORY_SCENARIOS, LIMITER_HISTORY } from '../src/core/history-scenarios';
+import { TemporalAdmission } from '../src/llm/admission';
 import { createAnthropicClient } from '../src/llm/client';
 import { startLocalLlmServer, type FaultRule } from '../src/llm/local-server';
 import { createWorkers } from '../src/workers';
@@ -38,6 +39,8 @@ async function main(): Promise<void> {
         anthropic: createAnthropicClient({ provider: 'local', apiKey: 'record-key', baseURL: llm.url, model: 'claude-sonnet-4-6', maxTokens: 256, maxConcurrent: 50, rpm: 0, requestTimeoutMs: 30_000 }),
         defaults: { model: 'claude-sonnet-4-6', maxTokens: 256 },
         runsDir,
+        // Every call goes through the limiter, so its history (updates, signals) is recorded too.
+        admission: new TemporalAdmission(new Client({ connection: native }), taskQueue, { '*': { itpm: 1_000_000, adaptiveMax: 100 } }),
       },
       llmMaxConcurrent: 50,
       llmRpm: 0,
@@ -59,6 +62,9 @@ async function main(): Promise<void> {
       fs.writeFileSync(file, `${historyToJSON(history)}\n`);
       console.log(`recorded ${s.workflowType} (${s.name}): ${history.events?.length ?? 0} events → ${path.relative(ROOT, file)}`);
     }
+    const limiter = await client.workflow.getHandle(LIMITER_HISTORY.workflowId).fetchHistory();
+    fs.writeFileSync(path.join(outDir, `${LIMITER_HISTORY.name}.json`), `${historyToJSON(limiter)}\n`);
+    console.log(`recorded llmLimiter: ${limiter.events?.length ?? 0} events`);
     workers.forEach((w) => w.shutdown());
     await running;
     await native.close();

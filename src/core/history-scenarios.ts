@@ -14,6 +14,9 @@ export interface HistoryScenario {
   cancelAfterMs?: number;
 }
 
+/** The limiter workflow every recorded run went through (its history is recorded after the runs). */
+export const LIMITER_HISTORY = { name: 'llmLimiter', workflowId: 'llm-limiter-record-histories' };
+
 /** Every scenario, in recording order. */
 export const HISTORY_SCENARIOS: HistoryScenario[] = [
   {

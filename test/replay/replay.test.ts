@@ -7,7 +7,7 @@ import path from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { Worker, bundleWorkflowCode } from '@temporalio/worker';
-import { HISTORY_SCENARIOS } from '../../src/core/history-scenarios';
+import { HISTORY_SCENARIOS, LIMITER_HISTORY } from '../../src/core/history-scenarios';
 import { quietRuntime } from '../helpers/runtime';
 
 const DIR = path.join(__dirname, '..', 'histories');
@@ -19,12 +19,18 @@ describe('replay of recorded histories', () => {
 
   test('a history is committed for every scenario and every workflow type', () => {
     const files = fs.readdirSync(DIR).filter((f) => f.endsWith('.json'));
-    expect(files.sort()).toEqual(HISTORY_SCENARIOS.map((s) => `${s.name}.json`).sort());
+    expect(files.sort()).toEqual([...HISTORY_SCENARIOS.map((s) => `${s.name}.json`), `${LIMITER_HISTORY.name}.json`].sort());
     expect(new Set(HISTORY_SCENARIOS.map((s) => s.workflowType))).toEqual(new Set(['fanOut', 'runDag', 'decomposeAndSynthesize', 'pipeline', 'competitiveIntel']));
   });
 
   test.each(HISTORY_SCENARIOS.map((s) => [s.name]))('%s replays deterministically with the current code', async (name) => {
     await expect(Worker.runReplayHistory({ workflowBundle: bundle }, load(name), `history-${name}`)).resolves.toBeUndefined();
+  });
+
+  test('the llmLimiter history (permits granted through updates, settled through signals) replays', async () => {
+    const history = load(LIMITER_HISTORY.name);
+    expect(JSON.stringify(history)).toContain('acquirePermit');
+    await expect(Worker.runReplayHistory({ workflowBundle: bundle }, history, LIMITER_HISTORY.workflowId)).resolves.toBeUndefined();
   });
 
   test('a change that reorders activity calls is caught as a DeterminismViolationError', async () => {
