@@ -55,6 +55,8 @@ const envSchema = z.object({
   LLM_ADAPTIVE_MAX: intFrom('LLM_ADAPTIVE_MAX', 0).default(0),
   LLM_LIMITS: z.string().trim().optional(),
   LLM_LIMIT_WINDOW_MS: intFrom('LLM_LIMIT_WINDOW_MS', 100).default(60_000),
+  LLM_HEDGE: z.enum(['0', '1', 'true', 'false']).default('0'),
+  LLM_HEDGE_PERCENTILE: intFrom('LLM_HEDGE_PERCENTILE', 50).default(95),
   CACHE_DIR: z.string().trim().min(1).default('runs/cache'),
   METRICS_PORT: intFrom('METRICS_PORT', 0).default(0),
   LLM_PRICES: z.string().trim().optional(),
@@ -122,6 +124,8 @@ export interface Config {
   limitWindowMs: number;
   /** Where the response cache lives. */
   cacheDir: string;
+  /** Hedge calls slower than this percentile of recent latencies (undefined = off). */
+  hedgePercentile?: number;
 }
 
 /** Thrown for invalid configuration; its message names every bad variable. */
@@ -194,6 +198,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     limits: limitsFrom(e),
     limitWindowMs: e.LLM_LIMIT_WINDOW_MS,
     cacheDir: path.resolve(e.CACHE_DIR),
+    hedgePercentile: e.LLM_HEDGE === '1' || e.LLM_HEDGE === 'true' ? Math.min(99, e.LLM_HEDGE_PERCENTILE) : undefined,
   };
 }
 

@@ -10,6 +10,7 @@ export interface LlmMetrics {
   recordSuccess(model: string, tokens: { input: number; output: number }, latencyMs: number, costUsd: number | null, attempt: number): void;
   recordFailure(model: string, errorType: string, attempt: number): void;
   recordCacheHit(model: string, saved: { input: number; output: number }): void;
+  recordHedge(model: string): void;
 }
 
 /** Creates the LLM metrics on a meter. */
@@ -23,7 +24,11 @@ export function createLlmMetrics(meter: MetricMeter): LlmMetrics {
   const cost = meter.createCounter('llm_estimated_cost_microusd', 'microusd', 'estimated cost of LLM calls in millionths of a US dollar');
   const cacheHits = meter.createCounter('llm_cache_hits', 'calls', 'LLM calls answered from the response cache');
   const tokensSaved = meter.createCounter('llm_tokens_saved', 'tokens', 'tokens not paid for thanks to the cache');
+  const hedges = meter.createCounter('llm_hedged_requests', 'calls', 'second requests sent because a call was slower than its p95');
   return {
+    recordHedge(model) {
+      hedges.add(1, { model });
+    },
     recordCacheHit(model, saved) {
       calls.add(1, { model, outcome: 'cache_hit' });
       cacheHits.add(1, { model });

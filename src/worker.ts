@@ -10,6 +10,7 @@ import { buildDataConverter } from './data/data-converter';
 import { Client } from '@temporalio/client';
 import { TemporalAdmission } from './llm/admission';
 import { FileCacheStore, ResponseCache } from './llm/cache';
+import { LatencyTracker } from './llm/hedging';
 import { createAnthropicClient } from './llm/client';
 import { createLlmMetrics } from './metrics';
 import { createWorkers } from './workers';
@@ -55,6 +56,7 @@ async function main(): Promise<void> {
         metrics: createLlmMetrics(Runtime.instance().metricMeter),
         logPrompts: config.logPrompts,
         cache: new ResponseCache(new FileCacheStore(config.cacheDir)),
+        hedging: config.hedgePercentile ? new LatencyTracker(config.hedgePercentile) : undefined,
         admission: TemporalAdmission.enabled(config.limits)
           ? new TemporalAdmission(new Client({ connection, namespace: config.temporal.namespace, dataConverter }), config.temporal.taskQueue, config.limits, config.limitWindowMs)
           : undefined,

@@ -13,6 +13,7 @@ import type { LlmMetrics } from '../metrics';
 import { cacheKey, type CachedResponse, type ResponseCache } from '../llm/cache';
 import { classifyLlmError, toActivityFailure } from '../llm/errors';
 import type { Admission } from '../llm/admission';
+import { hedgedRace, type LatencyTracker } from '../llm/hedging';
 
 /** One LLM call. */
 export interface LlmCallInput {
@@ -57,6 +58,8 @@ export interface LlmDeps {
   cache?: ResponseCache;
   /** Admission control shared by all workers (token and request budgets, adaptive concurrency). */
   admission?: Admission;
+  /** Hedge calls slower than the model's recent p95 (off when absent). */
+  hedging?: LatencyTracker;
 }
 
 /** Builds the LLM activities around an SDK client. */
@@ -75,14 +78,14 @@ export function createLlmActivities(deps: LlmDeps) {
     ctx.heartbeat();
     const beat = setInterval(() => ctx.heartbeat(), heartbeatEvery);
 
-    /** The real request, behind admission control when configured. */
-    const request = async (): Promise<CachedResponse> => {
-      const permit = deps.admission ? await deps.admission.acquire({ model, prompt: input.prompt, system: input.system, maxTokens }, ctx.cancellationSignal) : undefined;
+    /** One HTTP request, behind admission control when configured. */
+    const send = async (signal: AbortSignal): Promise<CachedResponse> => {
+      const permit = deps.admission ? await deps.admission.acquire({ model, prompt: input.prompt, system: input.system, maxTokens }, signal) : undefined;
       const sentAt = Date.now();
       try {
         const msg = await deps.anthropic.messages.create(
           { model, max_tokens: maxTokens, ...(input.system ? { system: input.system } : {}), messages: [{ role: 'user', content: input.prompt }] },
-          { signal: ctx.cancellationSignal },
+          { signal },
         );
         const text = msg.content
           .filter((b): b is Anthropic.TextBlock => b.type === 'text')
@@ -96,6 +99,20 @@ export function createLlmActivities(deps: LlmDeps) {
         await permit?.settle({ outcome: c.type === 'RateLimited' || c.type === 'Overloaded' ? 'throttled' : 'error', retryAfterMs: c.retryAfterMs, sentAt });
         throw err;
       }
+    };
+
+    /** The call: one request, or a hedged pair when hedging is on and the model's p95 is known. */
+    const request = async (): Promise<CachedResponse> => {
+      const delay = deps.hedging?.delayFor(model);
+      const r =
+        delay === undefined
+          ? await send(ctx.cancellationSignal)
+          : await hedgedRace(send, delay, ctx.cancellationSignal, () => {
+              deps.metrics?.recordHedge(model);
+              log.info('LLM call hedged', { model, attempt, afterMs: delay });
+            });
+      deps.hedging?.observe(model, r.durationMs);
+      return r;
     };
 
     try {

@@ -18,6 +18,7 @@ import { buildDataConverter } from '../../src/data/data-converter';
 import { DEFAULT_PRICES } from '../../src/core/pricing';
 import { TemporalAdmission, type LimitsTable } from '../../src/llm/admission';
 import { FileCacheStore, ResponseCache } from '../../src/llm/cache';
+import { LatencyTracker } from '../../src/llm/hedging';
 
 /** Address of the run's dev server (set by the global setup). */
 export function temporalAddress(): string {
@@ -38,6 +39,8 @@ export interface HarnessOptions {
   /** Admission limits (llmLimiter workflow), per model or `*`. */
   limits?: LimitsTable;
   limitWindowMs?: number;
+  /** Hedge calls slower than the recent p95. */
+  hedging?: boolean;
   /** Payload encryption / offload for workers and client (default: offload above 256 KiB to a temp dir). */
   payloads?: Partial<Config['payloads']>;
 }
@@ -105,6 +108,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
           runsDir: runsDir,
           prices: DEFAULT_PRICES,
           cache: new ResponseCache(new FileCacheStore(cacheDir)),
+          hedging: o.hedging ? new LatencyTracker(95, 200, 20) : undefined,
           admission: o.limits ? new TemporalAdmission(new Client({ connection: native, dataConverter }), taskQueue, o.limits, o.limitWindowMs ?? 60_000) : undefined,
         },
         llmMaxConcurrent: o.llmMaxConcurrent ?? 100,

@@ -138,3 +138,23 @@ describe('budgets and cache', () => {
     expect(shared.stats.cacheHits).toBe(4);
   });
 });
+
+describe('hedging', () => {
+  test('a call slower than the recent p95 is raced by a second request; the slow one is aborted', async () => {
+    const h = await startHarness({ llm: { ttftMs: 40, perTokenMs: 0, outputTokens: 5 }, hedging: true });
+    try {
+      // Warm the latency tracker with 25 ordinary calls.
+      await h.run<FanOutResult>('fanOut', { tasks: tasks(25, 'warm'), maxConcurrent: 5 });
+      // The first request for this prompt hangs on a "slow replica"; a retry of the same request is fast.
+      h.llm.setFaults([{ match: 'straggler', times: 1, fault: { kind: 'latency', ttftMs: 20_000 } }]);
+      const r = await h.run<FanOutResult>('fanOut', { tasks: [{ name: 'straggler', prompt: 'straggler call' }] });
+      expect(r.results[0]).toMatchObject({ success: true, attempts: 1 });
+      const reqs = h.llm.stats().requests.filter((q) => q.prompt === 'straggler call');
+      expect(reqs).toHaveLength(2);
+      expect(reqs[0].aborted).toBe(true);
+      expect(reqs[1].outcome).toBe('ok');
+    } finally {
+      await h.close();
+    }
+  });
+});
