@@ -4,7 +4,7 @@
  * Shared by `src/worker.ts` and the tests, so tests run exactly the production wiring.
  */
 import type { DataConverter } from '@temporalio/common';
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createLlmActivities, createToolActivities, type ActivityDeps } from './activities';
 import { llmTaskQueue, toolTaskQueue } from './core/names';
 

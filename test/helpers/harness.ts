@@ -58,7 +58,7 @@ export interface Harness {
   /** Starts a (further) set of workers on this harness's queues. */
   startWorkers(): Promise<void>;
   stopWorkers(): Promise<void>;
-  start<T>(workflowType: string, input: unknown, id?: string): Promise<WorkflowHandle>;
+  start(workflowType: string, input: unknown, id?: string): Promise<WorkflowHandle>;
   run<T>(workflowType: string, input: unknown, id?: string): Promise<T>;
   close(): Promise<void>;
 }

@@ -1,6 +1,6 @@
 /** decomposeAndSynthesize, pipeline and competitiveIntel on the real dev server. */
 import fs from 'node:fs';
-import { WorkflowFailedError } from '@temporalio/client';
+import { type WorkflowFailedError } from '@temporalio/client';
 import type { IntelResult } from '../../src/workflows/competitive-intel';
 import type { DecomposeResult } from '../../src/workflows/decompose';
 import type { PipelineResult } from '../../src/workflows/pipeline';
