@@ -20,7 +20,10 @@ export interface ToolResult {
 
 /** Runs computeDocumentStats in a worker thread; the thread gets the function's source. */
 function statsInThread(docs: { name: string; text: string }[], topN: number, signal: AbortSignal): Promise<DocumentStats> {
+  // Under tsx (esbuild keepNames) the function's source calls a `__name` helper that exists only
+  // in the parent module; the shim makes the source self-contained under any transpiler.
   const source = `const { parentPort, workerData } = require('node:worker_threads');
+var __name = (target) => target;
 const computeDocumentStats = ${computeDocumentStats.toString()};
 parentPort.postMessage(computeDocumentStats(workerData.docs, workerData.topN));`;
   return new Promise((resolve, reject) => {

@@ -69,7 +69,6 @@ export async function startAndReport(
   }
 }
 
-
 /** Writes `<runsDir>/<workflowId>/timeline.html` after a run; a failure to write only warns (the run's outcome stands). */
 async function timelineBesideReport(ctx: { client: Client; config: Config }, workflowId: string): Promise<string | undefined> {
   try {

@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, isGrpcServiceError, type Client } from '@temporalio/client';
 import type { Payload } from '@temporalio/common';
 import { decodeOptionalSinglePayload } from '@temporalio/common/lib/internal-non-workflow';
 import { buildTimeline, childWorkflowsOf, type ChildHistory, type HistoryEvent, type TimelineModel } from './model';
@@ -33,8 +33,14 @@ async function decodeSummaries(client: Client, events: HistoryEvent[]): Promise<
 }
 
 async function fetchEvents(client: Client, workflowId: string, runId?: string): Promise<HistoryEvent[]> {
-  const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
-  return history.events ?? [];
+  try {
+    const history = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+    return history.events ?? [];
+  } catch (err) {
+    // fetchHistory passes the gRPC error through; callers (the CLI) know WorkflowNotFoundError.
+    if (isGrpcServiceError(err) && err.code === 5) throw new WorkflowNotFoundError(err.details || err.message, workflowId, runId);
+    throw err;
+  }
 }
 
 /** Fetches a run's history and its child workflows' (recursively) and builds the timeline model. */

@@ -61,7 +61,7 @@ export interface TimelineModel {
   wallClockMs: number;
   /** Largest time on the chart (wall clock, or a child's last event if later). */
   endMs: number;
-  /** Stages in the order their first activity was scheduled. */
+  /** Stages: the root workflow's in the order their first activity was scheduled, then each child's. */
   groups: string[];
   /** Every activity, ordered by group then scheduled time. */
   bars: TimelineBar[];
@@ -221,8 +221,11 @@ export function buildTimeline(events: HistoryEvent[], opts: BuildOptions = {}): 
   }
   for (const b of bars) endMs = Math.max(endMs, b.closedMs ?? b.startedMs ?? b.scheduledMs);
 
+  // Groups: the root's first, then each child's in start order; within one workflow, by first scheduled activity.
+  const owner = new Map([workflowId, ...children].map((id, i) => [id, i]));
   const firstSeen = new Map<string, number>();
-  for (const b of [...bars].sort((x, y) => x.scheduledMs - y.scheduledMs)) if (!firstSeen.has(b.group)) firstSeen.set(b.group, firstSeen.size);
+  const ordered = [...bars].sort((x, y) => owner.get(x.workflowId)! - owner.get(y.workflowId)! || x.scheduledMs - y.scheduledMs);
+  for (const b of ordered) if (!firstSeen.has(b.group)) firstSeen.set(b.group, firstSeen.size);
   bars.sort((x, y) => firstSeen.get(x.group)! - firstSeen.get(y.group)! || x.scheduledMs - y.scheduledMs || x.label.localeCompare(y.label));
 
   return {

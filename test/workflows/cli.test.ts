@@ -16,7 +16,7 @@ describe('client CLI', () => {
   const cli = (args: string[], env: Record<string, string> = {}) =>
     run(TSX, [path.join(ROOT, 'src/client.ts'), ...args], {
       cwd: ROOT,
-      env: { ...process.env, TEMPORAL_ADDRESS: h.address, TEMPORAL_TASK_QUEUE: h.taskQueue, ANTHROPIC_API_KEY: '', ...env },
+      env: { ...process.env, TEMPORAL_ADDRESS: h.address, TEMPORAL_TASK_QUEUE: h.taskQueue, ANTHROPIC_API_KEY: '', RUNS_DIR: dir, ...env },
     }).then(
       (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
       (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),

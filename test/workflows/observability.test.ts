@@ -103,4 +103,16 @@ describe('worker observability', () => {
     expect(logs).not.toContain('Plain task one');
     expect(logs).not.toContain('test-key');
   });
+
+  test('tool nodes work in the production worker process (tsx), not only under jest', async () => {
+    const client = new Client({ connection });
+    const r = (await client.workflow.execute('runDag', {
+      taskQueue,
+      workflowId: `obs-tool-${randomUUID()}`,
+      args: [{ nodes: [{ id: 'stats', tool: { name: 'document-stats', documents: [{ name: 'doc', text: 'Durable agents run on Temporal. Agents run.' }] } }] }],
+    })) as { results: { state: string; output: string | null; error: string | null }[] };
+    expect(r.results[0].error).toBeNull();
+    expect(r.results[0]).toMatchObject({ state: 'succeeded' });
+    expect(r.results[0].output).toContain('Top terms: agents (2), run (2)');
+  });
 });
