@@ -1,19 +1,16 @@
 /** A real worker process: Prometheus metrics after a run, and structured logs with ids and without prompts. */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { freePort } from '../../scripts/dev-server';
 import { startLocalLlmServer, type LocalLlmServer } from '../../src/llm/local-server';
 import type { FanOutResult } from '../../src/workflows/fan-out';
 import { temporalAddress } from '../helpers/harness';
+import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process';
 
-const ROOT = path.resolve(__dirname, '../..');
 
 describe('worker observability', () => {
   let llm: LocalLlmServer;
-  let worker: ChildProcess;
-  let logs = '';
+  let worker: WorkerProcess;
   let metricsPort: number;
   let connection: Connection;
   const taskQueue = `observability-${randomUUID()}`;
@@ -21,33 +18,19 @@ describe('worker observability', () => {
   beforeAll(async () => {
     llm = await startLocalLlmServer({ ttftMs: 30, perTokenMs: 0, outputTokens: 10 });
     metricsPort = await freePort();
-    worker = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'src/worker.ts')], {
-      cwd: ROOT,
-      detached: true,
-      env: {
-        ...process.env,
-        TEMPORAL_ADDRESS: temporalAddress(),
-        TEMPORAL_TASK_QUEUE: taskQueue,
-        ANTHROPIC_BASE_URL: llm.url,
-        ANTHROPIC_API_KEY: 'test-key',
-        WORKFLOW_BUNDLE: process.env.TEST_WORKFLOW_BUNDLE,
-        METRICS_PORT: String(metricsPort),
-        LOG_LEVEL: 'INFO',
-        LOG_FORMAT: 'json',
-        LLM_MODEL: 'claude-sonnet-4-6',
-      },
+    worker = await startWorkerProcess({
+      TEMPORAL_ADDRESS: temporalAddress(),
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      ANTHROPIC_BASE_URL: llm.url,
+      METRICS_PORT: String(metricsPort),
+      LOG_LEVEL: 'INFO',
+      LOG_FORMAT: 'json',
+      LLM_MODEL: 'claude-sonnet-4-6',
     });
-    worker.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
-    worker.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
-    const deadline = Date.now() + 60_000;
-    while (!logs.includes('worker: task queue')) {
-      if (Date.now() > deadline || worker.exitCode !== null) throw new Error(`worker did not start:\n${logs}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
     connection = await Connection.connect({ address: temporalAddress() });
   });
   afterAll(async () => {
-    if (worker?.pid) process.kill(-worker.pid, 'SIGKILL');
+    worker?.kill();
     await connection?.close();
     await llm?.close();
   });
@@ -84,7 +67,8 @@ describe('worker observability', () => {
 
     // Log lines reach us through a pipe: wait until both completions have arrived.
     const parse = () =>
-      logs
+      worker
+        .output()
         .split('\n')
         .filter((l) => l.startsWith('{') && l.endsWith('}'))
         .map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -100,8 +84,8 @@ describe('worker observability', () => {
     const failed = lines.find((l) => l.message === 'LLM call failed' && l.errorType === 'BadRequest');
     expect(failed).toMatchObject({ workflowId });
     // No prompt text at INFO level.
-    expect(logs).not.toContain('Plain task one');
-    expect(logs).not.toContain('test-key');
+    expect(worker.output()).not.toContain('Plain task one');
+    expect(worker.output()).not.toContain('test-key');
   });
 
   test('tool nodes work in the production worker process (tsx), not only under jest', async () => {

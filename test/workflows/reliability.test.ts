@@ -1,5 +1,5 @@
 /** Cancellation, secrets, payload encryption and offload, sharding, and load with faults, on the real dev server. */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -8,6 +8,7 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { startLocalLlmServer } from '../../src/llm/local-server';
 import type { FanOutResult } from '../../src/workflows/fan-out';
 import { startHarness, temporalAddress, type Harness } from '../helpers/harness';
+import { startWorkerProcess } from '../helpers/worker-process';
 
 const ROOT = path.resolve(__dirname, '../..');
 const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
@@ -74,25 +75,15 @@ describe('secrets and privacy', () => {
     const llm = await startLocalLlmServer({ ttftMs: 20, perTokenMs: 0, outputTokens: 5 });
     llm.setFaults([{ match: 'unauthorised', fault: { kind: 'status', status: 401, message: 'invalid x-api-key' } }]);
     const taskQueue = `secrets-${randomUUID()}`;
-    let logs = '';
-    const worker = spawn(TSX, [path.join(ROOT, 'src/worker.ts')], {
-      cwd: ROOT,
-      detached: true,
-      env: {
-        ...process.env,
-        TEMPORAL_ADDRESS: temporalAddress(),
-        TEMPORAL_TASK_QUEUE: taskQueue,
-        ANTHROPIC_API_KEY: secret,
-        ANTHROPIC_BASE_URL: llm.url,
-        WORKFLOW_BUNDLE: process.env.TEST_WORKFLOW_BUNDLE,
-        LOG_LEVEL: 'DEBUG',
-      },
+    const worker = await startWorkerProcess({
+      TEMPORAL_ADDRESS: temporalAddress(),
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      ANTHROPIC_API_KEY: secret,
+      ANTHROPIC_BASE_URL: llm.url,
+      LOG_LEVEL: 'DEBUG',
     });
-    worker.stdout.on('data', (d: Buffer) => (logs += d.toString()));
-    worker.stderr.on('data', (d: Buffer) => (logs += d.toString()));
     const connection = await Connection.connect({ address: temporalAddress() });
     try {
-      await waitFor(() => logs.includes('worker: task queue'), 60_000);
       const client = new Client({ connection });
       const handle = await client.workflow.start('fanOut', {
         taskQueue,
@@ -109,9 +100,9 @@ describe('secrets and privacy', () => {
       expect(history).toContain('authorised call');
       expect(history).not.toContain(secret);
       expect(JSON.stringify(r)).not.toContain(secret);
-      expect(logs).not.toContain(secret);
+      expect(worker.output()).not.toContain(secret);
     } finally {
-      process.kill(-worker.pid!, 'SIGKILL');
+      worker.kill();
       await connection.close();
       await llm.close();
     }
