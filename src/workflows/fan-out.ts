@@ -10,6 +10,7 @@ import { computeStats, validateFanOutInput, type FanOutInput, type ResolvedTask,
 import { progressQuery } from './defs';
 import { DEFAULT_MAX_CONCURRENT, runBounded } from './lib/bounded';
 import { validateOrFail } from './lib/validate';
+import { Window } from './lib/window';
 
 /** Tasks per workflow; bigger runs are split into child workflows of at most this many. */
 export const FANOUT_SHARD_SIZE = 1000;
@@ -46,19 +47,26 @@ export async function fanOut(rawInput: unknown): Promise<FanOutResult> {
 async function runSharded(input: FanOutInput, tasks: ResolvedTask[], progress: ProgressTracker, started: number): Promise<FanOutResult> {
   const chunks: ResolvedTask[][] = [];
   for (let i = 0; i < tasks.length; i += FANOUT_SHARD_SIZE) chunks.push(tasks.slice(i, i + FANOUT_SHARD_SIZE));
-  const perShard = Math.max(1, Math.ceil((input.maxConcurrent ?? DEFAULT_MAX_CONCURRENT) / chunks.length));
+  // Split the budget exactly (17 + 17 + 16 for 50 over 3), so the shards together never exceed it;
+  // with more shards than the budget, only `budget` shards run at a time, one call each.
+  const budget = input.maxConcurrent ?? DEFAULT_MAX_CONCURRENT;
+  const parallelShards = Math.min(chunks.length, budget);
+  const perShard = (i: number) => Math.floor(budget / parallelShards) + (i % parallelShards < budget % parallelShards ? 1 : 0);
+  const shardWindow = new Window(parallelShards);
   const parentId = workflowInfo().workflowId;
   progress.phase = `${chunks.length} shards`;
   const shards = chunks.map((_, i) => `${parentId}/shard-${i + 1}`);
   const { tasks: _all, ...options } = input;
   const outcomes = await Promise.all(
     chunks.map(async (chunk, i) => {
+      await shardWindow.acquire(i);
       chunk.forEach((t) => progress.running(t.taskId));
       const r = await executeChild(fanOut, {
         workflowId: shards[i],
-        args: [{ ...options, maxConcurrent: perShard, tasks: chunk.map(({ taskId, ...t }) => ({ ...t, id: taskId })) }],
+        args: [{ ...options, maxConcurrent: perShard(i), tasks: chunk.map(({ taskId, ...t }) => ({ ...t, id: taskId })) }],
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
       });
+      shardWindow.release();
       r.results.forEach((x) => progress.finished(x));
       return r;
     }),

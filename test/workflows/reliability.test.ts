@@ -170,8 +170,10 @@ describe('scale and load', () => {
 
   test('a run above the shard size splits itself into child workflows and keeps input order', async () => {
     const tasks = Array.from({ length: 1201 }, (_, i) => ({ name: `n${i}`, prompt: `shard task ${i}.` }));
-    const handle = await h.start('fanOut', { tasks, maxConcurrent: 200 });
+    // 21 slots over 2 shards: 11 + 10, never more than 21 at once in total.
+    const handle = await h.start('fanOut', { tasks, maxConcurrent: 21 });
     const r = (await handle.result()) as FanOutResult;
+    expect(h.llm.stats().maxInFlight).toBeLessThanOrEqual(21);
     expect(r.shards).toEqual([`${handle.workflowId}/shard-1`, `${handle.workflowId}/shard-2`]);
     expect(r.stats).toMatchObject({ total: 1201, succeeded: 1201 });
     expect(r.results[1200].taskId).toBe('task-1201');
