@@ -51,7 +51,6 @@ const envSchema = z.object({
   PAYLOAD_OFFLOAD_BYTES: intFrom('PAYLOAD_OFFLOAD_BYTES', 0).default(256 * 1024),
   LLM_ITPM: intFrom('LLM_ITPM', 0).default(0),
   LLM_OTPM: intFrom('LLM_OTPM', 0).default(0),
-  LLM_LIMIT_RPM: intFrom('LLM_LIMIT_RPM', 0).default(0),
   LLM_ADAPTIVE_MAX: intFrom('LLM_ADAPTIVE_MAX', 0).default(0),
   LLM_LIMITS: z.string().trim().optional(),
   LLM_LIMIT_WINDOW_MS: intFrom('LLM_LIMIT_WINDOW_MS', 100).default(60_000),
@@ -92,7 +91,7 @@ export interface Config {
     maxTokens: number;
     /** Max LLM activities one worker runs at once (maxConcurrentActivityTaskExecutions). */
     maxConcurrent: number;
-    /** Requests per minute across all workers of the LLM task queue (0 = unlimited). */
+    /** Requests per window (a minute) across all workers: strict via llmLimiter, smoothed by the server's task-queue rate (0 = unlimited). */
     rpm: number;
     requestTimeoutMs: number;
   };
@@ -213,12 +212,12 @@ function encryptionFrom(spec: string, currentId: string | undefined): { keys: Ma
   return { keys, currentKeyId };
 }
 
-/** `*` limits from LLM_ITPM / LLM_OTPM / LLM_LIMIT_RPM / LLM_ADAPTIVE_MAX, then per-model LLM_LIMITS JSON. */
-function limitsFrom(e: { LLM_ITPM: number; LLM_OTPM: number; LLM_LIMIT_RPM: number; LLM_ADAPTIVE_MAX: number; LLM_LIMITS?: string }): Record<string, ModelLimits> {
+/** `*` limits (per window) from LLM_RPM / LLM_ITPM / LLM_OTPM / LLM_ADAPTIVE_MAX, then per-model LLM_LIMITS JSON. */
+function limitsFrom(e: { LLM_ITPM: number; LLM_OTPM: number; LLM_RPM: number; LLM_ADAPTIVE_MAX: number; LLM_LIMITS?: string }): Record<string, ModelLimits> {
   const star: ModelLimits = {
     ...(e.LLM_ITPM ? { itpm: e.LLM_ITPM } : {}),
     ...(e.LLM_OTPM ? { otpm: e.LLM_OTPM } : {}),
-    ...(e.LLM_LIMIT_RPM ? { rpm: e.LLM_LIMIT_RPM } : {}),
+    ...(e.LLM_RPM ? { rpm: e.LLM_RPM } : {}),
     ...(e.LLM_ADAPTIVE_MAX ? { adaptiveMax: e.LLM_ADAPTIVE_MAX } : {}),
   };
   let perModel: Record<string, ModelLimits> = {};
