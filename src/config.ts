@@ -57,6 +57,9 @@ const envSchema = z.object({
   LLM_HEDGE: z.enum(['0', '1', 'true', 'false']).default('0'),
   LLM_HEDGE_PERCENTILE: intFrom('LLM_HEDGE_PERCENTILE', 50).default(95),
   CACHE_DIR: z.string().trim().min(1).default('runs/cache'),
+  LLM_HEARTBEAT_THROTTLE_MS: intFrom('LLM_HEARTBEAT_THROTTLE_MS', 100)
+    .refine((n) => n <= 8000, 'LLM_HEARTBEAT_THROTTLE_MS must be at most 8000 (the heartbeat timeout is 10 s)')
+    .default(2000),
   METRICS_PORT: intFrom('METRICS_PORT', 0).default(0),
   LLM_PRICES: z.string().trim().optional(),
   LOG_FORMAT: z.enum(['json', 'pretty'], { error: 'LOG_FORMAT must be json or pretty' }).default('json'),
@@ -97,6 +100,8 @@ export interface Config {
   };
   worker: {
     roles: ('workflows' | 'llm' | 'tools')[];
+    /** Longest gap between heartbeats sent to the server: how fast a cancellation reaches a call, against heartbeat RPC load. */
+    heartbeatThrottleMs: number;
     toolsMaxConcurrent: number;
     /** A prebuilt workflow bundle (e.g. from CI or tests) instead of bundling at start. */
     workflowBundlePath?: string;
@@ -182,7 +187,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       rpm: e.LLM_RPM,
       requestTimeoutMs: e.LLM_REQUEST_TIMEOUT_MS,
     },
-    worker: { roles: e.WORKER_ROLES, toolsMaxConcurrent: e.TOOLS_MAX_CONCURRENT, workflowBundlePath: e.WORKFLOW_BUNDLE },
+    worker: { roles: e.WORKER_ROLES, heartbeatThrottleMs: e.LLM_HEARTBEAT_THROTTLE_MS, toolsMaxConcurrent: e.TOOLS_MAX_CONCURRENT, workflowBundlePath: e.WORKFLOW_BUNDLE },
     payloads: {
       encryption: e.PAYLOAD_ENCRYPTION_KEYS ? encryptionFrom(e.PAYLOAD_ENCRYPTION_KEYS, e.PAYLOAD_ENCRYPTION_KEY_ID) : undefined,
       offloadBytes: e.PAYLOAD_OFFLOAD_BYTES,

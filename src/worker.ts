@@ -65,6 +65,7 @@ async function main(): Promise<void> {
       llmRpm: config.llm.rpm,
       roles,
       toolsMaxConcurrent: config.worker.toolsMaxConcurrent,
+      heartbeatThrottleMs: config.worker.heartbeatThrottleMs,
       dataConverter,
       workflowBundle: config.worker.workflowBundlePath ? { codePath: config.worker.workflowBundlePath } : undefined,
     });
