@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ROOT, temporalBinary } from './dev-server';
+import { DEV_SERVER_DYNAMIC_CONFIG, ROOT, temporalBinary } from './dev-server';
 
 function main(): void {
   const extra = process.argv.slice(2);
@@ -16,6 +16,7 @@ function main(): void {
   const args = ['server', 'start-dev'];
   if (!has('--db-filename') && !has('-f')) args.push('--db-filename', path.join(runDir, 'temporal.db'));
   if (!has('--ip')) args.push('--ip', '127.0.0.1');
+  args.push(...DEV_SERVER_DYNAMIC_CONFIG);
   args.push(...extra);
   const bin = temporalBinary();
   console.log(`starting: ${bin} ${args.join(' ')}`);

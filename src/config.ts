@@ -59,7 +59,7 @@ const envSchema = z.object({
   CACHE_DIR: z.string().trim().min(1).default('runs/cache'),
   LLM_HEARTBEAT_THROTTLE_MS: intFrom('LLM_HEARTBEAT_THROTTLE_MS', 100)
     .refine((n) => n <= 8000, 'LLM_HEARTBEAT_THROTTLE_MS must be at most 8000 (the heartbeat timeout is 10 s)')
-    .default(2000),
+    .default(5000),
   METRICS_PORT: intFrom('METRICS_PORT', 0).default(0),
   LLM_PRICES: z.string().trim().optional(),
   LOG_FORMAT: z.enum(['json', 'pretty'], { error: 'LOG_FORMAT must be json or pretty' }).default('json'),

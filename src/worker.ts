@@ -63,6 +63,7 @@ async function main(): Promise<void> {
       },
       llmMaxConcurrent: config.llm.maxConcurrent,
       llmRpm: config.llm.rpm,
+      llmRpmWindowMs: config.limitWindowMs,
       roles,
       toolsMaxConcurrent: config.worker.toolsMaxConcurrent,
       heartbeatThrottleMs: config.worker.heartbeatThrottleMs,

@@ -19,8 +19,10 @@ export interface WorkersOptions {
   deps: ActivityDeps;
   /** Max LLM calls this worker runs at once. */
   llmMaxConcurrent: number;
-  /** LLM requests per minute across all workers of the queue (0 = unlimited). */
+  /** LLM requests per minute across all workers of the queue (0 = unlimited): the server's smoothing rate. */
   llmRpm: number;
+  /** The window llmRpm is counted over (a minute unless shortened for tests and benches). */
+  llmRpmWindowMs?: number;
   /** Prebuilt workflow bundle (tests bundle once); otherwise the workflows are bundled from source. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Payload encryption / offload; must match the clients'. */
@@ -61,8 +63,8 @@ export async function createWorkers(o: WorkersOptions): Promise<Worker[]> {
         activities: createLlmActivities(o.deps),
         maxConcurrentActivityTaskExecutions: o.llmMaxConcurrent,
         // Cancellation reaches an activity only with a heartbeat response: keep that delay short.
-        maxHeartbeatThrottleInterval: o.heartbeatThrottleMs ?? 2000,
-        ...(o.llmRpm > 0 ? { maxTaskQueueActivitiesPerSecond: o.llmRpm / 60 } : {}),
+        maxHeartbeatThrottleInterval: o.heartbeatThrottleMs ?? 5000,
+        ...(o.llmRpm > 0 ? { maxTaskQueueActivitiesPerSecond: (o.llmRpm * 1000) / (o.llmRpmWindowMs ?? 60_000) } : {}),
       }),
     );
   }

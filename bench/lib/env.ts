@@ -81,19 +81,44 @@ export class BenchEnv {
     private readonly connection: Connection,
     readonly startupMs: { temporal: number; bundle: number; llm: number },
     readonly log: (s: string) => void,
+    readonly metricsUrl: string,
   ) {}
+
+  /**
+   * The dev server's request counters (its Prometheus endpoint): frontend RPCs by operation
+   * (`frontend:RecordActivityTaskHeartbeat`, ...) and persistence operations (`persistence`).
+   * Empty when the endpoint does not answer.
+   */
+  async serverCounters(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    try {
+      const text = await (await fetch(this.metricsUrl, { signal: AbortSignal.timeout(5000) })).text();
+      for (const line of text.split('\n')) {
+        const m = /^(service_requests|persistence_requests)\{([^}]*)\}\s+([0-9.e+]+)/.exec(line);
+        if (!m) continue;
+        const labels = Object.fromEntries([...m[2].matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+        const key = m[1] === 'persistence_requests' ? 'persistence' : labels.service_name === 'frontend' ? `frontend:${labels.operation}` : undefined;
+        if (key) out[key] = (out[key] ?? 0) + Number(m[3]);
+      }
+    } catch {
+      // no metrics: counters stay empty
+    }
+    return out;
+  }
 
   /** Environment shared by the worker processes and the bench's own client (same payload store). */
   baseEnv(): NodeJS.ProcessEnv {
     return baseEnv(this.tmpDir, this.address, this.llm.url);
   }
 
-  static async create(log: (s: string) => void): Promise<BenchEnv> {
+  /** Starts the environment; `devServerArgs` are extra `temporal server start-dev` arguments (e.g. dynamic config). */
+  static async create(log: (s: string) => void, devServerArgs: string[] = []): Promise<BenchEnv> {
     const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-'));
     const t0 = Date.now();
     const port = await freePort();
     const address = `127.0.0.1:${port}`;
-    const temporal = adopt('temporal dev server', spawnDevServer({ port, headless: true, detached: true }));
+    const metricsPort = await freePort();
+    const temporal = adopt('temporal dev server', spawnDevServer({ port, headless: true, detached: true, extraArgs: ['--metrics-port', String(metricsPort), ...devServerArgs] }));
     const llmPort = await freePort();
     const llmLog = path.join(tmpDir, 'llm-server.log');
     const llmProc = start('llm server', TSX, ['src/llm/local-server-main.ts'], {
@@ -132,7 +157,7 @@ export class BenchEnv {
       `environment: Temporal dev server ${address} (ready in ${(timings.temporal / 1000).toFixed(1)} s), LLM server ${llm.url} ` +
         `(${(timings.llm / 1000).toFixed(1)} s), workflow bundle ${(bundle.code.length / 1e6).toFixed(1)} MB (${(timings.bundle / 1000).toFixed(1)} s); logs in ${tmpDir}`,
     );
-    return new BenchEnv(tmpDir, address, temporal, llmProc, llmNodePid, llm, bundlePath, client, connection, timings, log);
+    return new BenchEnv(tmpDir, address, temporal, llmProc, llmNodePid, llm, bundlePath, client, connection, timings, log, `http://127.0.0.1:${metricsPort}/metrics`);
   }
 
   /** The worker process a case asks for: reused when its config matches, else (re)started. */
@@ -179,8 +204,17 @@ export class BenchEnv {
 
   async stopWorker(): Promise<void> {
     if (!this.worker) return;
-    this.worker.rss.stop();
-    await stop(this.worker.proc, 10_000);
+    const w = this.worker;
+    w.rss.stop();
+    // One SIGTERM to the worker's node process only (tsx would relay a second one, and the SDK
+    // treats a repeated signal as "exit now", which loses e.g. a --cpu-prof profile); tsx exits with it.
+    try {
+      process.kill(w.nodePid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+    await Promise.race([w.proc.exited, sleep(10_000)]);
+    await stop(w.proc, 5000);
     this.worker = undefined;
   }
 
@@ -207,7 +241,8 @@ export class BenchEnv {
 function baseEnv(tmpDir: string, address: string, llmUrl: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
   // Nothing of the caller's own setup (a real key, another server) leaks into the bench.
-  for (const k of Object.keys(env)) if (/^(ANTHROPIC_|LLM_|TEMPORAL_|PAYLOAD_|WORKER_ROLES|WORKFLOW_BUNDLE|RUNS_DIR)/.test(k)) delete env[k];
+  // Everything else is the project's defaults (log level and format included).
+  for (const k of Object.keys(env)) if (/^(ANTHROPIC_|LLM_|TEMPORAL_|PAYLOAD_|WORKER_ROLES$|WORKFLOW_BUNDLE$|RUNS_DIR$|CACHE_DIR$|METRICS_PORT$|LOG_|TOOLS_)/.test(k)) delete env[k];
   return {
     ...env,
     TEMPORAL_ADDRESS: address,
@@ -215,7 +250,7 @@ function baseEnv(tmpDir: string, address: string, llmUrl: string): NodeJS.Proces
     ANTHROPIC_BASE_URL: llmUrl,
     RUNS_DIR: path.join(tmpDir, 'runs'),
     PAYLOAD_STORE_DIR: path.join(tmpDir, 'payloads'),
-    LOG_LEVEL: 'WARN',
+    CACHE_DIR: path.join(tmpDir, 'cache'),
   };
 }
 

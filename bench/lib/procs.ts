@@ -63,17 +63,29 @@ function signalGroup(p: Proc, signal: NodeJS.Signals): void {
   }
 }
 
-/** Stops a process group: SIGTERM, then SIGKILL after graceMs. */
-export async function stop(p: Proc, graceMs = 5000): Promise<void> {
-  if (!p.isAlive()) return;
-  signalGroup(p, 'SIGTERM');
-  const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs).unref());
-  if ((await Promise.race([p.exited, timer])) === 'timeout') {
-    signalGroup(p, 'SIGKILL');
-    await Promise.race([p.exited, new Promise((r) => setTimeout(r, 2000).unref())]);
+/** Whether any process of the group led by pid is still there. */
+function groupAlive(pid: number): boolean {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
   }
-  // The group may still hold grandchildren (tsx -> node): make sure they are gone too.
-  signalGroup(p, 'SIGKILL');
+}
+
+/** Stops a process group: SIGTERM, wait for every member (tsx's node child too) up to graceMs, then SIGKILL. */
+export async function stop(p: Proc, graceMs = 5000): Promise<void> {
+  if (!p.isAlive() && !groupAlive(p.pid)) return;
+  signalGroup(p, 'SIGTERM');
+  const deadline = Date.now() + graceMs;
+  await Promise.race([p.exited, sleep(graceMs)]);
+  // The leader may exit before its children (tsx before the node process, which may still be
+  // writing a CPU profile): wait for the whole group.
+  while (groupAlive(p.pid) && Date.now() < deadline) await sleep(50);
+  if (groupAlive(p.pid)) {
+    signalGroup(p, 'SIGKILL');
+    await Promise.race([p.exited, sleep(2000)]);
+  }
   live.delete(p);
 }
 
@@ -166,6 +178,35 @@ export function cpuSeconds(pid: number): number | undefined {
     return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
   } catch {
     return undefined;
+  }
+}
+
+/** A process and all its descendants. */
+export function processTree(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length && out.length < 256; i++) out.push(...childrenOf(out[i]));
+  return out;
+}
+
+/** Tracks the CPU seconds of a process tree while it runs (a finished process has no /proc entry left to read). */
+export class TreeCpu {
+  private readonly last = new Map<number, number>();
+  private readonly timer: NodeJS.Timeout;
+  constructor(private readonly pid: number, everyMs = 100) {
+    this.timer = setInterval(() => this.sample(), everyMs);
+    this.timer.unref();
+    this.sample();
+  }
+  private sample(): void {
+    for (const p of processTree(this.pid)) {
+      const v = cpuSeconds(p);
+      if (v !== undefined) this.last.set(p, v);
+    }
+  }
+  /** Stops polling; the CPU seconds seen so far across the tree. */
+  stop(): number {
+    clearInterval(this.timer);
+    return [...this.last.values()].reduce((a, b) => a + b, 0);
   }
 }
 

@@ -1,6 +1,7 @@
 /** Running one workflow from the bench and reading back what Temporal recorded. */
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 
 export interface WorkflowRun<T> {
   workflowId: string;
@@ -73,4 +74,29 @@ export async function histories(client: Client, rootId: string): Promise<{ workf
     }
   }
   return out;
+}
+
+/**
+ * Workflow tasks that failed or timed out in a run's history. FORCE_CLOSE_COMMAND failures are the
+ * server failing an in-flight workflow task because too many events were buffered meanwhile
+ * (history.maximumBufferedEventsBatch, default 100): the worker then has to replay the history.
+ */
+export async function workflowTaskFailures(client: Client, workflowId: string): Promise<{ failed: number; timedOut: number; causes: Record<string, number> } | undefined> {
+  try {
+    const h = await client.workflow.getHandle(workflowId).fetchHistory();
+    let failed = 0;
+    let timedOut = 0;
+    const causes: Record<string, number> = {};
+    for (const e of h.events ?? []) {
+      if (e.workflowTaskFailedEventAttributes) {
+        failed++;
+        const cause = (temporal.api.enums.v1.WorkflowTaskFailedCause[e.workflowTaskFailedEventAttributes.cause ?? 0] ?? 'UNKNOWN').replace('WORKFLOW_TASK_FAILED_CAUSE_', '');
+        causes[cause] = (causes[cause] ?? 0) + 1;
+      }
+      if (e.workflowTaskTimedOutEventAttributes) timedOut++;
+    }
+    return { failed, timedOut, causes };
+  } catch {
+    return undefined;
+  }
 }

@@ -32,6 +32,9 @@ export const acquireRequestSchema = z.object({
 });
 export type AcquireRequest = z.infer<typeof acquireRequestSchema>;
 
+/** Failure type of an update rejected because the request does not fit now (details: [retryAfterMs]). */
+export const PERMIT_REFUSED = 'PermitRefused';
+
 /** The answer to an admission request. */
 export type AcquireResponse = { granted: true; permitId: string } | { granted: false; retryAfterMs: number; reason: string };
 
@@ -90,28 +93,31 @@ function prune(s: LimiterState, now: number): void {
   }
 }
 
-/** Decides one admission request at time `now`; mutates the state. */
-export function acquire(s: LimiterState, req: AcquireRequest, now: number): AcquireResponse {
-  s.windowMs = req.windowMs;
-  prune(s, now);
-  const { limits } = req;
-  const model = (s.models[req.model] ??= { limit: limits.adaptiveMax ?? 0, pausedUntil: 0 });
-  if (limits.adaptiveMax !== undefined && model.limit <= 0) model.limit = limits.adaptiveMax;
-  if (limits.adaptiveMax !== undefined && model.limit > limits.adaptiveMax) model.limit = limits.adaptiveMax;
-  const refuse = (retryAfterMs: number, reason: string): AcquireResponse => {
-    s.refused++;
-    return { granted: false, retryAfterMs: Math.max(50, Math.ceil(retryAfterMs)), reason };
-  };
-  if (now < model.pausedUntil) return refuse(model.pausedUntil - now, 'paused after a rate-limit answer');
+/** A refusal: why, and when asking again can succeed. */
+export interface Refusal {
+  retryAfterMs: number;
+  reason: string;
+}
 
+/**
+ * Whether a request would be admitted now, without changing anything (it runs in the update's
+ * validator, which must not mutate state: refusals are rejected there and never reach history).
+ */
+export function check(s: LimiterState, req: AcquireRequest, now: number): Refusal | undefined {
+  const { limits } = req;
+  const windowMs = req.windowMs;
+  const model = s.models[req.model];
+  const refuse = (retryAfterMs: number, reason: string): Refusal => ({ retryAfterMs: Math.max(50, Math.ceil(retryAfterMs)), reason });
+  if (model && now < model.pausedUntil) return refuse(model.pausedUntil - now, 'paused after a rate-limit answer');
   const mine = s.entries.filter((e) => e.model === req.model);
-  const horizon = now - s.windowMs - margin(s.windowMs);
+  const horizon = now - windowMs - margin(windowMs);
   const inWindow = mine.filter((e) => e.at > horizon);
   // When the budget is full, the earliest moment something leaves the window.
   const nextExpiry = () => (inWindow.length ? Math.min(...inWindow.map((e) => e.at)) - horizon : 100);
   if (limits.adaptiveMax !== undefined) {
-    const inFlight = mine.filter((e) => !e.settled).length;
-    if (inFlight >= Math.max(1, Math.floor(model.limit))) return refuse(100, `concurrency ${Math.floor(model.limit)} reached`);
+    const limit = Math.min(limits.adaptiveMax, model && model.limit > 0 ? model.limit : limits.adaptiveMax);
+    const inFlight = mine.filter((e) => !e.settled && e.leaseUntil > now).length;
+    if (inFlight >= Math.max(1, Math.floor(limit))) return refuse(100, `concurrency ${Math.floor(limit)} reached`);
   }
   if (limits.rpm !== undefined && inWindow.length + 1 > limits.rpm) return refuse(nextExpiry(), `${limits.rpm} requests per window reached`);
   const usedIn = inWindow.reduce((n, e) => n + e.input, 0);
@@ -119,7 +125,21 @@ export function acquire(s: LimiterState, req: AcquireRequest, now: number): Acqu
   if (limits.itpm !== undefined && usedIn + req.inputTokens > limits.itpm && inWindow.length > 0) return refuse(nextExpiry(), `${limits.itpm} input tokens per window reached`);
   const usedOut = inWindow.reduce((n, e) => n + e.output, 0);
   if (limits.otpm !== undefined && usedOut + req.maxOutputTokens > limits.otpm && inWindow.length > 0) return refuse(nextExpiry(), `${limits.otpm} output tokens per window reached`);
+  return undefined;
+}
 
+/** Decides one admission request at time `now`, granting a permit when it fits; mutates the state. */
+export function acquire(s: LimiterState, req: AcquireRequest, now: number): AcquireResponse {
+  s.windowMs = req.windowMs;
+  prune(s, now);
+  const { limits } = req;
+  const model = (s.models[req.model] ??= { limit: limits.adaptiveMax ?? 0, pausedUntil: 0 });
+  if (limits.adaptiveMax !== undefined && (model.limit <= 0 || model.limit > limits.adaptiveMax)) model.limit = limits.adaptiveMax;
+  const refusal = check(s, req, now);
+  if (refusal) {
+    s.refused++;
+    return { granted: false, ...refusal };
+  }
   const permitId = `p${++s.seq}`;
   s.entries.push({ permitId, model: req.model, at: now, input: req.inputTokens, output: req.maxOutputTokens, settled: false, leaseUntil: now + req.leaseMs });
   s.granted++;

@@ -5,7 +5,8 @@
  * budgets hold across every worker process and every run.
  */
 import { WithStartWorkflowOperation, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
-import type { ModelLimits, SettleRequest } from '../core/limiter';
+import { ApplicationFailure } from '@temporalio/common';
+import { PERMIT_REFUSED, type AcquireResponse, type ModelLimits, type SettleRequest } from '../core/limiter';
 import { acquirePermitUpdate, settlePermitSignal } from '../workflows/llm-limiter';
 
 /** A call asking to be admitted. */
@@ -81,7 +82,11 @@ export class TemporalAdmission implements Admission {
           args: [{}],
           workflowIdConflictPolicy: 'USE_EXISTING',
         }),
-      }).catch((err: unknown) => {
+      }).catch((err: unknown): AcquireResponse => {
+        // A refusal comes back as a rejected update (it never reaches the limiter's history).
+        if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type === PERMIT_REFUSED) {
+          return { granted: false, retryAfterMs: Number(err.cause.details?.[0] ?? 100), reason: err.cause.message };
+        }
         if (err instanceof WorkflowUpdateFailedError) throw new Error(`LLM limiter rejected the request: ${err.cause?.message ?? err.message}`);
         throw err;
       });

@@ -4,10 +4,12 @@
  * and settle the permit afterwards (`settlePermit` signal). Handlers never wait: a refusal says
  * when to ask again, so handlers finish at once and the workflow can continue-as-new cleanly.
  */
-import { allHandlersFinished, condition, continueAsNew, defineQuery, defineSignal, defineUpdate, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, allHandlersFinished, condition, continueAsNew, defineQuery, defineSignal, defineUpdate, setHandler, workflowInfo } from '@temporalio/workflow';
 import {
+  PERMIT_REFUSED,
   acquire,
   acquireRequestSchema,
+  check,
   describeLimiter,
   initialLimiterState,
   settle,
@@ -31,9 +33,13 @@ const MAX_HISTORY = 4000;
 export async function llmLimiter(input: { state?: LimiterState } = {}): Promise<void> {
   const state = input.state ?? initialLimiterState();
   setHandler(acquirePermitUpdate, (req) => acquire(state, req, Date.now()), {
+    // Refusals are rejected here, so they never reach history: a busy limiter refuses far more
+    // often than it grants, and its history would otherwise grow with every retry.
     validator: (req) => {
       const r = acquireRequestSchema.safeParse(req);
       if (!r.success) throw new Error(`invalid permit request: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      const refusal = check(state, r.data, Date.now());
+      if (refusal) throw ApplicationFailure.create({ type: PERMIT_REFUSED, message: refusal.reason, details: [refusal.retryAfterMs] });
     },
   });
   setHandler(settlePermitSignal, (req) => settle(state, req, Date.now()));
