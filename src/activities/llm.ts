@@ -104,6 +104,7 @@ export function createLlmActivities(deps: LlmDeps) {
     /** The call: one request, or a hedged pair when hedging is on and the model's p95 is known. */
     const request = async (): Promise<CachedResponse> => {
       const delay = deps.hedging?.delayFor(model);
+      const t0 = Date.now();
       const r =
         delay === undefined
           ? await send(ctx.cancellationSignal)
@@ -112,7 +113,8 @@ export function createLlmActivities(deps: LlmDeps) {
               log.info('LLM call hedged', { model, attempt, afterMs: delay });
             });
       deps.hedging?.observe(model, r.durationMs);
-      return r;
+      // A hedged call took as long as the caller waited, not as long as its winning request.
+      return delay === undefined ? r : { ...r, durationMs: Date.now() - t0 };
     };
 
     try {
