@@ -23,6 +23,7 @@ export interface RequestRecord {
   outcome: string;
   status?: number;
   aborted: boolean;
+  inputTokens: number;
 }
 
 /** The parts of /_admin/stats the bench reads. */

@@ -25,6 +25,8 @@ export interface WfStats {
   speedup?: number;
   criticalPath?: string[];
   idealMakespanMs?: number;
+  tokens?: { input: number; output: number };
+  cacheHits?: number;
 }
 
 /** One task or node result (the parts the bench reads). */
@@ -53,7 +55,9 @@ export interface Measured {
   stats?: WfStats;
   results?: WfTaskResult[];
   error?: string;
-  llm: { calls: number; maxInFlight: number; firstArrivalMs?: number; lastArrivalMs?: number; lastFinishMs?: number };
+  llm: { calls: number; maxInFlight: number; throttled: number; firstArrivalMs?: number; lastArrivalMs?: number; lastFinishMs?: number };
+  /** Per request (kept with the arrivals): arrival time and input tokens. */
+  requestTokens?: { at: number; input: number }[];
   /** Raw request arrival times (epoch ms), kept only when asked for. */
   arrivals?: number[];
   rssPeakMb: number;
@@ -164,6 +168,7 @@ export class Bench {
       error: run.error ?? (run.result && run.result.stats.succeeded < run.result.stats.total ? `${run.result.stats.total - run.result.stats.succeeded} of ${run.result.stats.total} tasks did not succeed` : undefined),
       llm: llmSummary(stats, t0),
       arrivals: o.keepArrivals ? stats.requests.map((r) => r.receivedAt) : undefined,
+      requestTokens: o.keepArrivals ? stats.requests.filter((r) => r.outcome === 'ok').map((r) => ({ at: r.receivedAt, input: r.inputTokens })) : undefined,
       rssPeakMb,
       cpu,
       server,
@@ -310,6 +315,7 @@ function llmSummary(s: LlmStats, t0: number): Measured['llm'] {
   return {
     calls: s.calls,
     maxInFlight: s.maxInFlight,
+    throttled: s.requests.filter((r) => r.status === 429).length,
     firstArrivalMs: arr.length ? Math.min(...arr) - t0 : undefined,
     lastArrivalMs: arr.length ? Math.max(...arr) - t0 : undefined,
     lastFinishMs: fin.length ? Math.max(...fin) - t0 : undefined,

@@ -51,7 +51,10 @@ export interface SettleRequest {
 interface Entry {
   permitId: string;
   model: string;
+  /** When the request counts from: the grant, then (once settled) when it was really sent. */
   at: number;
+  /** When the permit was granted (never moved). */
+  grantedAt?: number;
   input: number;
   output: number;
   settled: boolean;
@@ -62,6 +65,8 @@ interface ModelState {
   /** Allowed concurrency (float; floor is used); 0 = not controlled. JSON-safe, unlike Infinity. */
   limit: number;
   pausedUntil: number;
+  /** When the limit was last halved: 429s of requests granted before that are the same congestion event. */
+  lastDecreaseAt?: number;
 }
 
 /** Serializable limiter state (carried across continue-as-new). */
@@ -141,7 +146,7 @@ export function acquire(s: LimiterState, req: AcquireRequest, now: number): Acqu
     return { granted: false, ...refusal };
   }
   const permitId = `p${++s.seq}`;
-  s.entries.push({ permitId, model: req.model, at: now, input: req.inputTokens, output: req.maxOutputTokens, settled: false, leaseUntil: now + req.leaseMs });
+  s.entries.push({ permitId, model: req.model, at: now, grantedAt: now, input: req.inputTokens, output: req.maxOutputTokens, settled: false, leaseUntil: now + req.leaseMs });
   s.granted++;
   return { granted: true, permitId };
 }
@@ -164,7 +169,12 @@ export function settle(s: LimiterState, req: SettleRequest, now: number): void {
   const model = s.models[e.model];
   if (!model || model.limit <= 0) return;
   if (req.outcome === 'throttled') {
-    model.limit = Math.max(1, model.limit / 2);
+    // Halve once per congestion event (as TCP does once per round trip): the other 429s of
+    // requests that were already in flight when the limit dropped say nothing new.
+    if ((e.grantedAt ?? e.at) >= (model.lastDecreaseAt ?? -Infinity)) {
+      model.limit = Math.max(1, model.limit / 2);
+      model.lastDecreaseAt = now;
+    }
     model.pausedUntil = Math.max(model.pausedUntil, now + (req.retryAfterMs ?? 1000));
   } else if (req.outcome === 'success') {
     model.limit += 1 / Math.max(1, model.limit);

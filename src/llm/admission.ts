@@ -61,7 +61,8 @@ export class TemporalAdmission implements Admission {
     private readonly taskQueue: string,
     private readonly limits: LimitsTable,
     private readonly windowMs = 60_000,
-    private readonly leaseMs = 15 * 60_000,
+    // A permit not settled within the LLM attempt timeout (5 min) belongs to a dead worker.
+    private readonly leaseMs = 5 * 60_000,
   ) {}
 
   /** True when any limit is configured (otherwise the activity skips admission entirely). */
@@ -97,11 +98,19 @@ export class TemporalAdmission implements Admission {
           settle: async (outcome) => {
             if (settled) return;
             settled = true;
-            // Best effort: a lost settle is reclaimed when the permit's lease expires.
-            await this.client.workflow
-              .getHandle(workflowId)
-              .signal(settlePermitSignal, { permitId, ...outcome })
-              .catch(() => undefined);
+            // A lost settle would hold a concurrency slot until the lease expires: try a few times.
+            for (let attempt = 1; ; attempt++) {
+              try {
+                await this.client.workflow.getHandle(workflowId).signal(settlePermitSignal, { permitId, ...outcome });
+                return;
+              } catch (err) {
+                if (attempt >= 5) {
+                  console.error(`llm limiter: could not settle permit ${permitId} (${err instanceof Error ? err.message : String(err)}); its lease will reclaim it`);
+                  return;
+                }
+                await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+              }
+            }
           },
         };
       }

@@ -71,6 +71,18 @@ describe('limiter', () => {
     expect([0, 1, 2, 3].map(() => acquire(s, req({ limits }), 700).granted)).toEqual([true, true, true, false]);
   });
 
+  test('many 429s from one burst halve the limit once, not once each', () => {
+    const s = initialLimiterState();
+    const limits = { adaptiveMax: 16 };
+    const burst = Array.from({ length: 16 }, (_, i) => acquire(s, req({ limits }), i) as { permitId: string });
+    for (const p of burst.slice(0, 12)) settle(s, { permitId: p.permitId, outcome: 'throttled', retryAfterMs: 100 }, 50);
+    expect(s.models.m.limit).toBe(8);
+    // A request granted after the decrease that is throttled again halves it again.
+    const later = acquire(s, req({ limits }), 200) as { permitId: string };
+    settle(s, { permitId: later.permitId, outcome: 'throttled', retryAfterMs: 100 }, 300);
+    expect(s.models.m.limit).toBe(4);
+  });
+
   test('a permit whose worker died is reclaimed when its lease expires', () => {
     const s = initialLimiterState();
     const limits = { adaptiveMax: 1 };
