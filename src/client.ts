@@ -51,6 +51,16 @@ function withOverrides(raw: unknown, o: { maxConcurrent?: number; model?: string
   return out;
 }
 
+/** The `--max-concurrent` option every start command takes. */
+function maxConcurrentOption(): Option {
+  return new Option('--max-concurrent <n>', 'at most n calls in flight').argParser(positiveInt('--max-concurrent'));
+}
+
+/** A workflow id prefix that names the spec, e.g. `dag-market-entry`. */
+function idPrefix(kind: string, name: string | undefined): string {
+  return `${kind}-${(name ?? 'spec').toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 30)}`;
+}
+
 /** Runs a validator; its InvalidInputError becomes a UserError naming the source. */
 function checked<T>(source: string, fn: () => T): T {
   try {
@@ -78,7 +88,7 @@ function program(run: (work: (ctx: { client: Client; config: Config }) => Promis
     p
       .command('fanout <tasks.json>')
       .description('run independent LLM tasks in parallel (file: a list of {name, prompt, system?} or {tasks, maxConcurrent, ...})')
-      .addOption(new Option('--max-concurrent <n>', 'at most n calls in flight').argParser(positiveInt('--max-concurrent')))
+      .addOption(maxConcurrentOption())
       .option('--fail-fast', 'on the first permanent failure cancel the rest and fail the run')
       .option('--model <model>', 'model for every task without its own'),
   ).action(async (file: string, o: StartOptions & { maxConcurrent?: number; failFast?: boolean; model?: string }) => {
@@ -90,13 +100,12 @@ function program(run: (work: (ctx: { client: Client; config: Config }) => Promis
     p
       .command('dag <spec.json>')
       .description('run LLM nodes with dependencies; each starts when its dependencies succeed ({nodes:[{id, prompt, dependsOn}]})')
-      .addOption(new Option('--max-concurrent <n>', 'at most n calls in flight').argParser(positiveInt('--max-concurrent')))
+      .addOption(maxConcurrentOption())
       .addOption(new Option('--on-failure <mode>', 'what a failed node does to the rest').choices(['skip-dependents', 'fail-fast']))
       .option('--model <model>', 'model for every node without its own'),
   ).action(async (file: string, o: StartOptions & { maxConcurrent?: number; onFailure?: string; model?: string }) => {
     const spec = checked(file, () => validateDag(withOverrides(readJsonFile(file), o)));
-    const prefix = `dag-${(spec.name ?? 'spec').toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 30)}`;
-    await run((ctx) => startAndReport(ctx, 'runDag', spec, prefix, o));
+    await run((ctx) => startAndReport(ctx, 'runDag', spec, idPrefix('dag', spec.name), o));
   });
 
   startOpts(
@@ -104,7 +113,7 @@ function program(run: (work: (ctx: { client: Client; config: Config }) => Promis
       .command('decompose <task>')
       .description('let the LLM split a task into subtasks, run them in parallel, and synthesise the results')
       .addOption(new Option('--subtasks <n>', 'how many subtasks to ask for (default 4)').argParser(positiveInt('--subtasks')))
-      .addOption(new Option('--max-concurrent <n>', 'at most n calls in flight').argParser(positiveInt('--max-concurrent')))
+      .addOption(maxConcurrentOption())
       .option('--model <model>', 'model for every call'),
   ).action(async (task: string, o: StartOptions & { subtasks?: number; maxConcurrent?: number; model?: string }) => {
     const input = checked('decompose', () => parseOrThrow(decomposeInputSchema, withOverrides({ task, subtasks: o.subtasks }, o), 'decompose input'));
@@ -121,13 +130,12 @@ function program(run: (work: (ctx: { client: Client; config: Config }) => Promis
     p
       .command('pipeline <spec.json>')
       .description('run stages in order, tasks within a stage in parallel ({stages:[{name, tasks:[{id, prompt}]}]})')
-      .addOption(new Option('--max-concurrent <n>', 'at most n calls in flight').argParser(positiveInt('--max-concurrent')))
+      .addOption(maxConcurrentOption())
       .option('--stop-on-stage-failure', 'stop after a stage in which a task failed')
       .option('--model <model>', 'model for every task without its own'),
   ).action(async (file: string, o: StartOptions & { maxConcurrent?: number; stopOnStageFailure?: boolean; model?: string }) => {
     const spec = checked(file, () => validatePipeline(withOverrides(readJsonFile(file), o)));
-    const prefix = `pipeline-${(spec.name ?? 'spec').toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 30)}`;
-    await run((ctx) => startAndReport(ctx, 'pipeline', spec, prefix, o));
+    await run((ctx) => startAndReport(ctx, 'pipeline', spec, idPrefix('pipeline', spec.name), o));
   });
 
   startOpts(
@@ -135,7 +143,7 @@ function program(run: (work: (ctx: { client: Client; config: Config }) => Promis
       .command('intel')
       .description('competitive intelligence: research each company, analyse it, then compare (writes runs/<id>/report.md)')
       .option('--companies <list>', 'comma-separated company names (default: 12 AI companies)')
-      .addOption(new Option('--max-concurrent <n>', 'at most n calls in flight').argParser(positiveInt('--max-concurrent')))
+      .addOption(maxConcurrentOption())
       .option('--model <model>', 'model for every call'),
   ).action(async (o: StartOptions & { companies?: string; maxConcurrent?: number; model?: string }) => {
     const companies = o.companies?.split(',').map((c) => c.trim());
