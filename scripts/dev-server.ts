@@ -64,7 +64,6 @@ export interface DevServerOptions {
   headless?: boolean;
   dbFile?: string;
   extraArgs?: string[];
-  logFile?: string;
   detached?: boolean;
 }
 
