@@ -120,7 +120,7 @@ export function createLlmActivities(deps: LlmDeps) {
     try {
       if (input.cache && deps.cache) {
         const key = cacheKey({ model, system: input.system, prompt: input.prompt, maxTokens });
-        const { response, hit, shared } = await deps.cache.getOrCall(key, input.cache.ttlSeconds * 1000, request);
+        const { response, hit, shared } = await deps.cache.getOrCall(key, input.cache.ttlSeconds * 1000, request, ctx.cancellationSignal);
         if (hit || shared) {
           const saved = response.tokens;
           deps.metrics?.recordCacheHit(response.model, saved);

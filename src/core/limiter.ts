@@ -4,8 +4,10 @@
  * - requests, input tokens and output tokens per sliding window, per model (RPM, ITPM, OTPM):
  *   a call reserves its estimated input tokens and its max_tokens of output, and the reservation
  *   is settled with the real usage when the call ends;
- * - adaptive concurrency (AIMD): on a 429/529 the model's allowed concurrency halves and calls
- *   pause for the provider's retry-after; each success adds 1/limit back.
+ * - adaptive concurrency (AIMD): on a 429/529 the model's allowed concurrency drops to at most the
+ *   concurrency the throttled request was sent at (and by BACKOFF once per congestion event), and
+ *   calls pause for the provider's retry-after; each success adds 1/limit back, and more slowly
+ *   near the level that was last throttled, so the limit settles just below the provider's.
  * Deterministic: time comes from the caller (workflow time), no I/O.
  */
 import { z } from 'zod';
@@ -32,6 +34,26 @@ export const acquireRequestSchema = z.object({
 });
 export type AcquireRequest = z.infer<typeof acquireRequestSchema>;
 
+/** A batch of admission requests from one worker, granted in order (FIFO) as far as they fit. */
+export const acquireBatchSchema = z.object({
+  model: z.string().min(1),
+  limits: modelLimitsSchema,
+  windowMs: z.number().int().min(100),
+  leaseMs: z.number().int().min(1000),
+  requests: z
+    .array(z.object({ inputTokens: z.number().int().min(0), maxOutputTokens: z.number().int().min(1) }))
+    .min(1)
+    .max(500),
+});
+export type AcquireBatchRequest = z.infer<typeof acquireBatchSchema>;
+
+/** Permits for the first `permitIds.length` requests of a batch; why the next one did not fit. */
+export interface AcquireBatchResponse {
+  permitIds: string[];
+  retryAfterMs?: number;
+  reason?: string;
+}
+
 /** Failure type of an update rejected because the request does not fit now (details: [retryAfterMs]). */
 export const PERMIT_REFUSED = 'PermitRefused';
 
@@ -41,7 +63,8 @@ export type AcquireResponse = { granted: true; permitId: string } | { granted: f
 /** How a call ended, sent when settling its permit. */
 export interface SettleRequest {
   permitId: string;
-  outcome: 'success' | 'throttled' | 'error';
+  /** `unused`: the permit was never used (its caller gave up before sending): forget it. */
+  outcome: 'success' | 'throttled' | 'error' | 'unused';
   tokens?: { input: number; output: number };
   retryAfterMs?: number;
   /** When the request was really sent (the worker's clock): the window counts from then. */
@@ -59,6 +82,8 @@ interface Entry {
   output: number;
   settled: boolean;
   leaseUntil: number;
+  /** How many of the model's permits were in flight when this one was granted. */
+  conc?: number;
 }
 
 interface ModelState {
@@ -67,6 +92,8 @@ interface ModelState {
   pausedUntil: number;
   /** When the limit was last halved: 429s of requests granted before that are the same congestion event. */
   lastDecreaseAt?: number;
+  /** The lowest concurrency level (this call included) that drew a 429 since the last success at that level. */
+  ceiling?: number;
 }
 
 /** Serializable limiter state (carried across continue-as-new). */
@@ -84,6 +111,11 @@ export interface LimiterState {
 export function initialLimiterState(): LimiterState {
   return { seq: 0, entries: [], models: {}, windowMs: 60_000, granted: 0, refused: 0 };
 }
+
+/** Multiplicative decrease per congestion event (Netflix concurrency-limits' AIMD default). */
+export const BACKOFF = 0.9;
+/** Near the level that was last throttled, grow this many times more slowly (probe rarely). */
+export const PROBE_SLOWDOWN = 8;
 
 // Network delay between a grant and the request's arrival at the provider: keep entries a little
 // longer than the window so the provider never sees more than the budget in any window.
@@ -135,26 +167,50 @@ export function check(s: LimiterState, req: AcquireRequest, now: number): Refusa
 
 /** Decides one admission request at time `now`, granting a permit when it fits; mutates the state. */
 export function acquire(s: LimiterState, req: AcquireRequest, now: number): AcquireResponse {
+  const r = acquireBatch(s, { model: req.model, limits: req.limits, windowMs: req.windowMs, leaseMs: req.leaseMs, requests: [{ inputTokens: req.inputTokens, maxOutputTokens: req.maxOutputTokens }] }, now);
+  return r.permitIds.length ? { granted: true, permitId: r.permitIds[0] } : { granted: false, retryAfterMs: r.retryAfterMs ?? 100, reason: r.reason ?? 'refused' };
+}
+
+/** Whether the first request of a batch would be admitted now (the batch update's validator). */
+export function checkBatch(s: LimiterState, req: AcquireBatchRequest, now: number): Refusal | undefined {
+  return check(s, { model: req.model, limits: req.limits, windowMs: req.windowMs, leaseMs: req.leaseMs, ...req.requests[0] }, now);
+}
+
+/**
+ * Grants the requests of a batch in order while they fit, and stops at the first that does not
+ * (first come, first served: a large request is not overtaken forever by small ones).
+ */
+export function acquireBatch(s: LimiterState, req: AcquireBatchRequest, now: number): AcquireBatchResponse {
   s.windowMs = req.windowMs;
   prune(s, now);
   const { limits } = req;
   const model = (s.models[req.model] ??= { limit: limits.adaptiveMax ?? 0, pausedUntil: 0 });
   if (limits.adaptiveMax !== undefined && (model.limit <= 0 || model.limit > limits.adaptiveMax)) model.limit = limits.adaptiveMax;
-  const refusal = check(s, req, now);
-  if (refusal) {
-    s.refused++;
-    return { granted: false, ...refusal };
+  const permitIds: string[] = [];
+  for (const r of req.requests) {
+    const refusal = check(s, { model: req.model, limits, windowMs: req.windowMs, leaseMs: req.leaseMs, ...r }, now);
+    if (refusal) {
+      s.refused++;
+      return { permitIds, ...refusal };
+    }
+    const conc = s.entries.filter((e) => e.model === req.model && !e.settled).length;
+    const permitId = `p${++s.seq}`;
+    s.entries.push({ permitId, model: req.model, at: now, grantedAt: now, input: r.inputTokens, output: r.maxOutputTokens, settled: false, leaseUntil: now + req.leaseMs, conc });
+    s.granted++;
+    permitIds.push(permitId);
   }
-  const permitId = `p${++s.seq}`;
-  s.entries.push({ permitId, model: req.model, at: now, grantedAt: now, input: req.inputTokens, output: req.maxOutputTokens, settled: false, leaseUntil: now + req.leaseMs });
-  s.granted++;
-  return { granted: true, permitId };
+  return { permitIds };
 }
 
 /** Settles a permit with what the call really used, and adapts concurrency to the outcome. */
 export function settle(s: LimiterState, req: SettleRequest, now: number): void {
   const e = s.entries.find((x) => x.permitId === req.permitId);
   if (!e) return;
+  if (req.outcome === 'unused') {
+    // Granted but never sent: it used nothing and says nothing about the provider.
+    s.entries = s.entries.filter((x) => x !== e);
+    return;
+  }
   e.settled = true;
   // The grant time is the workflow task's time; the request may have left later (a cold worker,
   // a busy event loop). Count it from when it really went out.
@@ -168,16 +224,26 @@ export function settle(s: LimiterState, req: SettleRequest, now: number): void {
   }
   const model = s.models[e.model];
   if (!model || model.limit <= 0) return;
+  // The concurrency level this call ran at, itself included.
+  const level = (e.conc ?? Math.floor(model.limit) - 1) + 1;
   if (req.outcome === 'throttled') {
-    // Halve once per congestion event (as TCP does once per round trip): the other 429s of
-    // requests that were already in flight when the limit dropped say nothing new.
+    // Decrease once per congestion event (as TCP does once per round trip): the other 429s of
+    // requests already in flight when the limit dropped say nothing new...
     if ((e.grantedAt ?? e.at) >= (model.lastDecreaseAt ?? -Infinity)) {
-      model.limit = Math.max(1, model.limit / 2);
+      model.limit = Math.max(1, model.limit * BACKOFF);
       model.lastDecreaseAt = now;
     }
+    // ...except the level they were throttled at: the provider refused `level` calls at once, so
+    // the limit goes below that at once instead of halving its way down over several events.
+    model.limit = Math.max(1, Math.min(model.limit, level - 1));
+    model.ceiling = Math.min(model.ceiling ?? Infinity, level);
     model.pausedUntil = Math.max(model.pausedUntil, now + (req.retryAfterMs ?? 1000));
   } else if (req.outcome === 'success') {
-    model.limit += 1 / Math.max(1, model.limit);
+    // The provider took `level` calls at once: a ceiling at or below that is out of date.
+    if (model.ceiling !== undefined && level >= model.ceiling) model.ceiling = level + 1;
+    const next = Math.floor(model.limit) + 1;
+    const probing = model.ceiling !== undefined && next >= model.ceiling;
+    model.limit += 1 / (Math.max(1, model.limit) * (probing ? PROBE_SLOWDOWN : 1));
   }
   prune(s, now);
 }

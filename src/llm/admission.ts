@@ -3,11 +3,16 @@
  * `llmLimiter` workflow for a permit (starting it if needed), waits and asks again while refused,
  * and settles the permit with the real usage afterwards. Because the limiter is one workflow, the
  * budgets hold across every worker process and every run.
+ *
+ * Calls waiting in one worker process queue up locally and are asked for together: one update
+ * per model at a time carries the whole queue (granted in order as far as it fits), so a hundred
+ * waiting calls cost one request every retry-after, not a hundred. When one of this process's
+ * calls settles, the queue is asked again at once: its slot is free now.
  */
 import { WithStartWorkflowOperation, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { PERMIT_REFUSED, type AcquireResponse, type ModelLimits, type SettleRequest } from '../core/limiter';
-import { acquirePermitUpdate, settlePermitSignal } from '../workflows/llm-limiter';
+import { PERMIT_REFUSED, type AcquireBatchResponse, type ModelLimits, type SettleRequest } from '../core/limiter';
+import { acquirePermitsUpdate, settlePermitSignal } from '../workflows/llm-limiter';
 
 /** A call asking to be admitted. */
 export interface AdmissionRequest {
@@ -40,22 +45,32 @@ export function limiterWorkflowId(taskQueue: string): string {
   return `llm-limiter-${taskQueue}`;
 }
 
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
+/** Requests in one batch update (the rest of a longer queue goes in the next one). */
+const MAX_BATCH = 100;
+
+interface Waiter {
+  inputTokens: number;
+  maxOutputTokens: number;
+  /** Resolved, rejected or given up: a permit granted to it now is released at once. */
+  done: boolean;
+  grant(p: Permit): void;
+  fail(err: unknown): void;
+}
+
+/** The waiting calls of one model in this process, and the loop asking for them. */
+interface ModelQueue {
+  waiters: Waiter[];
+  running: boolean;
+  /** Ends the loop's wait for a refusal's retry-after early. */
+  wake?: () => void;
+  /** Set when a permit settled while the loop was asking: ask again without waiting. */
+  woken: boolean;
+}
 
 /** Admission through the limiter workflow on `taskQueue`. */
 export class TemporalAdmission implements Admission {
+  private readonly queues = new Map<string, ModelQueue>();
+
   constructor(
     private readonly client: Client,
     private readonly taskQueue: string,
@@ -70,51 +85,129 @@ export class TemporalAdmission implements Admission {
     return Object.values(limits).some((l) => l.rpm || l.itpm || l.otpm || l.adaptiveMax);
   }
 
-  async acquire(req: AdmissionRequest, signal: AbortSignal): Promise<Permit> {
-    const limits = this.limits[req.model] ?? this.limits['*'] ?? {};
-    const request = { model: req.model, inputTokens: estimateInputTokens(req), maxOutputTokens: req.maxTokens, limits, windowMs: this.windowMs, leaseMs: this.leaseMs };
-    const workflowId = limiterWorkflowId(this.taskQueue);
-    for (;;) {
-      const r = await this.client.workflow.executeUpdateWithStart(acquirePermitUpdate, {
+  acquire(req: AdmissionRequest, signal: AbortSignal): Promise<Permit> {
+    return new Promise<Permit>((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason);
+      let q = this.queues.get(req.model);
+      if (!q) this.queues.set(req.model, (q = { waiters: [], running: false, woken: false }));
+      const queue = q;
+      const onAbort = () => {
+        if (w.done) return;
+        w.done = true;
+        queue.waiters = queue.waiters.filter((x) => x !== w);
+        reject(signal.reason);
+      };
+      const w: Waiter = {
+        inputTokens: estimateInputTokens(req),
+        maxOutputTokens: req.maxTokens,
+        done: false,
+        grant: (p) => {
+          w.done = true;
+          signal.removeEventListener('abort', onAbort);
+          resolve(p);
+        },
+        fail: (err) => {
+          w.done = true;
+          signal.removeEventListener('abort', onAbort);
+          reject(err);
+        },
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      queue.waiters.push(w);
+      if (!queue.running) void this.pump(req.model, queue);
+    });
+  }
+
+  /** Asks for the queue's permits until it is empty. */
+  private async pump(model: string, q: ModelQueue): Promise<void> {
+    q.running = true;
+    try {
+      while (q.waiters.length) {
+        const batch = q.waiters.slice(0, MAX_BATCH);
+        q.woken = false;
+        let r: AcquireBatchResponse;
+        try {
+          r = await this.ask(model, batch);
+        } catch (err) {
+          for (const w of batch) if (!w.done) w.fail(err);
+          q.waiters = q.waiters.filter((w) => !w.done);
+          continue;
+        }
+        r.permitIds.forEach((permitId, i) => {
+          const permit = this.permit(permitId, q);
+          const w = batch[i];
+          // Its call gave up while the update was on its way: hand the slot back.
+          if (w.done) void permit.settle({ outcome: 'unused' });
+          else w.grant(permit);
+        });
+        q.waiters = q.waiters.filter((w) => !w.done);
+        if (r.permitIds.length < batch.length && !q.woken) await this.pause(q, r.retryAfterMs ?? 100);
+      }
+    } finally {
+      q.running = false;
+    }
+  }
+
+  /** Waits for a refusal's retry-after, or less if one of this process's permits settles. */
+  private pause(q: ModelQueue, ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(t);
+        q.wake = undefined;
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      q.wake = done;
+    });
+  }
+
+  /** One batch update: the permits granted, or (a rejected update, never in history) when to ask again. */
+  private async ask(model: string, batch: Waiter[]): Promise<AcquireBatchResponse> {
+    const limits = this.limits[model] ?? this.limits['*'] ?? {};
+    const request = { model, limits, windowMs: this.windowMs, leaseMs: this.leaseMs, requests: batch.map((w) => ({ inputTokens: w.inputTokens, maxOutputTokens: w.maxOutputTokens })) };
+    return this.client.workflow
+      .executeUpdateWithStart(acquirePermitsUpdate, {
         args: [request],
         startWorkflowOperation: new WithStartWorkflowOperation('llmLimiter', {
-          workflowId,
+          workflowId: limiterWorkflowId(this.taskQueue),
           taskQueue: this.taskQueue,
           args: [{}],
           workflowIdConflictPolicy: 'USE_EXISTING',
         }),
-      }).catch((err: unknown): AcquireResponse => {
-        // A refusal comes back as a rejected update (it never reaches the limiter's history).
+      })
+      .catch((err: unknown): AcquireBatchResponse => {
         if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type === PERMIT_REFUSED) {
-          return { granted: false, retryAfterMs: Number(err.cause.details?.[0] ?? 100), reason: err.cause.message };
+          return { permitIds: [], retryAfterMs: Number(err.cause.details?.[0] ?? 100), reason: err.cause.message };
         }
         if (err instanceof WorkflowUpdateFailedError) throw new Error(`LLM limiter rejected the request: ${err.cause?.message ?? err.message}`);
         throw err;
       });
-      if (r.granted) {
-        const permitId = r.permitId;
-        let settled = false;
-        return {
-          settle: async (outcome) => {
-            if (settled) return;
-            settled = true;
-            // A lost settle would hold a concurrency slot until the lease expires: try a few times.
-            for (let attempt = 1; ; attempt++) {
-              try {
-                await this.client.workflow.getHandle(workflowId).signal(settlePermitSignal, { permitId, ...outcome });
-                return;
-              } catch (err) {
-                if (attempt >= 5) {
-                  console.error(`llm limiter: could not settle permit ${permitId} (${err instanceof Error ? err.message : String(err)}); its lease will reclaim it`);
-                  return;
-                }
-                await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
-              }
+  }
+
+  /** A granted permit: settling it tells the limiter (retried: a lost settle holds a slot until the lease ends) and wakes the queue. */
+  private permit(permitId: string, q: ModelQueue): Permit {
+    let settled = false;
+    const workflowId = limiterWorkflowId(this.taskQueue);
+    return {
+      settle: async (outcome) => {
+        if (settled) return;
+        settled = true;
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await this.client.workflow.getHandle(workflowId).signal(settlePermitSignal, { permitId, ...outcome });
+            break;
+          } catch (err) {
+            if (attempt >= 5) {
+              console.error(`llm limiter: could not settle permit ${permitId} (${err instanceof Error ? err.message : String(err)}); its lease will reclaim it`);
+              return;
             }
-          },
-        };
-      }
-      await sleep(r.retryAfterMs, signal);
-    }
+            await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+          }
+        }
+        // A slot of this model is free now: ask for the waiting calls without waiting out the retry-after.
+        q.woken = true;
+        q.wake?.();
+      },
+    };
   }
 }

@@ -1,25 +1,33 @@
 /**
  * The `llmLimiter` workflow: one long-lived admission controller per task queue, shared by every
- * worker and run. LLM activities ask it for a permit (`acquirePermit` update) before each call
- * and settle the permit afterwards (`settlePermit` signal). Handlers never wait: a refusal says
- * when to ask again, so handlers finish at once and the workflow can continue-as-new cleanly.
+ * worker and run. Each worker process asks it for permits for its waiting LLM calls in one batch
+ * (`acquirePermits` update) and settles each permit when its call ends (`settlePermit` signal).
+ * Handlers never wait: a refusal says when to ask again, so handlers finish at once, no update
+ * stays in flight (the server allows only a few per workflow) and continue-as-new is clean.
  */
 import { ApplicationFailure, allHandlersFinished, condition, continueAsNew, defineQuery, defineSignal, defineUpdate, setHandler, workflowInfo } from '@temporalio/workflow';
 import {
   PERMIT_REFUSED,
   acquire,
+  acquireBatch,
+  acquireBatchSchema,
   acquireRequestSchema,
   check,
+  checkBatch,
   describeLimiter,
   initialLimiterState,
   settle,
+  type AcquireBatchRequest,
+  type AcquireBatchResponse,
   type AcquireRequest,
   type AcquireResponse,
   type LimiterState,
   type SettleRequest,
 } from '../core/limiter';
 
-/** Asks for a permit. */
+/** Asks for permits for a worker's waiting calls, granted in order as far as they fit. */
+export const acquirePermitsUpdate = defineUpdate<AcquireBatchResponse, [AcquireBatchRequest]>('acquirePermits');
+/** Asks for one permit (the first protocol; kept so running limiters and recorded histories still work). */
 export const acquirePermitUpdate = defineUpdate<AcquireResponse, [AcquireRequest]>('acquirePermit');
 /** Reports how a permitted call ended. */
 export const settlePermitSignal = defineSignal<[SettleRequest]>('settlePermit');
@@ -32,14 +40,24 @@ const MAX_HISTORY = 4000;
 /** Runs admission control until its history grows, then continues as new with the same state. */
 export async function llmLimiter(input: { state?: LimiterState } = {}): Promise<void> {
   const state = input.state ?? initialLimiterState();
+  const invalid = (issues: { path: PropertyKey[]; message: string }[]) => new Error(`invalid permit request: ${issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  const refused = (r: { reason: string; retryAfterMs: number }) => ApplicationFailure.create({ type: PERMIT_REFUSED, message: r.reason, details: [r.retryAfterMs] });
+  // Refusals are rejected in the validators, so they never reach history: a busy limiter refuses
+  // far more often than it grants, and its history would otherwise grow with every retry.
+  setHandler(acquirePermitsUpdate, (req) => acquireBatch(state, req, Date.now()), {
+    validator: (req) => {
+      const r = acquireBatchSchema.safeParse(req);
+      if (!r.success) throw invalid(r.error.issues);
+      const refusal = checkBatch(state, r.data, Date.now());
+      if (refusal) throw refused(refusal);
+    },
+  });
   setHandler(acquirePermitUpdate, (req) => acquire(state, req, Date.now()), {
-    // Refusals are rejected here, so they never reach history: a busy limiter refuses far more
-    // often than it grants, and its history would otherwise grow with every retry.
     validator: (req) => {
       const r = acquireRequestSchema.safeParse(req);
-      if (!r.success) throw new Error(`invalid permit request: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      if (!r.success) throw invalid(r.error.issues);
       const refusal = check(state, r.data, Date.now());
-      if (refusal) throw ApplicationFailure.create({ type: PERMIT_REFUSED, message: refusal.reason, details: [refusal.retryAfterMs] });
+      if (refusal) throw refused(refusal);
     },
   });
   setHandler(settlePermitSignal, (req) => settle(state, req, Date.now()));

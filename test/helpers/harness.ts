@@ -55,6 +55,8 @@ export interface Harness {
   runsDir: string;
   /** Where large payloads are offloaded. */
   payloadStoreDir: string;
+  /** The response cache's directory (share it with a worker process to share the cache). */
+  cacheDir: string;
   /** Starts a (further) set of workers on this harness's queues. */
   startWorkers(): Promise<void>;
   stopWorkers(): Promise<void>;
@@ -86,6 +88,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
     address,
     runsDir,
     payloadStoreDir,
+    cacheDir,
     async startWorkers() {
       // Each call adds another complete set of workers on the same task queues (e.g. two "processes").
       const added = await createWorkers({

@@ -11,6 +11,8 @@ import { HISTORY_SCENARIOS, LIMITER_HISTORY } from '../../src/core/history-scena
 import { quietRuntime } from '../helpers/runtime';
 
 const DIR = path.join(__dirname, '..', 'histories');
+/** Recorded before permits were asked for in batches (kept, not re-recorded). */
+const LIMITER_V1 = 'llmLimiter-v1';
 const load = (name: string) => historyFromJSON(JSON.parse(fs.readFileSync(path.join(DIR, `${name}.json`), 'utf8')));
 
 describe('replay of recorded histories', () => {
@@ -19,7 +21,7 @@ describe('replay of recorded histories', () => {
 
   test('a history is committed for every scenario and every workflow type', () => {
     const files = fs.readdirSync(DIR).filter((f) => f.endsWith('.json'));
-    expect(files.sort()).toEqual([...HISTORY_SCENARIOS.map((s) => `${s.name}.json`), `${LIMITER_HISTORY.name}.json`].sort());
+    expect(files.sort()).toEqual([...HISTORY_SCENARIOS.map((s) => `${s.name}.json`), `${LIMITER_HISTORY.name}.json`, `${LIMITER_V1}.json`].sort());
     expect(new Set(HISTORY_SCENARIOS.map((s) => s.workflowType))).toEqual(new Set(['fanOut', 'runDag', 'decomposeAndSynthesize', 'pipeline', 'competitiveIntel']));
   });
 
@@ -27,9 +29,16 @@ describe('replay of recorded histories', () => {
     await expect(Worker.runReplayHistory({ workflowBundle: bundle }, load(name), `history-${name}`)).resolves.toBeUndefined();
   });
 
-  test('the llmLimiter history (permits granted through updates, settled through signals) replays', async () => {
+  test('the llmLimiter history (batches of permits granted through updates, settled through signals) replays', async () => {
     const history = load(LIMITER_HISTORY.name);
-    expect(JSON.stringify(history)).toContain('acquirePermit');
+    expect(JSON.stringify(history)).toContain('acquirePermits');
+    await expect(Worker.runReplayHistory({ workflowBundle: bundle }, history, LIMITER_HISTORY.workflowId)).resolves.toBeUndefined();
+  });
+
+  test('a limiter history of the first protocol (one permit per update) still replays', async () => {
+    const history = load(LIMITER_V1);
+    expect(JSON.stringify(history)).toContain('"acquirePermit"');
+    expect(JSON.stringify(history)).not.toContain('acquirePermits');
     await expect(Worker.runReplayHistory({ workflowBundle: bundle }, history, LIMITER_HISTORY.workflowId)).resolves.toBeUndefined();
   });
 

@@ -1,5 +1,5 @@
 /** The admission state machine (pure): windows, reservations, settlement, AIMD, leases. */
-import { acquire, initialLimiterState, settle, type AcquireRequest } from '../../src/core/limiter';
+import { BACKOFF, PROBE_SLOWDOWN, acquire, acquireBatch, checkBatch, initialLimiterState, settle, type AcquireRequest } from '../../src/core/limiter';
 
 const req = (over: Partial<AcquireRequest> = {}): AcquireRequest => ({
   model: 'm',
@@ -55,32 +55,74 @@ describe('limiter', () => {
     expect(acquire(s, req({ limits: { itpm: 10 }, inputTokens: 500 }), 1).granted).toBe(false);
   });
 
-  test('adaptive concurrency halves on throttling, pauses for retry-after, and grows back additively', () => {
+  test('adaptive concurrency drops below the level a 429 came at, pauses for retry-after, and grows back additively', () => {
     const s = initialLimiterState();
     const limits = { adaptiveMax: 8 };
-    const permits = Array.from({ length: 8 }, (_, i) => acquire(s, req({ limits }), i));
-    expect(permits.every((p) => p.granted)).toBe(true);
+    const permits = Array.from({ length: 8 }, (_, i) => acquire(s, req({ limits }), i) as { permitId: string });
+    expect(permits.every((p) => p.permitId)).toBe(true);
     expect(acquire(s, req({ limits }), 9)).toMatchObject({ granted: false, reason: 'concurrency 8 reached' });
-    settle(s, { permitId: (permits[0] as { permitId: string }).permitId, outcome: 'throttled', retryAfterMs: 500 }, 10);
-    expect(s.models.m.limit).toBe(4);
+    // The 6th call (5 others in flight when it was granted) was throttled: the provider takes 5 at most.
+    settle(s, { permitId: permits[5].permitId, outcome: 'throttled', retryAfterMs: 500 }, 10);
+    expect(s.models.m.limit).toBe(5);
+    expect(s.models.m.ceiling).toBe(6);
     expect(acquire(s, req({ limits }), 100)).toMatchObject({ granted: false, reason: 'paused after a rate-limit answer' });
-    for (const p of permits.slice(1, 6)) settle(s, { permitId: (p as { permitId: string }).permitId, outcome: 'success', tokens: { input: 1, output: 1 } }, 600);
-    expect(s.models.m.limit).toBeGreaterThan(4);
-    expect(s.models.m.limit).toBeLessThan(6);
-    // 2 still in flight, limit ~5: three more fit.
+    for (const p of permits.slice(0, 5)) settle(s, { permitId: p.permitId, outcome: 'success', tokens: { input: 1, output: 1 } }, 600);
+    // Next to the throttled level, growth is PROBE_SLOWDOWN times slower.
+    expect(s.models.m.limit).toBeGreaterThan(5);
+    expect(s.models.m.limit).toBeLessThan(5 + 5 / (5 * PROBE_SLOWDOWN) + 1e-9);
+    // 2 still in flight (permits 6 and 7), limit 5: three more fit.
     expect([0, 1, 2, 3].map(() => acquire(s, req({ limits }), 700).granted)).toEqual([true, true, true, false]);
   });
 
-  test('many 429s from one burst halve the limit once, not once each', () => {
+  test('a 429 at level 1 goes to 1 and a later success there lifts the ceiling; at a high limit BACKOFF is the larger step', () => {
+    const s = initialLimiterState();
+    const limits = { adaptiveMax: 20 };
+    const p = acquire(s, req({ limits }), 0) as { permitId: string };
+    // A 429 with nothing else in flight: the provider took none of ours, so the limit goes to its floor of 1.
+    settle(s, { permitId: p.permitId, outcome: 'throttled', retryAfterMs: 10 }, 1);
+    expect(s.models.m.limit).toBe(1);
+    expect(s.models.m.ceiling).toBe(1);
+    // A success at level 1 shows the ceiling was out of date: it moves up, and growth is normal again.
+    const q = acquire(s, req({ limits }), 20) as { permitId: string };
+    settle(s, { permitId: q.permitId, outcome: 'success', tokens: { input: 1, output: 1 } }, 30);
+    expect(s.models.m.ceiling).toBe(2);
+    expect(s.models.m.limit).toBeCloseTo(1 + 1 / PROBE_SLOWDOWN);
+    // At the limit, the multiplicative backoff is the larger step: 20 in flight, the 20th throttled → 18, not 19.
+    const big = initialLimiterState();
+    const ps = Array.from({ length: 20 }, (_, i) => acquire(big, req({ limits }), i) as { permitId: string });
+    settle(big, { permitId: ps[19].permitId, outcome: 'throttled', retryAfterMs: 10 }, 20);
+    expect(BACKOFF).toBe(0.9);
+    expect(big.models.m.limit).toBeCloseTo(18);
+  });
+
+  test('many 429s from one burst back off once, and settle on the lowest level throttled', () => {
     const s = initialLimiterState();
     const limits = { adaptiveMax: 16 };
     const burst = Array.from({ length: 16 }, (_, i) => acquire(s, req({ limits }), i) as { permitId: string });
-    for (const p of burst.slice(0, 12)) settle(s, { permitId: p.permitId, outcome: 'throttled', retryAfterMs: 100 }, 50);
-    expect(s.models.m.limit).toBe(8);
-    // A request granted after the decrease that is throttled again halves it again.
-    const later = acquire(s, req({ limits }), 200) as { permitId: string };
-    settle(s, { permitId: later.permitId, outcome: 'throttled', retryAfterMs: 100 }, 300);
+    // The provider took 4; the 12 others were throttled, answered in reverse order.
+    for (const p of burst.slice(4).reverse()) settle(s, { permitId: p.permitId, outcome: 'throttled', retryAfterMs: 100 }, 50);
     expect(s.models.m.limit).toBe(4);
+    expect(s.models.m.lastDecreaseAt).toBe(50);
+    // A request granted after the decrease that is throttled again backs off again.
+    for (const p of burst.slice(0, 4)) settle(s, { permitId: p.permitId, outcome: 'success', tokens: { input: 1, output: 1 } }, 300);
+    const later = [0, 1, 2, 3].map(() => acquire(s, req({ limits }), 400) as { permitId: string });
+    settle(s, { permitId: later[3].permitId, outcome: 'throttled', retryAfterMs: 100 }, 500);
+    // Throttled at level 4 now: below that (3), which is also below 4 × BACKOFF.
+    expect(s.models.m.limit).toBe(3);
+    expect(s.models.m.lastDecreaseAt).toBe(500);
+  });
+
+  test('a batch is granted in order as far as it fits; an unused permit is forgotten', () => {
+    const s = initialLimiterState();
+    const limits = { adaptiveMax: 3, itpm: 1000 };
+    const batch = { model: 'm', limits, windowMs: 10_000, leaseMs: 60_000, requests: [100, 100, 100, 100].map((t) => ({ inputTokens: t, maxOutputTokens: 10 })) };
+    const r = acquireBatch(s, batch, 0);
+    expect(r).toEqual({ permitIds: ['p1', 'p2', 'p3'], retryAfterMs: 100, reason: 'concurrency 3 reached' });
+    expect(checkBatch(s, batch, 1)).toMatchObject({ reason: 'concurrency 3 reached' });
+    settle(s, { permitId: 'p1', outcome: 'unused' }, 2);
+    expect(s.entries.map((e) => e.permitId)).toEqual(['p2', 'p3']);
+    expect(s.models.m.limit).toBe(3);
+    expect(checkBatch(s, batch, 3)).toBeUndefined();
   });
 
   test('a permit whose worker died is reclaimed when its lease expires', () => {

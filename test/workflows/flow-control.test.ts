@@ -139,6 +139,38 @@ describe('budgets and cache', () => {
   });
 });
 
+describe('cache shared by worker processes', () => {
+  test('identical calls in flight on two worker processes make one request', async () => {
+    const h = await startHarness({ llm: { ttftMs: 1500, perTokenMs: 0, outputTokens: 5 } });
+    // Another worker process on its own task queue, sharing only the cache directory with the
+    // harness's worker: the two can only share the request through the store's claim.
+    const otherQueue = `${h.taskQueue}-other`;
+    const other = await startWorkerProcess({
+      TEMPORAL_ADDRESS: h.address,
+      TEMPORAL_TASK_QUEUE: otherQueue,
+      ANTHROPIC_BASE_URL: h.llm.url,
+      CACHE_DIR: h.cacheDir,
+      PAYLOAD_STORE_DIR: h.payloadStoreDir,
+    });
+    try {
+      const input = { tasks: [{ name: 'same', prompt: 'one prompt, two workers' }], cache: { ttlSeconds: 600 } };
+      const [here, there] = await Promise.all([
+        h.run<FanOutResult>('fanOut', input),
+        h.client.workflow.execute('fanOut', { taskQueue: otherQueue, workflowId: `fanOut-other-${Date.now()}`, args: [input] }) as Promise<FanOutResult>,
+      ]);
+      expect(h.llm.stats().calls).toBe(1);
+      expect([here, there].map((r) => r.stats.succeeded)).toEqual([1, 1]);
+      // One of them paid; the other waited for its answer.
+      expect([here, there].map((r) => r.stats.cacheHits).sort()).toEqual([0, 1]);
+      // Only the worker process polls the other queue, so `there` ran there.
+      expect(there.results[0].output).toBe(here.results[0].output);
+    } finally {
+      other.kill();
+      await h.close();
+    }
+  });
+});
+
 describe('hedging', () => {
   test('a call slower than the recent p95 is raced by a second request; the slow one is aborted', async () => {
     const h = await startHarness({ llm: { ttftMs: 40, perTokenMs: 0, outputTokens: 5 }, hedging: true });

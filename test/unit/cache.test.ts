@@ -1,0 +1,127 @@
+/**
+ * The response cache on the real file store: hits, TTL, and identical calls shared across
+ * "processes" (two ResponseCache instances over one directory have separate in-flight maps, so
+ * only the store's claim can make them share).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { FileCacheStore, ResponseCache, cacheKey, type CachedResponse } from '../../src/llm/cache';
+
+const dir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'cache-unit-'));
+const response = (text: string): CachedResponse => ({ text, model: 'm', stopReason: 'end_turn', tokens: { input: 3, output: 4 }, durationMs: 1, storedAt: Date.now() });
+const key = cacheKey({ model: 'm', prompt: 'p', maxTokens: 10 });
+
+/** A call that resolves when told to, counting how often it was made. */
+function controlledCall() {
+  let calls = 0;
+  let finish!: (r: CachedResponse) => void;
+  let fail!: (e: Error) => void;
+  const call = () => {
+    calls++;
+    return new Promise<CachedResponse>((res, rej) => {
+      finish = res;
+      fail = rej;
+    });
+  };
+  return { call, calls: () => calls, finish: (t: string) => finish(response(t)), fail: (m: string) => fail(new Error(m)) };
+}
+
+const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('response cache', () => {
+  test('a stored answer is a hit within its TTL and a miss after it', async () => {
+    const store = new FileCacheStore(dir());
+    const cache = new ResponseCache(store);
+    const c = controlledCall();
+    const first = cache.getOrCall(key, 60_000, c.call);
+    await tick(20);
+    c.finish('one');
+    expect(await first).toMatchObject({ hit: false, shared: false, response: { text: 'one' } });
+    expect(await cache.getOrCall(key, 60_000, c.call)).toMatchObject({ hit: true, response: { text: 'one' } });
+    // TTL 0: stale, so the call is made again.
+    const again = cache.getOrCall(key, 0, c.call);
+    await tick(20);
+    c.finish('two');
+    expect((await again).response.text).toBe('two');
+    expect(c.calls()).toBe(2);
+  });
+
+  test('identical calls in two processes sharing the store make one request', async () => {
+    const d = dir();
+    const a = new ResponseCache(new FileCacheStore(d));
+    const b = new ResponseCache(new FileCacheStore(d));
+    const ca = controlledCall();
+    const cb = controlledCall();
+    const ra = a.getOrCall(key, 60_000, ca.call);
+    await tick(20);
+    const rb = b.getOrCall(key, 60_000, cb.call);
+    await tick(300);
+    expect(ca.calls()).toBe(1);
+    // b waits on a's claim instead of calling.
+    expect(cb.calls()).toBe(0);
+    expect(fs.existsSync(path.join(d, `${key}.lock`))).toBe(true);
+    ca.finish('from a');
+    expect(await ra).toMatchObject({ shared: false, response: { text: 'from a' } });
+    expect(await rb).toMatchObject({ shared: true, hit: false, response: { text: 'from a' } });
+    expect(cb.calls()).toBe(0);
+    expect(fs.existsSync(path.join(d, `${key}.lock`))).toBe(false);
+  });
+
+  test('when the claimant fails, the waiting process makes the call itself', async () => {
+    const d = dir();
+    const a = new ResponseCache(new FileCacheStore(d));
+    const b = new ResponseCache(new FileCacheStore(d));
+    const ca = controlledCall();
+    const cb = controlledCall();
+    const ra = a.getOrCall(key, 60_000, ca.call);
+    await tick(20);
+    const rb = b.getOrCall(key, 60_000, cb.call);
+    await tick(200);
+    ca.fail('boom');
+    await expect(ra).rejects.toThrow('boom');
+    await tick(300);
+    expect(cb.calls()).toBe(1);
+    cb.finish('from b');
+    expect(await rb).toMatchObject({ shared: false, response: { text: 'from b' } });
+  });
+
+  test('a claim whose holder died (not renewed within the lease) is taken over', async () => {
+    const d = dir();
+    const store = new FileCacheStore(d);
+    // A lock left by a process that died: its mtime is older than the lease.
+    fs.mkdirSync(d, { recursive: true });
+    const lock = path.join(d, `${key}.lock`);
+    fs.writeFileSync(lock, 'dead-process');
+    const old = new Date(Date.now() - 60_000);
+    fs.utimesSync(lock, old, old);
+    const cache = new ResponseCache(store, 1000);
+    const c = controlledCall();
+    const r = cache.getOrCall(key, 60_000, c.call);
+    await tick(50);
+    expect(c.calls()).toBe(1);
+    c.finish('after takeover');
+    expect((await r).response.text).toBe('after takeover');
+    // A live claim is not taken over.
+    const held = await store.claim(key, 10_000);
+    expect(held).toBeDefined();
+    expect(await store.claim(key, 10_000)).toBeUndefined();
+    await held!.release();
+    expect(await store.claim(key, 10_000)).toBeDefined();
+  });
+
+  test('a caller waiting on another process stops waiting when its activity is cancelled', async () => {
+    const d = dir();
+    const a = new ResponseCache(new FileCacheStore(d));
+    const b = new ResponseCache(new FileCacheStore(d));
+    const ca = controlledCall();
+    void a.getOrCall(key, 60_000, ca.call).catch(() => {});
+    await tick(20);
+    const ac = new AbortController();
+    const rb = b.getOrCall(key, 60_000, controlledCall().call, ac.signal);
+    await tick(150);
+    ac.abort(new Error('cancelled'));
+    await expect(rb).rejects.toThrow('cancelled');
+    ca.finish('done');
+  });
+});
