@@ -205,7 +205,8 @@ export function acquireBatch(s: LimiterState, req: AcquireBatchRequest, now: num
 /** Settles a permit with what the call really used, and adapts concurrency to the outcome. */
 export function settle(s: LimiterState, req: SettleRequest, now: number): void {
   const e = s.entries.find((x) => x.permitId === req.permitId);
-  if (!e) return;
+  // Unknown, or settled already (a signal delivered twice, or a lease that ran out first).
+  if (!e || e.settled) return;
   if (req.outcome === 'unused') {
     // Granted but never sent: it used nothing and says nothing about the provider.
     s.entries = s.entries.filter((x) => x !== e);

@@ -9,6 +9,7 @@
  * waiting calls cost one request every retry-after, not a hundred. When one of this process's
  * calls settles, the queue is asked again at once: its slot is free now.
  */
+import { randomUUID } from 'node:crypto';
 import { WithStartWorkflowOperation, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { PERMIT_REFUSED, type AcquireBatchResponse, type ModelLimits, type SettleRequest } from '../core/limiter';
@@ -47,6 +48,10 @@ export function limiterWorkflowId(taskQueue: string): string {
 
 /** Requests in one batch update (the rest of a longer queue goes in the next one). */
 const MAX_BATCH = 100;
+/** How long one try of a batch update may take (it normally takes milliseconds). */
+const ASK_DEADLINE_MS = 20_000;
+/** How long a settle is retried (a lost settle holds a concurrency slot until its lease ends). */
+const SETTLE_RETRY_MS = 120_000;
 
 interface Waiter {
   inputTokens: number;
@@ -161,27 +166,42 @@ export class TemporalAdmission implements Admission {
     });
   }
 
-  /** One batch update: the permits granted, or (a rejected update, never in history) when to ask again. */
+  /**
+   * One batch update: the permits granted, or (a rejected update, never in history) when to ask
+   * again. Each try has a deadline, and a try that times out or fails in transit (the server
+   * restarting, say) is repeated with the same update id, which the server deduplicates: a grant
+   * whose answer was lost is returned again instead of granted twice. Tries go on while any call
+   * of the batch still waits: nothing can run without the server anyway, and failing the calls
+   * would spend their attempts on an outage.
+   */
   private async ask(model: string, batch: Waiter[]): Promise<AcquireBatchResponse> {
     const limits = this.limits[model] ?? this.limits['*'] ?? {};
     const request = { model, limits, windowMs: this.windowMs, leaseMs: this.leaseMs, requests: batch.map((w) => ({ inputTokens: w.inputTokens, maxOutputTokens: w.maxOutputTokens })) };
-    return this.client.workflow
-      .executeUpdateWithStart(acquirePermitsUpdate, {
-        args: [request],
-        startWorkflowOperation: new WithStartWorkflowOperation('llmLimiter', {
-          workflowId: limiterWorkflowId(this.taskQueue),
-          taskQueue: this.taskQueue,
-          args: [{}],
-          workflowIdConflictPolicy: 'USE_EXISTING',
-        }),
-      })
-      .catch((err: unknown): AcquireBatchResponse => {
+    const updateId = randomUUID();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.client.withDeadline(Date.now() + ASK_DEADLINE_MS, () =>
+          this.client.workflow.executeUpdateWithStart(acquirePermitsUpdate, {
+            args: [request],
+            updateId,
+            startWorkflowOperation: new WithStartWorkflowOperation('llmLimiter', {
+              workflowId: limiterWorkflowId(this.taskQueue),
+              taskQueue: this.taskQueue,
+              args: [{}],
+              workflowIdConflictPolicy: 'USE_EXISTING',
+            }),
+          }),
+        );
+      } catch (err) {
         if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type === PERMIT_REFUSED) {
           return { permitIds: [], retryAfterMs: Number(err.cause.details?.[0] ?? 100), reason: err.cause.message };
         }
         if (err instanceof WorkflowUpdateFailedError) throw new Error(`LLM limiter rejected the request: ${err.cause?.message ?? err.message}`);
-        throw err;
-      });
+        if (batch.every((w) => w.done)) throw err;
+        if (attempt === 1 || attempt % 10 === 0) console.error(`llm limiter: asking for permits failed (${err instanceof Error ? err.message : String(err)}); trying again`);
+        await new Promise((r) => setTimeout(r, Math.min(2000, 250 * attempt)));
+      }
+    }
   }
 
   /** A granted permit: settling it tells the limiter (retried: a lost settle holds a slot until the lease ends) and wakes the queue. */
@@ -192,16 +212,17 @@ export class TemporalAdmission implements Admission {
       settle: async (outcome) => {
         if (settled) return;
         settled = true;
+        const giveUpAt = Date.now() + SETTLE_RETRY_MS;
         for (let attempt = 1; ; attempt++) {
           try {
             await this.client.workflow.getHandle(workflowId).signal(settlePermitSignal, { permitId, ...outcome });
             break;
           } catch (err) {
-            if (attempt >= 5) {
+            if (Date.now() > giveUpAt) {
               console.error(`llm limiter: could not settle permit ${permitId} (${err instanceof Error ? err.message : String(err)}); its lease will reclaim it`);
               return;
             }
-            await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+            await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
           }
         }
         // A slot of this model is free now: ask for the waiting calls without waiting out the retry-after.

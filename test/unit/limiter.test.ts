@@ -122,7 +122,13 @@ describe('limiter', () => {
     settle(s, { permitId: 'p1', outcome: 'unused' }, 2);
     expect(s.entries.map((e) => e.permitId)).toEqual(['p2', 'p3']);
     expect(s.models.m.limit).toBe(3);
+    // A settle delivered twice counts once.
+    settle(s, { permitId: 'p2', outcome: 'success', tokens: { input: 1, output: 1 } }, 2);
+    const after = s.models.m.limit;
+    settle(s, { permitId: 'p2', outcome: 'success', tokens: { input: 1, output: 1 } }, 2);
+    expect(s.models.m.limit).toBe(after);
     expect(checkBatch(s, batch, 3)).toBeUndefined();
+    expect(acquireBatch(s, batch, 3).permitIds).toEqual(['p4', 'p5']);
   });
 
   test('a permit whose worker died is reclaimed when its lease expires', () => {

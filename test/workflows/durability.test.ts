@@ -57,7 +57,7 @@ interface WorkerProcess {
 /** Every worker a test started, so cleanup can kill what is left even when an assertion failed. */
 const spawnedWorkers: WorkerProcess[] = [];
 
-function startWorkerProcess(label: string, env: { address: string; taskQueue: string; llmUrl: string }, logs: Logs): WorkerProcess {
+function startWorkerProcess(label: string, env: { address: string; taskQueue: string; llmUrl: string; extra?: Record<string, string> }, logs: Logs): WorkerProcess {
   const childEnv: NodeJS.ProcessEnv = { ...process.env };
   // Whatever the environment says about servers or keys, this worker talks only to the test's servers.
   for (const k of Object.keys(childEnv)) if (/^(TEMPORAL_|ANTHROPIC_|LLM_|WORKER_|TOOLS_)/.test(k)) delete childEnv[k];
@@ -69,6 +69,7 @@ function startWorkerProcess(label: string, env: { address: string; taskQueue: st
     WORKFLOW_BUNDLE: process.env.TEST_WORKFLOW_BUNDLE,
     LLM_MAX_CONCURRENT: '50',
     RUNS_DIR: path.join(os.tmpdir(), 'durability-runs'),
+    ...env.extra,
   });
   const proc = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['src/worker.ts'], {
     cwd: ROOT,
@@ -410,6 +411,58 @@ describe('durability with real worker processes', () => {
           `(${firstFinished.filter((f) => f > downAt && f < upAt).length} of ${tasks.length} during the outage); ` +
           `run completed ${((doneAt - upAt) / 1000).toFixed(1)} s after the restart; ${requests.length} LLM requests, ${repeated} calls repeated; attempts ${attempts.join(',')}`,
       );
+      await killWorker(worker);
+    });
+  });
+
+  test('with admission on, a server restart mid-run: waiting calls keep waiting, every permit is settled afterwards, none leaks', async () => {
+    const logs = new Logs();
+    await withLogs(logs, async () => {
+      const run = randomUUID().slice(0, 8);
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-limiter-'));
+      cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+      const dbFile = path.join(dir, 'temporal.db');
+      const port = await freePort();
+      const address = `127.0.0.1:${port}`;
+      let server = spawnDevServer({ port, dbFile });
+      cleanups.push(() => stopDevServer(server));
+      await waitForTemporal(address);
+
+      const llm = await startLocalLlmServer({ ttftMs: 2500, perTokenMs: 0, outputTokens: 20 });
+      cleanups.push(() => llm.close());
+      const taskQueue = `durability-limiter-${run}`;
+      // At most 3 calls at once through the limiter: 3 in flight and 5 waiting in the worker's queue at the stop.
+      const worker = startWorkerProcess('worker', { address, taskQueue, llmUrl: llm.url, extra: { LLM_ADAPTIVE_MAX: '3' } }, logs);
+      await waitForWorkerReady(worker);
+
+      const before = await connectClient(address);
+      const tasks = Array.from({ length: 8 }, (_, i) => ({ name: `Topic ${i + 1}`, prompt: `[limiter ${run} task-${i + 1}] Summarize topic ${i + 1}` }));
+      const workflowId = `durability-limiter-${run}`;
+      await before.client.workflow.start('fanOut', { taskQueue, workflowId, args: [{ tasks }] });
+      await waitFor('three calls in flight', () => llm.stats().inFlight === 3);
+      await before.connection.close();
+
+      await stopDevServer(server);
+      const downAt = Date.now();
+      // Long enough that the calls in flight finish (and try to settle) while the server is down.
+      await sleep(4000);
+      server = spawnDevServer({ port, dbFile });
+      await waitForTemporal(address);
+      const upAt = Date.now();
+
+      const after = await connectClient(address);
+      cleanups.push(() => after.connection.close());
+      const r = (await after.client.workflow.getHandle(workflowId).result()) as FanOutResult;
+      expect(r.stats).toMatchObject({ total: 8, succeeded: 8, failed: 0 });
+      const requests = llm.stats().requests;
+      // The limit held through the outage, and no call went out while the server was down.
+      expect(llm.stats().maxInFlight).toBeLessThanOrEqual(3);
+      expect(requests.filter((q) => q.receivedAt > downAt + 500 && q.receivedAt < upAt)).toEqual([]);
+      // Every permit was settled (or handed back): none is left to be reclaimed by its 5-minute lease.
+      const status = (await after.client.workflow.getHandle(`llm-limiter-${taskQueue}`).query('limiterStatus')) as { inFlight: number; granted: number };
+      expect(status.inFlight).toBe(0);
+      expect(status.granted).toBeGreaterThanOrEqual(8);
+      console.log(`durability/limiter: ${requests.length} LLM requests, max ${llm.stats().maxInFlight} in flight, ${status.granted} permits granted, run done ${((Date.now() - upAt) / 1000).toFixed(1)} s after the restart`);
       await killWorker(worker);
     });
   });

@@ -70,6 +70,31 @@ describe('adaptive concurrency', () => {
   });
 });
 
+describe('admission and cancellation', () => {
+  test('cancelling a run whose calls wait for permits leaves no permit behind', async () => {
+    const h = await startHarness({ llm: { ttftMs: 800, perTokenMs: 0, outputTokens: 5 }, limits: { '*': { adaptiveMax: 2 } } });
+    try {
+      const handle = await h.start('fanOut', { tasks: tasks(6, 'cancel-wait') });
+      // Two calls in flight, four waiting in the worker's queue for a permit.
+      for (let i = 0; i < 100 && h.llm.stats().inFlight < 2; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(h.llm.stats().inFlight).toBe(2);
+      await handle.cancel();
+      const r = (await handle.result()) as FanOutResult;
+      expect(r.results.filter((x) => x.state === 'cancelled')).toHaveLength(6);
+      // The waiting calls never reached the LLM server, and every permit came back.
+      expect(h.llm.stats().calls).toBe(2);
+      const limiter = h.client.workflow.getHandle(`llm-limiter-${h.taskQueue}`);
+      for (let i = 0; i < 50 && ((await limiter.query('limiterStatus')) as { inFlight: number }).inFlight > 0; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(await limiter.query('limiterStatus')).toMatchObject({ inFlight: 0 });
+      // And the next run gets its permits at once.
+      const next = await h.run<FanOutResult>('fanOut', { tasks: tasks(2, 'after-cancel') });
+      expect(next.stats.succeeded).toBe(2);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('budgets and cache', () => {
   let h: Harness;
   beforeAll(async () => {
