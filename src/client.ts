@@ -18,6 +18,8 @@ import { validateIntelInput } from './core/intel';
 import { validatePipeline } from './core/pipeline';
 import { InvalidInputError, parseOrThrow, validateFanOutInput } from './core/tasks';
 import { progressQuery } from './workflows/defs';
+import { limiterStatusQuery } from './workflows/llm-limiter';
+import { limiterWorkflowId } from './llm/admission';
 import { writeTimeline } from './timeline';
 
 /** Reads the tasks file of `fanout`: a list of tasks, or an object with `tasks` and options. */
@@ -174,6 +176,36 @@ function program(run: (work: (ctx: { client: Client; config: Config }) => Promis
           }
           console.log(`Web UI: ${workflowUiLink(config, id)}`);
         }
+        return 0;
+      });
+    });
+
+  p.command('limits')
+    .description("show the task queue's LLM limiter: permits granted, refused and in flight, and each model's adaptive concurrency limit")
+    .option('--json', 'print as JSON')
+    .action(async (o: { json?: boolean }) => {
+      await run(async ({ client, config }) => {
+        const id = limiterWorkflowId(config.temporal.taskQueue);
+        const handle = client.workflow.getHandle(id);
+        try {
+          await handle.describe();
+        } catch (err) {
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+          if (o.json) console.log(JSON.stringify({ workflowId: id, running: false }));
+          else console.log(`no limiter on task queue ${config.temporal.taskQueue}: no call has gone through admission (it is on when LLM_RPM, LLM_ITPM, LLM_OTPM, LLM_ADAPTIVE_MAX or LLM_LIMITS is set on the workers)`);
+          return 0;
+        }
+        const s = await handle.query(limiterStatusQuery);
+        if (o.json) {
+          console.log(JSON.stringify({ workflowId: id, running: true, ...s }, null, 2));
+          return 0;
+        }
+        console.log(`${id}: ${s.granted} permits granted, ${s.inFlight} in flight`);
+        for (const [model, m] of Object.entries(s.models)) {
+          const conc = m.limit > 0 ? `concurrency limit ${m.limit}${m.ceiling !== null ? ` (throttled at ${m.ceiling})` : ''}` : 'no concurrency limit';
+          console.log(`  ${model}: ${conc}${m.pausedForMs > 0 ? `, paused ${m.pausedForMs} ms for retry-after` : ''}`);
+        }
+        console.log(`Web UI: ${workflowUiLink(config, id)}`);
         return 0;
       });
     });

@@ -249,12 +249,23 @@ export function settle(s: LimiterState, req: SettleRequest, now: number): void {
   prune(s, now);
 }
 
+/** What the limiter's query reports. */
+export interface LimiterStatus {
+  granted: number;
+  refused: number;
+  inFlight: number;
+  /** Per model: the adaptive concurrency limit (0 = not adaptive), the level last throttled, the pause left. */
+  models: Record<string, { limit: number; ceiling: number | null; pausedForMs: number }>;
+}
+
 /** A summary for the limiter's query. */
-export function describeLimiter(s: LimiterState, now: number): { granted: number; refused: number; inFlight: number; models: Record<string, { limit: number; pausedForMs: number }> } {
+export function describeLimiter(s: LimiterState, now: number): LimiterStatus {
   return {
     granted: s.granted,
     refused: s.refused,
     inFlight: s.entries.filter((e) => !e.settled).length,
-    models: Object.fromEntries(Object.entries(s.models).map(([m, st]) => [m, { limit: Math.floor(st.limit), pausedForMs: Math.max(0, st.pausedUntil - now) }])),
+    models: Object.fromEntries(
+      Object.entries(s.models).map(([m, st]) => [m, { limit: Math.floor(st.limit), ceiling: st.ceiling ?? null, pausedForMs: Math.max(0, st.pausedUntil - now) }]),
+    ),
   };
 }

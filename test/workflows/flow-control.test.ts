@@ -1,9 +1,13 @@
 /** Token-aware admission across workers, adaptive concurrency, budgets and the response cache, on the real dev server. */
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import type { FanOutResult } from '../../src/workflows/fan-out';
 import type { DagResult } from '../../src/workflows/run-dag';
 import { startHarness, type Harness } from '../helpers/harness';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process';
 
+const ROOT = path.resolve(__dirname, '../..');
 const tasks = (n: number, prefix: string, pad = 0) => Array.from({ length: n }, (_, i) => ({ name: `${prefix} ${i}`, prompt: `${prefix} task ${i}. ${'x'.repeat(pad)}` }));
 
 describe('token-per-window admission shared by two workers', () => {
@@ -89,6 +93,21 @@ describe('admission and cancellation', () => {
       // And the next run gets its permits at once.
       const next = await h.run<FanOutResult>('fanOut', { tasks: tasks(2, 'after-cancel') });
       expect(next.stats.succeeded).toBe(2);
+      // `client limits` shows the same state to a user.
+      const cli = (args: string[]) =>
+        promisify(execFile)(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'src/client.ts'), ...args], {
+          cwd: ROOT,
+          env: { ...process.env, TEMPORAL_ADDRESS: h.address, TEMPORAL_TASK_QUEUE: h.taskQueue },
+        });
+      const shown = JSON.parse((await cli(['limits', '--json'])).stdout) as { running: boolean; inFlight: number; granted: number; models: Record<string, { limit: number }> };
+      expect(shown).toMatchObject({ running: true, inFlight: 0, models: { 'claude-sonnet-4-6': { limit: 2 } } });
+      expect(shown.granted).toBeGreaterThanOrEqual(4);
+      expect((await cli(['limits'])).stdout).toContain('claude-sonnet-4-6: concurrency limit 2');
+      const other = await promisify(execFile)(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'src/client.ts'), 'limits'], {
+        cwd: ROOT,
+        env: { ...process.env, TEMPORAL_ADDRESS: h.address, TEMPORAL_TASK_QUEUE: `${h.taskQueue}-unused` },
+      });
+      expect(other.stdout).toContain('no limiter on task queue');
     } finally {
       await h.close();
     }
