@@ -726,7 +726,7 @@ const profile: CaseDef = {
 /** Heavy tail: 300 ms calls, 5 % of requests (independently, seeded) ten times slower. */
 const hedging: CaseDef = {
   id: 'hedging',
-  title: '9. Hedging against a heavy-tailed provider: 5 % of requests 10× slower (L = 300 ms, slow 3 s), fanOut N=200, k=50',
+  title: '10. Hedging against a heavy-tailed provider: 5 % of requests 10× slower (L = 300 ms, slow 3 s), fanOut N=200, k=50',
   inQuick: false,
   async run(b) {
     const latency: Latency = { ttftMs: 300, perTokenMs: 0, outputTokens: 5 };
@@ -765,8 +765,8 @@ const hedging: CaseDef = {
 /** Flow control: shared token admission, adaptive concurrency, budgets, cache. */
 const flow: CaseDef = {
   id: 'flow',
-  title: '10. Flow control: token admission across a window, adaptive concurrency vs static limits, budget, cache',
-  inQuick: false,
+  title: '11. Flow control: token admission across a window, adaptive concurrency vs static limits, budget, cache',
+  inQuick: true,
   async run(b) {
     const rows: Cell[][] = [];
     const data: Record<string, unknown> = {};
