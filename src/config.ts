@@ -57,6 +57,7 @@ const envSchema = z.object({
   LLM_HEDGE: z.enum(['0', '1', 'true', 'false']).default('0'),
   LLM_HEDGE_PERCENTILE: intFrom('LLM_HEDGE_PERCENTILE', 50).default(95),
   CACHE_DIR: z.string().trim().min(1).default('runs/cache'),
+  CACHE_MAX_AGE_SECONDS: intFrom('CACHE_MAX_AGE_SECONDS', 60).default(30 * 86_400),
   LLM_HEARTBEAT_THROTTLE_MS: intFrom('LLM_HEARTBEAT_THROTTLE_MS', 100)
     .refine((n) => n <= 8000, 'LLM_HEARTBEAT_THROTTLE_MS must be at most 8000 (the heartbeat timeout is 10 s)')
     .default(5000),
@@ -128,6 +129,8 @@ export interface Config {
   limitWindowMs: number;
   /** Where the response cache lives. */
   cacheDir: string;
+  /** Cache entries older than this are deleted by the workers (whatever a run's TTL). */
+  cacheMaxAgeMs: number;
   /** Hedge calls slower than this percentile of recent latencies (undefined = off). */
   hedgePercentile?: number;
 }
@@ -202,6 +205,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     limits: limitsFrom(e),
     limitWindowMs: e.LLM_LIMIT_WINDOW_MS,
     cacheDir: path.resolve(e.CACHE_DIR),
+    cacheMaxAgeMs: e.CACHE_MAX_AGE_SECONDS * 1000,
     hedgePercentile: e.LLM_HEDGE === '1' || e.LLM_HEDGE === 'true' ? Math.min(99, e.LLM_HEDGE_PERCENTILE) : undefined,
   };
 }

@@ -44,6 +44,17 @@ async function main(): Promise<void> {
   try {
     const roles = config.worker.roles;
     const dataConverter = buildDataConverter(config.payloads);
+    // The cache directory would grow forever: entries past CACHE_MAX_AGE_SECONDS go, now and hourly.
+    const cacheStore = new FileCacheStore(config.cacheDir);
+    const pruneCache = () =>
+      cacheStore.prune(config.cacheMaxAgeMs).then(
+        (n) => n > 0 && console.log(`worker: pruned ${n} cache entries older than ${config.cacheMaxAgeMs / 1000} s from ${config.cacheDir}`),
+        (err: unknown) => console.error(`worker: could not prune the cache: ${err instanceof Error ? err.message : String(err)}`),
+      );
+    if (roles.includes('llm')) {
+      void pruneCache();
+      setInterval(() => void pruneCache(), 3_600_000).unref();
+    }
     const workers = await createWorkers({
       connection,
       namespace: config.temporal.namespace,
@@ -55,7 +66,7 @@ async function main(): Promise<void> {
         prices: config.prices,
         metrics: createLlmMetrics(Runtime.instance().metricMeter),
         logPrompts: config.logPrompts,
-        cache: new ResponseCache(new FileCacheStore(config.cacheDir)),
+        cache: new ResponseCache(cacheStore),
         hedging: config.hedgePercentile ? new LatencyTracker(config.hedgePercentile) : undefined,
         admission: TemporalAdmission.enabled(config.limits)
           ? new TemporalAdmission(new Client({ connection, namespace: config.temporal.namespace, dataConverter }), config.temporal.taskQueue, config.limits, config.limitWindowMs)

@@ -37,6 +37,8 @@ export interface CacheStore {
    * method identical calls are shared within a process only.
    */
   claim?(key: string, leaseMs: number): Promise<CacheClaim | undefined>;
+  /** Deletes entries stored more than `maxAgeMs` ago (and leftovers of dead processes); returns how many. */
+  prune?(maxAgeMs: number): Promise<number>;
 }
 
 /** How long a claim lives without renewal (its holder renews it every third of this). */
@@ -68,6 +70,29 @@ export class FileCacheStore implements CacheStore {
     const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
     await fs.writeFile(tmp, JSON.stringify(value));
     await fs.rename(tmp, file);
+  }
+
+  async prune(maxAgeMs: number): Promise<number> {
+    let names: string[];
+    try {
+      names = await fs.readdir(this.dir);
+    } catch {
+      return 0;
+    }
+    const now = Date.now();
+    let removed = 0;
+    for (const name of names) {
+      // Entries by age; half-written files and locks of processes that died an hour ago.
+      const limit = name.endsWith('.json') ? maxAgeMs : name.endsWith('.tmp') || name.endsWith('.lock') ? Math.max(3_600_000, CLAIM_LEASE_MS) : undefined;
+      if (limit === undefined) continue;
+      const file = path.join(this.dir, name);
+      const st = await fs.stat(file).catch(() => undefined);
+      if (st && now - st.mtimeMs > limit) {
+        await fs.rm(file, { force: true });
+        removed++;
+      }
+    }
+    return removed;
   }
 
   /** A lock file `<key>.lock` holding a token; its mtime is the lease. */

@@ -124,4 +124,22 @@ describe('response cache', () => {
     await expect(rb).rejects.toThrow('cancelled');
     ca.finish('done');
   });
+
+  test('prune deletes entries older than the maximum age and leftovers of dead processes, nothing else', async () => {
+    const d = dir();
+    const store = new FileCacheStore(d);
+    await store.set('old', response('old'));
+    await store.set('new', response('new'));
+    fs.writeFileSync(path.join(d, 'gone.lock'), 'x');
+    fs.writeFileSync(path.join(d, 'held.lock'), 'x');
+    fs.writeFileSync(path.join(d, 'notes.txt'), 'not ours');
+    const age = (f: string, ms: number) => fs.utimesSync(path.join(d, f), new Date(Date.now() - ms), new Date(Date.now() - ms));
+    age('old.json', 10 * 86_400_000);
+    age('new.json', 1 * 86_400_000);
+    age('gone.lock', 2 * 3_600_000);
+    age('notes.txt', 100 * 86_400_000);
+    expect(await store.prune(7 * 86_400_000)).toBe(2);
+    expect(fs.readdirSync(d).sort()).toEqual(['held.lock', 'new.json', 'notes.txt']);
+    expect(await new FileCacheStore(path.join(d, 'missing')).prune(1)).toBe(0);
+  });
 });

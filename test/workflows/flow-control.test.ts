@@ -1,5 +1,6 @@
 /** Token-aware admission across workers, adaptive concurrency, budgets and the response cache, on the real dev server. */
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { FanOutResult } from '../../src/workflows/fan-out';
@@ -189,7 +190,13 @@ describe('cache shared by worker processes', () => {
     // Another worker process on its own task queue, sharing only the cache directory with the
     // harness's worker: the two can only share the request through the store's claim.
     const otherQueue = `${h.taskQueue}-other`;
+    // An entry far older than CACHE_MAX_AGE_SECONDS: the worker process deletes it when it starts.
+    const stale = path.join(h.cacheDir, 'stale.json');
+    fs.mkdirSync(h.cacheDir, { recursive: true });
+    fs.writeFileSync(stale, '{}');
+    fs.utimesSync(stale, new Date(Date.now() - 7200_000), new Date(Date.now() - 7200_000));
     const other = await startWorkerProcess({
+      CACHE_MAX_AGE_SECONDS: '3600',
       TEMPORAL_ADDRESS: h.address,
       TEMPORAL_TASK_QUEUE: otherQueue,
       ANTHROPIC_BASE_URL: h.llm.url,
@@ -208,6 +215,8 @@ describe('cache shared by worker processes', () => {
       expect([here, there].map((r) => r.stats.cacheHits).sort()).toEqual([0, 1]);
       // Only the worker process polls the other queue, so `there` ran there.
       expect(there.results[0].output).toBe(here.results[0].output);
+      expect(fs.existsSync(stale)).toBe(false);
+      expect(other.output()).toContain('pruned 1 cache entries older than 3600 s');
     } finally {
       other.kill();
       await h.close();
