@@ -92,8 +92,10 @@ export function createLlmActivities(deps: LlmDeps) {
           .map((b) => b.text)
           .join('');
         const tokens = { input: msg.usage.input_tokens, output: msg.usage.output_tokens };
+        // The call's duration is the request's, whatever settling the permit takes.
+        const durationMs = Date.now() - sentAt;
         await permit?.settle({ outcome: 'success', tokens, sentAt });
-        return { text, model: msg.model, stopReason: msg.stop_reason ?? null, tokens, durationMs: Date.now() - sentAt, storedAt: Date.now() };
+        return { text, model: msg.model, stopReason: msg.stop_reason ?? null, tokens, durationMs, storedAt: Date.now() };
       } catch (err) {
         const c = classifyLlmError(err);
         await permit?.settle({ outcome: c.type === 'RateLimited' || c.type === 'Overloaded' ? 'throttled' : 'error', retryAfterMs: c.retryAfterMs, sentAt });
