@@ -29,6 +29,19 @@ function controlledCall() {
 
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Two "processes" (caches with their own in-flight maps over one directory) making the same call, a first. */
+async function sameCallInTwoProcesses() {
+  const d = dir();
+  const a = new ResponseCache(new FileCacheStore(d));
+  const b = new ResponseCache(new FileCacheStore(d));
+  const ca = controlledCall();
+  const cb = controlledCall();
+  const ra = a.getOrCall(key, 60_000, ca.call);
+  await tick(20);
+  const rb = b.getOrCall(key, 60_000, cb.call);
+  return { d, ca, cb, ra, rb };
+}
+
 describe('response cache', () => {
   test('a stored answer is a hit within its TTL and a miss after it', async () => {
     const store = new FileCacheStore(dir());
@@ -48,14 +61,7 @@ describe('response cache', () => {
   });
 
   test('identical calls in two processes sharing the store make one request', async () => {
-    const d = dir();
-    const a = new ResponseCache(new FileCacheStore(d));
-    const b = new ResponseCache(new FileCacheStore(d));
-    const ca = controlledCall();
-    const cb = controlledCall();
-    const ra = a.getOrCall(key, 60_000, ca.call);
-    await tick(20);
-    const rb = b.getOrCall(key, 60_000, cb.call);
+    const { d, ca, cb, ra, rb } = await sameCallInTwoProcesses();
     await tick(300);
     expect(ca.calls()).toBe(1);
     // b waits on a's claim instead of calling.
@@ -69,14 +75,7 @@ describe('response cache', () => {
   });
 
   test('when the claimant fails, the waiting process makes the call itself', async () => {
-    const d = dir();
-    const a = new ResponseCache(new FileCacheStore(d));
-    const b = new ResponseCache(new FileCacheStore(d));
-    const ca = controlledCall();
-    const cb = controlledCall();
-    const ra = a.getOrCall(key, 60_000, ca.call);
-    await tick(20);
-    const rb = b.getOrCall(key, 60_000, cb.call);
+    const { ca, cb, ra, rb } = await sameCallInTwoProcesses();
     await tick(200);
     ca.fail('boom');
     await expect(ra).rejects.toThrow('boom');

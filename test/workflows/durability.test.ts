@@ -54,6 +54,33 @@ interface WorkerProcess {
   exited: Promise<void>;
 }
 
+/** A dev server on its own SQLite file that a test can stop and start again on the same file. */
+async function restartableServer(prefix: string): Promise<{ address: string; restart(downMs: number): Promise<{ stopAt: number; downAt: number; restartAt: number; upAt: number }> }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const dbFile = path.join(dir, 'temporal.db');
+  const port = await freePort();
+  const address = `127.0.0.1:${port}`;
+  let server = spawnDevServer({ port, dbFile });
+  // Whatever server is current when the test ends gets stopped.
+  cleanups.push(() => stopDevServer(server));
+  await waitForTemporal(address);
+  return {
+    address,
+    async restart(downMs) {
+      const stopAt = Date.now();
+      await stopDevServer(server);
+      const downAt = Date.now();
+      await sleep(downMs);
+      // The new server accepts connections a little before waitForTemporal notices: "down" ends at its spawn.
+      const restartAt = Date.now();
+      server = spawnDevServer({ port, dbFile });
+      await waitForTemporal(address);
+      return { stopAt, downAt, restartAt, upAt: Date.now() };
+    },
+  };
+}
+
 /** Every worker a test started, so cleanup can kill what is left even when an assertion failed. */
 const spawnedWorkers: WorkerProcess[] = [];
 
@@ -343,15 +370,7 @@ describe('durability with real worker processes', () => {
     const logs = new Logs();
     await withLogs(logs, async () => {
       const run = randomUUID().slice(0, 8);
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-server-'));
-      cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
-      const dbFile = path.join(dir, 'temporal.db');
-      const port = await freePort();
-      const address = `127.0.0.1:${port}`;
-      let server = spawnDevServer({ port, dbFile });
-      // Whatever server is current when the test ends gets stopped.
-      cleanups.push(() => stopDevServer(server));
-      await waitForTemporal(address);
+      const { address, restart } = await restartableServer('durability-server-');
 
       const llm = await startLocalLlmServer({ ttftMs: 3000, perTokenMs: 0, outputTokens: 20 });
       cleanups.push(() => llm.close());
@@ -366,15 +385,7 @@ describe('durability with real worker processes', () => {
       await waitFor('every call to be in flight', () => llm.stats().requests.length === tasks.length && llm.stats().inFlight === tasks.length);
       await before.connection.close();
 
-      const stopAt = Date.now();
-      await stopDevServer(server);
-      const downAt = Date.now();
-      await sleep(2000);
-      // The new server accepts connections a little before waitForTemporal notices: "down" ends at its spawn.
-      const restartAt = Date.now();
-      server = spawnDevServer({ port, dbFile });
-      await waitForTemporal(address);
-      const upAt = Date.now();
+      const { stopAt, downAt, restartAt, upAt } = await restart(2000);
       logs.add('test', `server stopped in ${downAt - stopAt} ms, back after ${upAt - downAt} ms`);
 
       const after = await connectClient(address);
@@ -421,14 +432,7 @@ describe('durability with real worker processes', () => {
     const logs = new Logs();
     await withLogs(logs, async () => {
       const run = randomUUID().slice(0, 8);
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'durability-limiter-'));
-      cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
-      const dbFile = path.join(dir, 'temporal.db');
-      const port = await freePort();
-      const address = `127.0.0.1:${port}`;
-      let server = spawnDevServer({ port, dbFile });
-      cleanups.push(() => stopDevServer(server));
-      await waitForTemporal(address);
+      const { address, restart } = await restartableServer('durability-limiter-');
 
       const llm = await startLocalLlmServer({ ttftMs: 2500, perTokenMs: 0, outputTokens: 20 });
       cleanups.push(() => llm.close());
@@ -444,14 +448,8 @@ describe('durability with real worker processes', () => {
       await waitFor('three calls in flight', () => llm.stats().inFlight === 3);
       await before.connection.close();
 
-      await stopDevServer(server);
-      const downAt = Date.now();
-      // Long enough that the calls in flight finish (and try to settle) while the server is down.
-      await sleep(4000);
-      const restartAt = Date.now();
-      server = spawnDevServer({ port, dbFile });
-      await waitForTemporal(address);
-      const upAt = Date.now();
+      // Down long enough that the calls in flight finish (and try to settle) while the server is down.
+      const { downAt, restartAt, upAt } = await restart(4000);
 
       const after = await connectClient(address);
       cleanups.push(() => after.connection.close());
