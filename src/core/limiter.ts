@@ -40,6 +40,10 @@ export const acquireBatchSchema = z.object({
   limits: modelLimitsSchema,
   windowMs: z.number().int().min(100),
   leaseMs: z.number().int().min(1000),
+  /** The asking worker's id for this batch (its update id): a batch applied twice is granted once. */
+  batchId: z.string().min(1).max(100).optional(),
+  /** The asking worker process, which reports the permits it holds (see `reconcile`). */
+  holder: z.string().min(1).max(100).optional(),
   requests: z
     .array(z.object({ inputTokens: z.number().int().min(0), maxOutputTokens: z.number().int().min(1) }))
     .min(1)
@@ -84,6 +88,8 @@ interface Entry {
   leaseUntil: number;
   /** How many of the model's permits were in flight when this one was granted. */
   conc?: number;
+  /** The worker process it was granted to. */
+  holder?: string;
 }
 
 interface ModelState {
@@ -105,7 +111,14 @@ export interface LimiterState {
   /** Counters for inspection. */
   granted: number;
   refused: number;
+  /** Settles taken as done from holders' reports (their own settle never took effect). */
+  repaired?: number;
+  /** Recently granted batches by id, so a batch delivered twice gets the same permits (not new ones). */
+  batches?: { id: string; at: number; permitIds: string[] }[];
 }
+
+/** How long a granted batch is remembered for a repeated delivery. */
+const BATCH_MEMORY_MS = 10 * 60_000;
 
 /** A fresh state. */
 export function initialLimiterState(): LimiterState {
@@ -173,16 +186,28 @@ export function acquire(s: LimiterState, req: AcquireRequest, now: number): Acqu
 
 /** Whether the first request of a batch would be admitted now (the batch update's validator). */
 export function checkBatch(s: LimiterState, req: AcquireBatchRequest, now: number): Refusal | undefined {
+  if (req.batchId && s.batches?.some((b) => b.id === req.batchId)) return undefined;
   return check(s, { model: req.model, limits: req.limits, windowMs: req.windowMs, leaseMs: req.leaseMs, ...req.requests[0] }, now);
 }
 
 /**
  * Grants the requests of a batch in order while they fit, and stops at the first that does not
- * (first come, first served: a large request is not overtaken forever by small ones).
+ * (first come, first served: a large request is not overtaken forever by small ones). A batch
+ * already granted (the same batchId delivered again, e.g. an update applied once more on the run
+ * after a continue-as-new) gets the permits it got the first time.
  */
 export function acquireBatch(s: LimiterState, req: AcquireBatchRequest, now: number): AcquireBatchResponse {
   s.windowMs = req.windowMs;
   prune(s, now);
+  s.batches = (s.batches ?? []).filter((b) => b.at > now - BATCH_MEMORY_MS);
+  const seen = req.batchId ? s.batches.find((b) => b.id === req.batchId) : undefined;
+  if (seen) return { permitIds: seen.permitIds };
+  const r = grantBatch(s, req, now);
+  if (req.batchId && r.permitIds.length) s.batches.push({ id: req.batchId, at: now, permitIds: r.permitIds });
+  return r;
+}
+
+function grantBatch(s: LimiterState, req: AcquireBatchRequest, now: number): AcquireBatchResponse {
   const { limits } = req;
   const model = (s.models[req.model] ??= { limit: limits.adaptiveMax ?? 0, pausedUntil: 0 });
   if (limits.adaptiveMax !== undefined && (model.limit <= 0 || model.limit > limits.adaptiveMax)) model.limit = limits.adaptiveMax;
@@ -195,7 +220,7 @@ export function acquireBatch(s: LimiterState, req: AcquireBatchRequest, now: num
     }
     const conc = s.entries.filter((e) => e.model === req.model && !e.settled).length;
     const permitId = `p${++s.seq}`;
-    s.entries.push({ permitId, model: req.model, at: now, grantedAt: now, input: r.inputTokens, output: r.maxOutputTokens, settled: false, leaseUntil: now + req.leaseMs, conc });
+    s.entries.push({ permitId, model: req.model, at: now, grantedAt: now, input: r.inputTokens, output: r.maxOutputTokens, settled: false, leaseUntil: now + req.leaseMs, conc, ...(req.holder ? { holder: req.holder } : {}) });
     s.granted++;
     permitIds.push(permitId);
   }
@@ -249,11 +274,50 @@ export function settle(s: LimiterState, req: SettleRequest, now: number): void {
   prune(s, now);
 }
 
+/** A worker process's periodic account of the permits it holds. */
+export interface HeldReport {
+  holder: string;
+  /** Permits granted to it and not yet settled by it. */
+  held: string[];
+  /**
+   * Per model, the highest permit number it has received. A worker asks for one model's permits
+   * one batch at a time, so every permit of that model up to this number has reached it; higher
+   * ones may still be on their way.
+   */
+  seen: Record<string, number>;
+  /** How long the held permits' leases are extended from now. */
+  leaseMs: number;
+}
+
+const permitNumber = (permitId: string) => Number(permitId.slice(1));
+
+/**
+ * Applies a holder's report: permits it holds get their lease extended (a live worker's long call
+ * keeps its slot); permits granted to it that it has received but no longer holds were settled by
+ * it, so a settle that never took effect (lost in transit or around a continue-as-new) is taken
+ * as done now. Their reservations stay counted in the window (the real usage never arrived).
+ */
+export function reconcile(s: LimiterState, r: HeldReport, now: number): number {
+  const held = new Set(r.held);
+  let repaired = 0;
+  for (const e of s.entries) {
+    if (e.holder !== r.holder || e.settled) continue;
+    if (held.has(e.permitId)) e.leaseUntil = Math.max(e.leaseUntil, now + r.leaseMs);
+    else if (permitNumber(e.permitId) <= (r.seen[e.model] ?? 0)) {
+      e.settled = true;
+      repaired++;
+    }
+  }
+  return repaired;
+}
+
 /** What the limiter's query reports. */
 export interface LimiterStatus {
   granted: number;
   refused: number;
   inFlight: number;
+  /** Settles repaired from holders' reports. */
+  repaired: number;
   /** Per model: the adaptive concurrency limit (0 = not adaptive), the level last throttled, the pause left. */
   models: Record<string, { limit: number; ceiling: number | null; pausedForMs: number }>;
 }
@@ -264,6 +328,7 @@ export function describeLimiter(s: LimiterState, now: number): LimiterStatus {
     granted: s.granted,
     refused: s.refused,
     inFlight: s.entries.filter((e) => !e.settled).length,
+    repaired: s.repaired ?? 0,
     models: Object.fromEntries(
       Object.entries(s.models).map(([m, st]) => [m, { limit: Math.floor(st.limit), ceiling: st.ceiling ?? null, pausedForMs: Math.max(0, st.pausedUntil - now) }]),
     ),

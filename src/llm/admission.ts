@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { WithStartWorkflowOperation, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { PERMIT_REFUSED, type AcquireBatchResponse, type ModelLimits, type SettleRequest } from '../core/limiter';
-import { acquirePermitsUpdate, settlePermitSignal } from '../workflows/llm-limiter';
+import { acquirePermitsUpdate, heldPermitsSignal, settlePermitSignal } from '../workflows/llm-limiter';
 
 /** A call asking to be admitted. */
 export interface AdmissionRequest {
@@ -50,8 +50,10 @@ export function limiterWorkflowId(taskQueue: string): string {
 const MAX_BATCH = 100;
 /** How long one try of a batch update may take (it normally takes milliseconds). */
 const ASK_DEADLINE_MS = 20_000;
-/** How long a settle is retried (a lost settle holds a concurrency slot until its lease ends). */
+/** How long a settle is retried (a lost settle holds a concurrency slot until the next report). */
 const SETTLE_RETRY_MS = 120_000;
+/** How often a worker process reports the permits it holds (renewing their leases, repairing lost settles). */
+const REPORT_MS = 5_000;
 
 interface Waiter {
   inputTokens: number;
@@ -75,14 +77,26 @@ interface ModelQueue {
 /** Admission through the limiter workflow on `taskQueue`. */
 export class TemporalAdmission implements Admission {
   private readonly queues = new Map<string, ModelQueue>();
+  /** This process, as the limiter knows it. */
+  private readonly holder = randomUUID();
+  /** Permits granted to this process and not yet settled. */
+  private readonly held = new Set<string>();
+  /** Per model, the highest permit number received. */
+  private readonly seen: Record<string, number> = {};
+  private reporting?: NodeJS.Timeout;
+  /** Whether the limiter may believe this process holds something: a grant or a non-empty report since the last empty one. */
+  private reportDue = false;
 
   constructor(
     private readonly client: Client,
     private readonly taskQueue: string,
     private readonly limits: LimitsTable,
     private readonly windowMs = 60_000,
-    // A permit not settled within the LLM attempt timeout (5 min) belongs to a dead worker.
-    private readonly leaseMs = 5 * 60_000,
+    // A permit whose holder has not reported it for this long belongs to a dead worker (live
+    // workers report every REPORT_MS, which renews the lease of every permit they hold).
+    private readonly leaseMs = 60_000,
+    /** The limiter's history length before it continues as new (default 4000; tests use a small one). */
+    private readonly limiterMaxHistory?: number,
   ) {}
 
   /** True when any limit is configured (otherwise the activity skips admission entirely). */
@@ -139,7 +153,7 @@ export class TemporalAdmission implements Admission {
           continue;
         }
         r.permitIds.forEach((permitId, i) => {
-          const permit = this.permit(permitId, q);
+          const permit = this.permit(permitId, model, q);
           const w = batch[i];
           // Its call gave up while the update was on its way: hand the slot back.
           if (w.done) void permit.settle({ outcome: 'unused' });
@@ -176,8 +190,8 @@ export class TemporalAdmission implements Admission {
    */
   private async ask(model: string, batch: Waiter[]): Promise<AcquireBatchResponse> {
     const limits = this.limits[model] ?? this.limits['*'] ?? {};
-    const request = { model, limits, windowMs: this.windowMs, leaseMs: this.leaseMs, requests: batch.map((w) => ({ inputTokens: w.inputTokens, maxOutputTokens: w.maxOutputTokens })) };
     const updateId = randomUUID();
+    const request = { model, limits, windowMs: this.windowMs, leaseMs: this.leaseMs, batchId: updateId, holder: this.holder, requests: batch.map((w) => ({ inputTokens: w.inputTokens, maxOutputTokens: w.maxOutputTokens })) };
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.client.withDeadline(Date.now() + ASK_DEADLINE_MS, () =>
@@ -187,7 +201,7 @@ export class TemporalAdmission implements Admission {
             startWorkflowOperation: new WithStartWorkflowOperation('llmLimiter', {
               workflowId: limiterWorkflowId(this.taskQueue),
               taskQueue: this.taskQueue,
-              args: [{}],
+              args: [this.limiterMaxHistory ? { maxHistory: this.limiterMaxHistory } : {}],
               workflowIdConflictPolicy: 'USE_EXISTING',
             }),
           }),
@@ -205,9 +219,13 @@ export class TemporalAdmission implements Admission {
   }
 
   /** A granted permit: settling it tells the limiter (retried: a lost settle holds a slot until the lease ends) and wakes the queue. */
-  private permit(permitId: string, q: ModelQueue): Permit {
+  private permit(permitId: string, model: string, q: ModelQueue): Permit {
     let settled = false;
     const workflowId = limiterWorkflowId(this.taskQueue);
+    this.held.add(permitId);
+    this.reportDue = true;
+    this.seen[model] = Math.max(this.seen[model] ?? 0, Number(permitId.slice(1)) || 0);
+    this.startReporting();
     return {
       settle: async (outcome) => {
         if (settled) return;
@@ -219,16 +237,46 @@ export class TemporalAdmission implements Admission {
             break;
           } catch (err) {
             if (Date.now() > giveUpAt) {
-              console.error(`llm limiter: could not settle permit ${permitId} (${err instanceof Error ? err.message : String(err)}); its lease will reclaim it`);
+              // The next report says it is no longer held, which settles it.
+              console.error(`llm limiter: could not settle permit ${permitId} (${err instanceof Error ? err.message : String(err)}); the next report will`);
+              this.held.delete(permitId);
               return;
             }
             await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
           }
         }
+        // Only now: a report sent before the settle took effect would settle it without its usage.
+        this.held.delete(permitId);
         // A slot of this model is free now: ask for the waiting calls without waiting out the retry-after.
         q.woken = true;
         q.wake?.();
       },
     };
+  }
+
+  /**
+   * Every REPORT_MS while this process holds permits (and once after it holds none), tell
+   * the limiter which ones: their leases are renewed, and permits it received and settled but
+   * whose settle never took effect are settled. A lost signal then costs a slot for seconds, not
+   * for a lease.
+   */
+  private startReporting(): void {
+    if (this.reporting) return;
+    this.reporting = setInterval(() => void this.report(), REPORT_MS);
+    this.reporting.unref();
+  }
+
+  private async report(): Promise<void> {
+    if (!this.reportDue && this.held.size === 0) return;
+    const report = { holder: this.holder, held: [...this.held], seen: { ...this.seen }, leaseMs: this.leaseMs };
+    this.reportDue = false;
+    try {
+      await this.client.workflow.getHandle(limiterWorkflowId(this.taskQueue)).signal(heldPermitsSignal, report);
+      // Holding nothing and said so: nothing more to say until the next grant.
+      if (report.held.length > 0) this.reportDue = true;
+    } catch {
+      // The next report carries the same information.
+      this.reportDue = true;
+    }
   }
 }

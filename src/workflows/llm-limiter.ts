@@ -21,8 +21,10 @@ import {
   type AcquireBatchResponse,
   type AcquireRequest,
   type AcquireResponse,
+  type HeldReport,
   type LimiterState,
   type SettleRequest,
+  reconcile,
 } from '../core/limiter';
 
 /** Asks for permits for a worker's waiting calls, granted in order as far as they fit. */
@@ -31,6 +33,8 @@ export const acquirePermitsUpdate = defineUpdate<AcquireBatchResponse, [AcquireB
 export const acquirePermitUpdate = defineUpdate<AcquireResponse, [AcquireRequest]>('acquirePermit');
 /** Reports how a permitted call ended. */
 export const settlePermitSignal = defineSignal<[SettleRequest]>('settlePermit');
+/** A worker process's account of the permits it holds (renews their leases, repairs lost settles). */
+export const heldPermitsSignal = defineSignal<[HeldReport]>('heldPermits');
 /** Current counters and adaptive limits. */
 export const limiterStatusQuery = defineQuery<ReturnType<typeof describeLimiter>>('limiterStatus');
 
@@ -38,16 +42,31 @@ export const limiterStatusQuery = defineQuery<ReturnType<typeof describeLimiter>
 const MAX_HISTORY = 4000;
 
 /** Runs admission control until its history grows, then continues as new with the same state. */
-export async function llmLimiter(input: { state?: LimiterState } = {}): Promise<void> {
+export async function llmLimiter(input: { state?: LimiterState; /** Continue as new past this many events (tests use a small one). */ maxHistory?: number } = {}): Promise<void> {
+  const maxHistory = input.maxHistory ?? MAX_HISTORY;
   const state = input.state ?? initialLimiterState();
+  // Settles first: signals that arrived before this run's first task are dispatched when their
+  // handler is registered, and a permit request in the same task must see the slots they free.
+  setHandler(settlePermitSignal, (req) => settle(state, req, Date.now()));
+  setHandler(heldPermitsSignal, (r) => {
+    state.repaired = (state.repaired ?? 0) + reconcile(state, r, Date.now());
+  });
   const invalid = (issues: { path: PropertyKey[]; message: string }[]) => new Error(`invalid permit request: ${issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   const refused = (r: { reason: string; retryAfterMs: number }) => ApplicationFailure.create({ type: PERMIT_REFUSED, message: r.reason, details: [r.retryAfterMs] });
+  // In the workflow task that continues as new, every request is refused (asked again in a moment,
+  // it lands on the new run), so no permit is granted in that task: an update completed in the same
+  // task as continue-as-new is sometimes applied again on the new run (temporalio/temporal#6375),
+  // and the first grant, carried over in the state, would never be settled. The test is the same
+  // one the main loop waits on, and it is fixed for a whole task (history length at its start).
+  const continuing = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > maxHistory;
+  const CONTINUING = { reason: 'limiter is continuing as new', retryAfterMs: 50 };
   // Refusals are rejected in the validators, so they never reach history: a busy limiter refuses
   // far more often than it grants, and its history would otherwise grow with every retry.
   setHandler(acquirePermitsUpdate, (req) => acquireBatch(state, req, Date.now()), {
     validator: (req) => {
       const r = acquireBatchSchema.safeParse(req);
       if (!r.success) throw invalid(r.error.issues);
+      if (continuing()) throw refused(CONTINUING);
       const refusal = checkBatch(state, r.data, Date.now());
       if (refusal) throw refused(refusal);
     },
@@ -56,13 +75,13 @@ export async function llmLimiter(input: { state?: LimiterState } = {}): Promise<
     validator: (req) => {
       const r = acquireRequestSchema.safeParse(req);
       if (!r.success) throw invalid(r.error.issues);
+      if (continuing()) throw refused(CONTINUING);
       const refusal = check(state, r.data, Date.now());
       if (refusal) throw refused(refusal);
     },
   });
-  setHandler(settlePermitSignal, (req) => settle(state, req, Date.now()));
   setHandler(limiterStatusQuery, () => describeLimiter(state, Date.now()));
-  await condition(() => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > MAX_HISTORY);
+  await condition(continuing);
   await condition(allHandlersFinished);
-  await continueAsNew<typeof llmLimiter>({ state });
+  await continueAsNew<typeof llmLimiter>({ state, maxHistory: input.maxHistory });
 }

@@ -39,6 +39,8 @@ export interface HarnessOptions {
   /** Admission limits (llmLimiter workflow), per model or `*`. */
   limits?: LimitsTable;
   limitWindowMs?: number;
+  /** The limiter's history length before it continues as new. */
+  limiterMaxHistory?: number;
   /** Hedge calls slower than the recent p95. */
   hedging?: boolean;
   /** Payload encryption / offload for workers and client (default: offload above 256 KiB to a temp dir). */
@@ -112,7 +114,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
           prices: DEFAULT_PRICES,
           cache: new ResponseCache(new FileCacheStore(cacheDir)),
           hedging: o.hedging ? new LatencyTracker(95, 200, 20) : undefined,
-          admission: o.limits ? new TemporalAdmission(new Client({ connection: native, dataConverter }), taskQueue, o.limits, o.limitWindowMs ?? 60_000) : undefined,
+          admission: o.limits ? new TemporalAdmission(new Client({ connection: native, dataConverter }), taskQueue, o.limits, o.limitWindowMs ?? 60_000, undefined, o.limiterMaxHistory) : undefined,
         },
         llmMaxConcurrent: o.llmMaxConcurrent ?? 100,
         llmRpm: o.llmRpm ?? 0,

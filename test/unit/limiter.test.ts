@@ -1,5 +1,5 @@
 /** The admission state machine (pure): windows, reservations, settlement, AIMD, leases. */
-import { BACKOFF, PROBE_SLOWDOWN, acquire, acquireBatch, checkBatch, initialLimiterState, settle, type AcquireRequest } from '../../src/core/limiter';
+import { BACKOFF, PROBE_SLOWDOWN, acquire, acquireBatch, checkBatch, describeLimiter, initialLimiterState, reconcile, settle, type AcquireRequest } from '../../src/core/limiter';
 
 const req = (over: Partial<AcquireRequest> = {}): AcquireRequest => ({
   model: 'm',
@@ -129,6 +129,34 @@ describe('limiter', () => {
     expect(s.models.m.limit).toBe(after);
     expect(checkBatch(s, batch, 3)).toBeUndefined();
     expect(acquireBatch(s, batch, 3).permitIds).toEqual(['p4', 'p5']);
+  });
+
+  test('a batch delivered twice (same batchId) gets the same permits, not new ones', () => {
+    const s = initialLimiterState();
+    const batch = { model: 'm', limits: { adaptiveMax: 4 }, windowMs: 10_000, leaseMs: 60_000, batchId: 'b1', requests: [{ inputTokens: 1, maxOutputTokens: 1 }, { inputTokens: 1, maxOutputTokens: 1 }] };
+    expect(acquireBatch(s, batch, 0).permitIds).toEqual(['p1', 'p2']);
+    // Applied again (e.g. on the run after a continue-as-new): the same answer, nothing new in flight.
+    expect(checkBatch(s, batch, 1)).toBeUndefined();
+    expect(acquireBatch(s, batch, 1).permitIds).toEqual(['p1', 'p2']);
+    expect(describeLimiter(s, 1).inFlight).toBe(2);
+    expect(acquireBatch(s, { ...batch, batchId: 'b2' }, 2).permitIds).toEqual(['p3', 'p4']);
+  });
+
+  test("a holder's report renews the leases of what it holds and settles what it received and no longer holds", () => {
+    const s = initialLimiterState();
+    const limits = { adaptiveMax: 8 };
+    const grant = (holder: string, model = 'm') => acquireBatch(s, { model, limits, windowMs: 10_000, leaseMs: 60_000, holder, requests: [{ inputTokens: 1, maxOutputTokens: 1 }] }, 0).permitIds[0];
+    const [a1, a2, a3, b1] = [grant('A'), grant('A'), grant('A'), grant('B'), grant('A', 'other')];
+    // A has received m's permits up to p2 and other's up to p5; it still holds a2, and its settle of a1 was lost.
+    const repaired = reconcile(s, { holder: 'A', held: [a2], seen: { m: 2, other: 5 }, leaseMs: 60_000 }, 30_000);
+    // a1 (p1 ≤ 2, not held) repaired; a3 (p3 > 2: may still be on its way) left alone; b1 is B's; a4 (other, p5 ≤ 5) repaired.
+    expect(repaired).toBe(2);
+    const unsettled = s.entries.filter((e) => !e.settled).map((e) => e.permitId);
+    expect(unsettled).toEqual([a2, a3, b1]);
+    expect(s.entries.find((e) => e.permitId === a2)!.leaseUntil).toBe(90_000);
+    // A settle arriving after the repair counts once (ignored).
+    settle(s, { permitId: a1, outcome: 'success', tokens: { input: 1, output: 1 } }, 30_001);
+    expect(s.entries.filter((e) => !e.settled)).toHaveLength(3);
   });
 
   test('a permit whose worker died is reclaimed when its lease expires', () => {
