@@ -19,6 +19,11 @@ export function toolTaskQueue(workflowTaskQueue: string): string {
   return `${workflowTaskQueue}-tools`;
 }
 
+/** The task queue of the `llmLimiter` workflow (admission control) for a given workflow task queue. */
+export function limiterTaskQueue(workflowTaskQueue: string): string {
+  return `${workflowTaskQueue}-limiter`;
+}
+
 /** A short, readable id suffix: date plus a few random base-36 characters (client side only). */
 export function workflowId(prefix: string, now: Date = new Date(), random: () => number = Math.random): string {
   const date = now.toISOString().slice(0, 10);

@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { WithStartWorkflowOperation, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { limiterTaskQueue } from '../core/names';
 import { PERMIT_REFUSED, type AcquireBatchResponse, type ModelLimits, type SettleRequest } from '../core/limiter';
 import { acquirePermitsUpdate, heldPermitsSignal, settlePermitSignal } from '../workflows/llm-limiter';
 
@@ -200,7 +201,7 @@ export class TemporalAdmission implements Admission {
             updateId,
             startWorkflowOperation: new WithStartWorkflowOperation('llmLimiter', {
               workflowId: limiterWorkflowId(this.taskQueue),
-              taskQueue: this.taskQueue,
+              taskQueue: limiterTaskQueue(this.taskQueue),
               args: [this.limiterMaxHistory ? { maxHistory: this.limiterMaxHistory } : {}],
               workflowIdConflictPolicy: 'USE_EXISTING',
             }),
