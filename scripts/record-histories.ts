@@ -45,6 +45,7 @@ async function main(): Promise<void> {
       llmMaxConcurrent: 50,
       llmRpm: 0,
       heartbeatThrottleMs: 500,
+      limiter: true,
     });
     const running = Promise.all(workers.map((w) => w.run()));
     fs.mkdirSync(outDir, { recursive: true });

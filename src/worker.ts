@@ -76,6 +76,7 @@ async function main(): Promise<void> {
       llmRpm: config.llm.rpm,
       llmRpmWindowMs: config.limitWindowMs,
       roles,
+      limiter: roles.includes('llm') && TemporalAdmission.enabled(config.limits),
       toolsMaxConcurrent: config.worker.toolsMaxConcurrent,
       heartbeatThrottleMs: config.worker.heartbeatThrottleMs,
       dataConverter,

@@ -33,6 +33,12 @@ export interface WorkersOptions {
   toolsMaxConcurrent?: number;
   /** Run only some roles (e.g. an LLM-only worker). */
   roles?: WorkerRole[];
+  /**
+   * Also run the `llmLimiter` workflows (admission control) on `<queue>-limiter`. On in every
+   * process whose LLM calls go through admission, so the limiter runs wherever it is needed and
+   * costs nothing (a second workflow worker, ~70 MB) where it is not.
+   */
+  limiter?: boolean;
 }
 
 /** The path workers bundle workflows from. */
@@ -42,20 +48,17 @@ export const WORKFLOWS_PATH = require.resolve('./workflows');
 export async function createWorkers(o: WorkersOptions): Promise<Worker[]> {
   const roles = o.roles ?? ['workflows', 'llm', 'tools'];
   const workers: Promise<Worker>[] = [];
+  // Bundled once for both workflow workers.
+  const needsBundle = roles.includes('workflows') || o.limiter;
+  const workflowBundle = o.workflowBundle ?? (needsBundle ? { code: (await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: Runtime.instance().logger })).code } : undefined);
   if (roles.includes('workflows')) {
-    // Bundled once for both workflow workers.
-    const workflowBundle = o.workflowBundle ?? { code: (await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: Runtime.instance().logger })).code };
+    workers.push(Worker.create({ connection: o.connection, namespace: o.namespace, taskQueue: o.taskQueue, dataConverter: o.dataConverter, workflowBundle }));
+  }
+  if (o.limiter) {
+    // On a queue of their own: limiter tasks never wait behind a big fan-out's, and a task stuck on
+    // this worker's sticky queue (seen for the first task of a run after continue-as-new) goes
+    // back to the normal queue after 1 s instead of 10.
     workers.push(
-      Worker.create({
-        connection: o.connection,
-        namespace: o.namespace,
-        taskQueue: o.taskQueue,
-        dataConverter: o.dataConverter,
-        workflowBundle,
-      }),
-      // The llmLimiter workflows, on a queue of their own: their tasks never wait behind a big
-      // fan-out's, and a task stuck on this worker's sticky queue (seen for the first task of a run
-      // after continue-as-new) goes back to the normal queue after 1 s instead of 10.
       Worker.create({
         connection: o.connection,
         namespace: o.namespace,

@@ -119,6 +119,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
         llmMaxConcurrent: o.llmMaxConcurrent ?? 100,
         llmRpm: o.llmRpm ?? 0,
         heartbeatThrottleMs: 500,
+        limiter: !!o.limits,
         dataConverter,
         workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE! },
       });
