@@ -200,7 +200,7 @@ function program(run: (work: (ctx: { client: Client; config: Config }) => Promis
           console.log(JSON.stringify({ workflowId: id, running: true, ...s }, null, 2));
           return 0;
         }
-        console.log(`${id}: ${s.granted} permits granted, ${s.inFlight} in flight`);
+        console.log(`${id}: ${s.granted} permits granted, ${s.inFlight} in flight${s.repaired ? `, ${s.repaired} lost settles repaired from workers' reports` : ''}`);
         for (const [model, m] of Object.entries(s.models)) {
           const conc = m.limit > 0 ? `concurrency limit ${m.limit}${m.ceiling !== null ? ` (throttled at ${m.ceiling})` : ''}` : 'no concurrency limit';
           console.log(`  ${model}: ${conc}${m.pausedForMs > 0 ? `, paused ${m.pausedForMs} ms for retry-after` : ''}`);
