@@ -308,6 +308,7 @@ export function reconcile(s: LimiterState, r: HeldReport, now: number): number {
       repaired++;
     }
   }
+  s.repaired = (s.repaired ?? 0) + repaired;
   return repaired;
 }
 

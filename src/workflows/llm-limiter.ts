@@ -48,9 +48,7 @@ export async function llmLimiter(input: { state?: LimiterState; /** Continue as 
   // Settles first: signals that arrived before this run's first task are dispatched when their
   // handler is registered, and a permit request in the same task must see the slots they free.
   setHandler(settlePermitSignal, (req) => settle(state, req, Date.now()));
-  setHandler(heldPermitsSignal, (r) => {
-    state.repaired = (state.repaired ?? 0) + reconcile(state, r, Date.now());
-  });
+  setHandler(heldPermitsSignal, (r) => void reconcile(state, r, Date.now()));
   const invalid = (issues: { path: PropertyKey[]; message: string }[]) => new Error(`invalid permit request: ${issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   const refused = (r: { reason: string; retryAfterMs: number }) => ApplicationFailure.create({ type: PERMIT_REFUSED, message: r.reason, details: [r.retryAfterMs] });
   // In the workflow task that continues as new, every request is refused (asked again in a moment,

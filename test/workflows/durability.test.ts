@@ -17,6 +17,7 @@ import { ROOT, freePort, spawnDevServer, waitForTemporal } from '../../scripts/d
 import type { Progress } from '../../src/core/progress';
 import { startLocalLlmServer, type RequestRecord } from '../../src/llm/local-server';
 import { progressQuery } from '../../src/workflows/defs';
+import { limiterWhenIdle } from '../helpers/limiter';
 import type { FanOutResult } from '../../src/workflows/fan-out';
 import { LLM_HEARTBEAT_TIMEOUT_MS } from '../../src/workflows/lib/llm-task';
 import type { DagResult } from '../../src/workflows/run-dag';
@@ -461,12 +462,7 @@ describe('durability with real worker processes', () => {
       expect(requests.filter((q) => q.receivedAt > downAt && q.receivedAt < restartAt)).toEqual([]);
       // Every permit was settled (or handed back): none is left to be reclaimed by its 5-minute lease.
       // (a settle lost in the outage is repaired by the worker's next report of what it holds, every 5 s)
-      const limiter = after.client.workflow.getHandle(`llm-limiter-${taskQueue}`);
-      let status = (await limiter.query('limiterStatus')) as { inFlight: number; granted: number; repaired: number };
-      for (let i = 0; i < 40 && status.inFlight > 0; i++) {
-        await sleep(250);
-        status = (await limiter.query('limiterStatus')) as typeof status;
-      }
+      const status = await limiterWhenIdle(after.client, taskQueue, 10_000);
       expect(status.inFlight).toBe(0);
       expect(status.granted).toBeGreaterThanOrEqual(8);
       console.log(`durability/limiter: ${requests.length} LLM requests, max ${llm.stats().maxInFlight} in flight, ${status.granted} permits granted, ${status.repaired} settles repaired, run done ${((Date.now() - upAt) / 1000).toFixed(1)} s after the restart`);

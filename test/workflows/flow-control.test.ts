@@ -3,9 +3,11 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { limiterWorkflowId } from '../../src/llm/admission';
 import type { FanOutResult } from '../../src/workflows/fan-out';
 import type { DagResult } from '../../src/workflows/run-dag';
 import { startHarness, type Harness } from '../helpers/harness';
+import { limiterWhenIdle } from '../helpers/limiter';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -47,7 +49,7 @@ describe('token-per-window admission shared by two workers', () => {
     // One limiter for the task queue, shared by both worker sets.
     // Both workers made calls.
     expect(second.output()).toBeDefined();
-    const limiter = await h.client.workflow.getHandle(`llm-limiter-${h.taskQueue}`).describe();
+    const limiter = await h.client.workflow.getHandle(limiterWorkflowId(h.taskQueue)).describe();
     expect(limiter.type).toBe('llmLimiter');
     expect(limiter.status.name).toBe('RUNNING');
   });
@@ -83,23 +85,16 @@ describe('limiter continue-as-new under load', () => {
       expect(r.stats.succeeded).toBe(80);
       expect(h.llm.stats().calls).toBe(80);
       expect(h.llm.stats().maxInFlight).toBeLessThanOrEqual(4);
-      const id = `llm-limiter-${h.taskQueue}`;
+      const id = limiterWorkflowId(h.taskQueue);
       const runs: string[] = [];
       for await (const w of h.client.workflow.list({ query: `WorkflowId = '${id}'` })) runs.push(w.status.name);
       // Many runs chained by continue-as-new, one of them running.
       expect(runs.length).toBeGreaterThanOrEqual(3);
       expect(runs.filter((x) => x === 'RUNNING')).toHaveLength(1);
       expect(runs.filter((x) => x !== 'RUNNING').every((x) => x === 'CONTINUED_AS_NEW')).toBe(true);
-      // The state went along: 80 permits granted across the chain, and none stays in flight. A settle
-      // can be lost around a continue-as-new (a signal that never takes effect); the worker's next
-      // report of the permits it holds (every 5 s) repairs it, so allow for one report.
-      const limiter = h.client.workflow.getHandle(id);
-      type Status = { granted: number; inFlight: number; repaired: number };
-      let status = (await limiter.query('limiterStatus')) as Status;
-      for (let i = 0; i < 60 && status.inFlight > 0; i++) {
-        await new Promise((res) => setTimeout(res, 250));
-        status = (await limiter.query('limiterStatus')) as Status;
-      }
+      // The state went along: 80 permits granted across the chain, and none stays in flight (a
+      // settle lost around a continue-as-new is repaired by the worker's next report).
+      const status = await limiterWhenIdle(h.client, h.taskQueue);
       expect(status).toMatchObject({ granted: 80, inFlight: 0 });
       const arr = h.llm.stats().requests.map((q) => q.receivedAt);
       const gaps = arr.slice(1).map((t, i) => t - arr[i]).filter((g) => g > 300);
@@ -123,26 +118,21 @@ describe('admission and cancellation', () => {
       expect(r.results.filter((x) => x.state === 'cancelled')).toHaveLength(6);
       // The waiting calls never reached the LLM server, and every permit came back.
       expect(h.llm.stats().calls).toBe(2);
-      const limiter = h.client.workflow.getHandle(`llm-limiter-${h.taskQueue}`);
-      for (let i = 0; i < 80 && ((await limiter.query('limiterStatus')) as { inFlight: number }).inFlight > 0; i++) await new Promise((r) => setTimeout(r, 100));
-      expect(await limiter.query('limiterStatus')).toMatchObject({ inFlight: 0 });
+      expect(await limiterWhenIdle(h.client, h.taskQueue)).toMatchObject({ inFlight: 0 });
       // And the next run gets its permits at once.
       const next = await h.run<FanOutResult>('fanOut', { tasks: tasks(2, 'after-cancel') });
       expect(next.stats.succeeded).toBe(2);
       // `client limits` shows the same state to a user.
-      const cli = (args: string[]) =>
+      const cli = (args: string[], taskQueue = h.taskQueue) =>
         promisify(execFile)(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'src/client.ts'), ...args], {
           cwd: ROOT,
-          env: { ...process.env, TEMPORAL_ADDRESS: h.address, TEMPORAL_TASK_QUEUE: h.taskQueue },
+          env: { ...process.env, TEMPORAL_ADDRESS: h.address, TEMPORAL_TASK_QUEUE: taskQueue },
         });
       const shown = JSON.parse((await cli(['limits', '--json'])).stdout) as { running: boolean; inFlight: number; granted: number; models: Record<string, { limit: number }> };
       expect(shown).toMatchObject({ running: true, inFlight: 0, models: { 'claude-sonnet-4-6': { limit: 2 } } });
       expect(shown.granted).toBeGreaterThanOrEqual(4);
       expect((await cli(['limits'])).stdout).toContain('claude-sonnet-4-6: concurrency limit 2');
-      const other = await promisify(execFile)(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'src/client.ts'), 'limits'], {
-        cwd: ROOT,
-        env: { ...process.env, TEMPORAL_ADDRESS: h.address, TEMPORAL_TASK_QUEUE: `${h.taskQueue}-unused` },
-      });
+      const other = await cli(['limits'], `${h.taskQueue}-unused`);
       expect(other.stdout).toContain('no limiter on task queue');
     } finally {
       await h.close();
