@@ -7,6 +7,19 @@ import { z } from 'zod';
 
 /** Upper bound of maxConcurrent: a run may hold at most 2,000 pending activities. */
 export const MAX_CONCURRENT_LIMIT = 1000;
+/** Tasks per workflow unless a fan-out sets shardSize; bigger runs are split into child workflows. */
+export const FANOUT_SHARD_SIZE = 1000;
+/**
+ * Estimated history bytes one workflow may hold before a fan-out shards by size: Temporal warns at
+ * 10 MB and terminates a run at 50 MB, so a shard stays well under the warning.
+ */
+export const SHARD_HISTORY_BYTES = 8_000_000;
+/** Output bytes assumed per token when estimating a task's history bytes (English is ~4 chars/token). */
+const BYTES_PER_OUTPUT_TOKEN = 4;
+/** History bytes per task besides its prompt and output: event envelopes, ids, summary, result fields. */
+const TASK_OVERHEAD_BYTES = 1_500;
+/** max_tokens assumed for a task that sets none (the worker's default, LLM_MAX_TOKENS, is not known to the workflow). */
+export const ASSUMED_MAX_TOKENS = 1024;
 /** Temporal rejects payloads over 2 MB; stay clear of it with room for the envelope. */
 export const MAX_INPUT_BYTES = 1_500_000;
 
@@ -61,6 +74,13 @@ export const fanOutInputSchema = callOptionsSchema.extend({
   tasks: z.array(taskSpecSchema, { error: 'must be a list of tasks' }).min(1, 'must not be empty'),
   maxConcurrent: maxConcurrentSchema.optional(),
   failFast: z.boolean().optional(),
+  /** Most tasks one workflow runs; a bigger run is split into child workflows (default FANOUT_SHARD_SIZE). */
+  shardSize: z
+    .number({ error: 'must be a number' })
+    .int('must be a whole number')
+    .min(1, 'must be at least 1')
+    .max(FANOUT_SHARD_SIZE, `must be at most ${FANOUT_SHARD_SIZE}`)
+    .optional(),
 });
 export type FanOutInput = z.infer<typeof fanOutInputSchema>;
 
@@ -99,15 +119,61 @@ export interface ResolvedTask extends TaskSpec {
   taskId: string;
 }
 
-/** Validates a fan-out input; returns tasks with ids. Throws InvalidInputError. */
+/**
+ * Validates a fan-out input; returns tasks with ids. Throws InvalidInputError naming every problem
+ * at once: schema problems and duplicate names and ids, even when both kinds occur.
+ */
 export function validateFanOutInput(input: unknown): { input: FanOutInput; tasks: ResolvedTask[] } {
-  const parsed = parseOrThrow(fanOutInputSchema, input, 'fan-out input');
-  const dupNames = duplicates(parsed.tasks.map((t) => t.name));
-  if (dupNames.length) throw new InvalidInputError(`Invalid fan-out input: duplicate task names: ${dupNames.join(', ')}`);
-  const tasks = parsed.tasks.map((t, i) => ({ ...t, taskId: t.id ?? `task-${i + 1}` }));
-  const dupIds = duplicates(tasks.map((t) => t.taskId));
-  if (dupIds.length) throw new InvalidInputError(`Invalid fan-out input: duplicate task ids: ${dupIds.join(', ')}`);
-  return { input: parsed, tasks };
+  const r = fanOutInputSchema.safeParse(input);
+  const problems = r.success ? [] : [formatIssues(r.error)];
+  // Duplicates are judged on the raw list, so they are reported beside the schema's problems.
+  const raw = (input as { tasks?: unknown } | null)?.tasks;
+  const items = Array.isArray(raw) ? raw.map((t) => (t && typeof t === 'object' ? (t as Record<string, unknown>) : {})) : [];
+  const str = (v: unknown) => (typeof v === 'string' && v.trim() ? v : undefined);
+  const dupNames = duplicates(items.map((t) => str(t.name)).filter((v): v is string => v !== undefined));
+  if (dupNames.length) problems.push(`duplicate task names: ${dupNames.join(', ')}`);
+  const dupIds = duplicates(items.map((t, i) => str(t.id) ?? `task-${i + 1}`));
+  if (dupIds.length) problems.push(`duplicate task ids: ${dupIds.join(', ')}`);
+  if (!r.success || problems.length) throw new InvalidInputError(`Invalid fan-out input: ${problems.join('; ')}`);
+  const tasks = r.data.tasks.map((t, i) => ({ ...t, taskId: t.id ?? `task-${i + 1}` }));
+  return { input: r.data, tasks };
+}
+
+/**
+ * History bytes a task adds to the workflow that runs it, estimated from its input: the prompt and
+ * system (in the activity's scheduled event) and the longest output max_tokens allows (in its
+ * completed event), plus event overhead. Deterministic, so a replay shards the same way.
+ */
+export function estimateTaskHistoryBytes(task: Pick<TaskSpec, 'prompt' | 'system' | 'maxTokens'>, defaultMaxTokens = ASSUMED_MAX_TOKENS): number {
+  const maxTokens = task.maxTokens ?? defaultMaxTokens;
+  return utf8Length(task.prompt) + utf8Length(task.system ?? '') + maxTokens * BYTES_PER_OUTPUT_TOKEN + TASK_OVERHEAD_BYTES;
+}
+
+/**
+ * Splits tasks into consecutive shards of at most `shardSize` tasks and at most `maxBytes`
+ * estimated history bytes each (a task bigger than that alone gets a shard of its own).
+ */
+export function shardTasks<T extends Pick<TaskSpec, 'prompt' | 'system' | 'maxTokens'>>(
+  tasks: T[],
+  opts: { shardSize?: number; maxBytes?: number; defaultMaxTokens?: number } = {},
+): T[][] {
+  const shardSize = opts.shardSize ?? FANOUT_SHARD_SIZE;
+  const maxBytes = opts.maxBytes ?? SHARD_HISTORY_BYTES;
+  const shards: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const t of tasks) {
+    const b = estimateTaskHistoryBytes(t, opts.defaultMaxTokens);
+    if (current.length > 0 && (current.length >= shardSize || bytes + b > maxBytes)) {
+      shards.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(t);
+    bytes += b;
+  }
+  if (current.length) shards.push(current);
+  return shards;
 }
 
 /** Throws when a JSON-serialisable value would break Temporal's payload limits. */

@@ -1,19 +1,28 @@
 /**
  * The `fanOut` workflow: many independent LLM tasks in parallel, bounded, results in input order.
- * Runs larger than one workflow should hold (FANOUT_SHARD_SIZE tasks) shard themselves into child
- * `fanOut` workflows, so no history nears Temporal's event or pending-activity limits; payloads too
+ * Runs larger than one workflow should hold — more than `shardSize` tasks (default 1,000), or more
+ * estimated history bytes than SHARD_HISTORY_BYTES — shard themselves into child `fanOut`
+ * workflows, so no history nears Temporal's event, size or pending-activity limits; payloads too
  * large for history are offloaded by the data converter (see src/data), transparently.
  */
-import { CancellationScope, ParentClosePolicy, executeChild, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  ChildWorkflowFailure,
+  ParentClosePolicy,
+  executeChild,
+  isCancellation,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import { ProgressTracker } from '../core/progress';
-import { computeStats, validateFanOutInput, type FanOutInput, type ResolvedTask, type RunStats, type TaskResult } from '../core/tasks';
+import { FANOUT_SHARD_SIZE, computeStats, shardTasks, validateFanOutInput, type FanOutInput, type ResolvedTask, type RunStats, type TaskResult } from '../core/tasks';
 import { progressQuery } from './defs';
-import { DEFAULT_MAX_CONCURRENT, runBounded } from './lib/bounded';
+import { DEFAULT_MAX_CONCURRENT, cancelledBeforeStart, runBounded } from './lib/bounded';
 import { validateOrFail } from './lib/validate';
 import { Window } from './lib/window';
 
-/** Tasks per workflow; bigger runs are split into child workflows of at most this many. */
-export const FANOUT_SHARD_SIZE = 1000;
+export { FANOUT_SHARD_SIZE };
 
 /** Result of a fan-out run. */
 export interface FanOutResult {
@@ -33,7 +42,8 @@ export async function fanOut(rawInput: unknown): Promise<FanOutResult> {
   setHandler(progressQuery, () => progress.snapshot());
   for (const t of tasks) progress.add(t.taskId, t.name);
 
-  if (tasks.length > FANOUT_SHARD_SIZE) return runSharded(input, tasks, progress, started);
+  const chunks = shardTasks(tasks, { shardSize: input.shardSize, defaultMaxTokens: input.maxTokens });
+  if (chunks.length > 1) return runSharded(input, chunks, progress, started);
 
   const results = await runBounded(
     tasks.map((t) => ({ ...t, summary: t.name })),
@@ -43,10 +53,20 @@ export async function fanOut(rawInput: unknown): Promise<FanOutResult> {
   return { results, stats: computeStats(results, Date.now() - started), cancelled: CancellationScope.current().consideredCancelled, shards: [] };
 }
 
-/** Splits a huge run into child fanOut workflows that share the concurrency budget. */
-async function runSharded(input: FanOutInput, tasks: ResolvedTask[], progress: ProgressTracker, started: number): Promise<FanOutResult> {
-  const chunks: ResolvedTask[][] = [];
-  for (let i = 0; i < tasks.length; i += FANOUT_SHARD_SIZE) chunks.push(tasks.slice(i, i + FANOUT_SHARD_SIZE));
+/** What a child fanOut's TaskFailed failure carries (see runBounded). */
+interface TaskFailedDetails {
+  failedTask: string;
+  results: TaskResult[];
+}
+
+/**
+ * Splits a huge run into child fanOut workflows that share the concurrency budget. It behaves like
+ * an unsharded run: a cancellation keeps every finished child's results and marks the tasks of
+ * shards that never ran `cancelled before it started`; with failFast the first failed task cancels
+ * the other shards and fails the run with that task's own error; a child that fails for any other
+ * reason (terminated, timed out) fails only its own tasks, naming the child.
+ */
+async function runSharded(input: FanOutInput, chunks: ResolvedTask[][], progress: ProgressTracker, started: number): Promise<FanOutResult> {
   // Split the budget exactly (17 + 17 + 16 for 50 over 3), so the shards together never exceed it;
   // with more shards than the budget, only `budget` shards run at a time, one call each.
   const budget = input.maxConcurrent ?? DEFAULT_MAX_CONCURRENT;
@@ -57,21 +77,85 @@ async function runSharded(input: FanOutInput, tasks: ResolvedTask[], progress: P
   progress.phase = `${chunks.length} shards`;
   const shards = chunks.map((_, i) => `${parentId}/shard-${i + 1}`);
   const { tasks: _all, ...options } = input;
-  const outcomes = await Promise.all(
-    chunks.map(async (chunk, i) => {
+  const outcomes: (TaskResult[] | undefined)[] = new Array(chunks.length);
+  let firstFailure: { failure: ApplicationFailure; details: TaskFailedDetails } | undefined;
+  const scope = new CancellationScope();
+
+  const runShard = async (chunk: ResolvedTask[], i: number): Promise<void> => {
+    try {
       await shardWindow.acquire(i);
+    } catch (err) {
+      if (!isCancellation(err)) throw err;
+      return; // never started: its tasks are marked below
+    }
+    try {
       chunk.forEach((t) => progress.running(t.taskId));
       const r = await executeChild(fanOut, {
         workflowId: shards[i],
         args: [{ ...options, maxConcurrent: perShard(i), tasks: chunk.map(({ taskId, ...t }) => ({ ...t, id: taskId })) }],
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
       });
+      outcomes[i] = r.results;
+    } catch (err) {
+      const failed = taskFailure(err);
+      if (failed) {
+        // failFast in the child: keep its results, stop the other shards, fail with the task's own error.
+        outcomes[i] = failed.details.results;
+        if (!firstFailure) {
+          firstFailure = failed;
+          scope.cancel();
+        }
+      } else if (!isCancellation(err)) {
+        outcomes[i] = chunk.map((t) => shardFailed(t, shards[i], err));
+      }
+      // A child cancelled before it ran anything has no results: its tasks are marked below.
+    } finally {
       shardWindow.release();
-      r.results.forEach((x) => progress.finished(x));
-      return r;
-    }),
-  );
+      outcomes[i]?.forEach((x) => progress.finished(x));
+    }
+  };
+
+  await scope.run(() => Promise.all(chunks.map((c, i) => runShard(c, i)))).catch((err: unknown) => {
+    // The scope's own cancellation (fail-fast, or the run's) is expected; anything else is a bug to surface.
+    if (!isCancellation(err)) throw err;
+  });
+  const results = chunks.flatMap((chunk, i) => {
+    const got = outcomes[i];
+    if (got) return got;
+    const notRun = chunk.map((t) => cancelledBeforeStart(t));
+    notRun.forEach((x) => progress.finished(x));
+    return notRun;
+  });
   progress.done = true;
-  const results = outcomes.flatMap((o) => o.results);
+  if (firstFailure) {
+    const { failure, details } = firstFailure;
+    throw ApplicationFailure.create({ message: failure.message, type: 'TaskFailed', nonRetryable: true, details: [{ failedTask: details.failedTask, results }] });
+  }
   return { results, stats: computeStats(results, Date.now() - started), cancelled: CancellationScope.current().consideredCancelled, shards };
+}
+
+/** The child's own TaskFailed failure (failFast), when that is what ended it. */
+function taskFailure(err: unknown): { failure: ApplicationFailure; details: TaskFailedDetails } | undefined {
+  if (!(err instanceof ChildWorkflowFailure) || !(err.cause instanceof ApplicationFailure) || err.cause.type !== 'TaskFailed') return undefined;
+  const details = err.cause.details?.[0] as TaskFailedDetails | undefined;
+  if (!details || !Array.isArray(details.results)) return undefined;
+  return { failure: err.cause, details };
+}
+
+/** A task of a shard whose child workflow failed for a reason other than its tasks. */
+function shardFailed(task: ResolvedTask, childId: string, err: unknown): TaskResult {
+  const cause = err instanceof ChildWorkflowFailure && err.cause ? err.cause : err;
+  const message = cause instanceof Error ? cause.message : String(cause);
+  return {
+    taskId: task.taskId,
+    name: task.name,
+    state: 'failed',
+    success: false,
+    output: null,
+    error: `shard ${childId} failed: ${message}`,
+    errorType: 'ShardFailed',
+    durationMs: 0,
+    attempts: 0,
+    tokens: { input: 0, output: 0 },
+  };
 }

@@ -109,7 +109,7 @@ export async function launchChromium(): Promise<Browser> {
   if (!fs.existsSync(CHROMIUM)) {
     throw new Error(
       `chromium is not installed at ${CHROMIUM}: the Web UI test drives a real browser. Install Debian's package with ` +
-        '`apt-get update && apt-get install -y chromium` (.ci/run does this), or set CHROMIUM_PATH.',
+        '`apt-get update && apt-get install -y chromium` (`npm test` does this when it runs as root), or set CHROMIUM_PATH.',
     );
   }
   return chromium.launch({

@@ -1,5 +1,5 @@
 /** Validation and statistics of fan-out runs (pure). */
-import { InvalidInputError, assertPayloadSize, computeStats, validateFanOutInput } from '../../src/core/tasks';
+import { FANOUT_SHARD_SIZE, InvalidInputError, SHARD_HISTORY_BYTES, assertPayloadSize, computeStats, estimateTaskHistoryBytes, shardTasks, validateFanOutInput } from '../../src/core/tasks';
 
 describe('validateFanOutInput', () => {
   test('accepts a valid list and assigns ids by position', () => {
@@ -15,9 +15,49 @@ describe('validateFanOutInput', () => {
     [{ tasks: [{ name: 'a', prompt: 'p' }], maxConcurrent: 1.5 }, 'maxConcurrent: must be a whole number'],
     [{ tasks: [{ name: 'a', prompt: 'p' }, { name: 'a', prompt: 'q' }] }, 'duplicate task names: a'],
     [{ tasks: [{ id: 'k', name: 'a', prompt: 'p' }, { id: 'k', name: 'b', prompt: 'q' }] }, 'duplicate task ids: k'],
+    [{ tasks: [{ name: 'a', prompt: 'p' }], shardSize: 0 }, 'shardSize: must be at least 1'],
+    [{ tasks: [{ name: 'a', prompt: 'p' }], shardSize: 5000 }, 'shardSize: must be at most 1000'],
   ])('rejects %j with "%s"', (input, message) => {
     expect(() => validateFanOutInput(input)).toThrow(InvalidInputError);
     expect(() => validateFanOutInput(input)).toThrow(message);
+  });
+});
+
+describe('every problem named at once', () => {
+  test('an empty prompt, duplicate names and maxConcurrent 0 are all reported', () => {
+    const input = { tasks: [{ name: 'a', prompt: 'x' }, { name: 'a', prompt: '' }, { name: 'b', prompt: 'y', id: 'task-1' }], maxConcurrent: 0 };
+    let message = '';
+    try {
+      validateFanOutInput(input);
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toContain('tasks[1].prompt: must not be empty');
+    expect(message).toContain('maxConcurrent: must be at least 1');
+    expect(message).toContain('duplicate task names: a');
+    expect(message).toContain('duplicate task ids: task-1');
+  });
+});
+
+describe('shardTasks', () => {
+  const t = (maxTokens?: number, prompt = 'p') => ({ prompt, maxTokens });
+  test('small tasks: shards of shardSize', () => {
+    expect(shardTasks(Array.from({ length: 2500 }, () => t())).map((s) => s.length)).toEqual([FANOUT_SHARD_SIZE, FANOUT_SHARD_SIZE, 500]);
+    expect(shardTasks(Array.from({ length: 7 }, () => t()), { shardSize: 3 }).map((s) => s.length)).toEqual([3, 3, 1]);
+  });
+  test('large outputs: shards bounded by estimated history bytes', () => {
+    const per = estimateTaskHistoryBytes(t(16_000));
+    const shards = shardTasks(Array.from({ length: 1000 }, () => t(16_000)));
+    expect(shards.length).toBeGreaterThan(1);
+    for (const s of shards) expect(s.length * per).toBeLessThanOrEqual(SHARD_HISTORY_BYTES);
+    expect(shards.flat()).toHaveLength(1000);
+  });
+  test('a task bigger than the budget alone gets a shard of its own, and one shard is returned as is', () => {
+    expect(shardTasks([t(), t(3_000_000), t()]).map((s) => s.length)).toEqual([1, 1, 1]);
+    expect(shardTasks([t(), t()])).toHaveLength(1);
+  });
+  test('the prompt counts in bytes (UTF-8)', () => {
+    expect(estimateTaskHistoryBytes({ prompt: 'é'.repeat(10), maxTokens: 1 })).toBe(20 + 4 + 1500);
   });
 });
 

@@ -74,7 +74,8 @@ export async function runBounded(tasks: LlmTask[], opts: BoundedOptions): Promis
   return final;
 }
 
-function cancelledBeforeStart(task: LlmTask): TaskResult {
+/** The result of a task that never started because its run was cancelled (or failed fast) first. */
+export function cancelledBeforeStart(task: Pick<LlmTask, 'taskId' | 'name'>): TaskResult {
   return {
     taskId: task.taskId,
     name: task.name,
