@@ -58,6 +58,8 @@ const envSchema = z.object({
   LLM_HEDGE_PERCENTILE: intFrom('LLM_HEDGE_PERCENTILE', 50).default(95),
   CACHE_DIR: z.string().trim().min(1).default('runs/cache'),
   CACHE_MAX_AGE_SECONDS: intFrom('CACHE_MAX_AGE_SECONDS', 60).default(30 * 86_400),
+  LLM_JOURNAL_DIR: z.string().trim().min(1).default('runs/journal'),
+  TEST_ONLY_PAUSE_AFTER_LLM_ANSWER_MS: intFrom('TEST_ONLY_PAUSE_AFTER_LLM_ANSWER_MS', 0).default(0),
   LLM_HEARTBEAT_THROTTLE_MS: intFrom('LLM_HEARTBEAT_THROTTLE_MS', 100)
     .refine((n) => n <= 8000, 'LLM_HEARTBEAT_THROTTLE_MS must be at most 8000 (the heartbeat timeout is 10 s)')
     .default(5000),
@@ -133,6 +135,10 @@ export interface Config {
   cacheMaxAgeMs: number;
   /** Hedge calls slower than this percentile of recent latencies (undefined = off). */
   hedgePercentile?: number;
+  /** Where paid answers wait for a retry after a crash (share it between workers, like the cache). */
+  journalDir: string;
+  /** TEST ONLY (TEST_ONLY_PAUSE_AFTER_LLM_ANSWER_MS): pause between an answer and the activity's completion. */
+  testOnlyPauseAfterAnswerMs: number;
 }
 
 /** Thrown for invalid configuration; its message names every bad variable. */
@@ -207,6 +213,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cacheDir: path.resolve(e.CACHE_DIR),
     cacheMaxAgeMs: e.CACHE_MAX_AGE_SECONDS * 1000,
     hedgePercentile: e.LLM_HEDGE === '1' || e.LLM_HEDGE === 'true' ? Math.min(99, e.LLM_HEDGE_PERCENTILE) : undefined,
+    journalDir: path.resolve(e.LLM_JOURNAL_DIR),
+    testOnlyPauseAfterAnswerMs: e.TEST_ONLY_PAUSE_AFTER_LLM_ANSWER_MS,
   };
 }
 

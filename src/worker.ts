@@ -10,6 +10,7 @@ import { buildDataConverter } from './data/data-converter';
 import { Client } from '@temporalio/client';
 import { TemporalAdmission } from './llm/admission';
 import { FileCacheStore, ResponseCache } from './llm/cache';
+import { FileAnswerJournal } from './llm/journal';
 import { LatencyTracker } from './llm/hedging';
 import { createAnthropicClient } from './llm/client';
 import { createLlmMetrics } from './metrics';
@@ -51,9 +52,14 @@ async function main(): Promise<void> {
         (n) => n > 0 && console.log(`worker: pruned ${n} cache entries older than ${config.cacheMaxAgeMs / 1000} s from ${config.cacheDir}`),
         (err: unknown) => console.error(`worker: could not prune the cache: ${err instanceof Error ? err.message : String(err)}`),
       );
+    // Journal entries matter only until their activity completes: buckets older than an hour go.
+    const journal = new FileAnswerJournal(config.journalDir);
+    const pruneJournal = () => journal.prune().catch((err: unknown) => console.error(`worker: could not prune the answer journal: ${err instanceof Error ? err.message : String(err)}`));
     if (roles.includes('llm')) {
       void pruneCache();
+      void pruneJournal();
       setInterval(() => void pruneCache(), 3_600_000).unref();
+      setInterval(() => void pruneJournal(), 600_000).unref();
     }
     const workers = await createWorkers({
       connection,
@@ -67,6 +73,8 @@ async function main(): Promise<void> {
         metrics: createLlmMetrics(Runtime.instance().metricMeter),
         logPrompts: config.logPrompts,
         cache: new ResponseCache(cacheStore),
+        journal,
+        testOnlyPauseAfterAnswerMs: config.testOnlyPauseAfterAnswerMs || undefined,
         hedging: config.hedgePercentile ? new LatencyTracker(config.hedgePercentile) : undefined,
         admission: TemporalAdmission.enabled(config.limits)
           ? new TemporalAdmission(new Client({ connection, namespace: config.temporal.namespace, dataConverter }), config.temporal.taskQueue, config.limits, config.limitWindowMs)

@@ -14,6 +14,7 @@ import { cacheKey, type CachedResponse, type ResponseCache } from '../llm/cache'
 import { classifyLlmError, toActivityFailure } from '../llm/errors';
 import type { Admission } from '../llm/admission';
 import { hedgedRace, type LatencyTracker } from '../llm/hedging';
+import type { AnswerJournal, JournalKey } from '../llm/journal';
 
 /** One LLM call. */
 export interface LlmCallInput {
@@ -41,6 +42,8 @@ export interface LlmCallResult {
   cached: boolean;
   tokensSaved?: Tokens;
   costSavedUsd?: number | null;
+  /** The answer an earlier attempt received before its worker died: returned without a new request. */
+  recovered?: boolean;
 }
 
 /** What the LLM activities need. */
@@ -60,6 +63,27 @@ export interface LlmDeps {
   admission?: Admission;
   /** Hedge calls slower than the model's recent p95 (off when absent). */
   hedging?: LatencyTracker;
+  /** Answers kept for a retry after a crash, so a finished request is never paid for twice. */
+  journal?: AnswerJournal;
+  /**
+   * TEST ONLY: after the answer is journaled, wait this long before completing, so a test can kill
+   * the worker between the provider's answer and the activity's completion. Never set in production.
+   */
+  testOnlyPauseAfterAnswerMs?: number;
+}
+
+/** What the activity heartbeats once it has the provider's answer; a retry on any machine reads it. */
+interface AnswerHeartbeat {
+  answer: CachedResponse;
+}
+
+/** Answers larger than this stay out of heartbeat details (the journal still has them). */
+const MAX_HEARTBEAT_ANSWER_CHARS = 200_000;
+
+/** The answer an earlier attempt heartbeated, if the heartbeat reached the server. */
+function answerFromHeartbeat(details: unknown): CachedResponse | undefined {
+  const a = (details as Partial<AnswerHeartbeat> | undefined)?.answer;
+  return a && typeof a.text === 'string' && typeof a.model === 'string' && a.tokens && typeof a.tokens.input === 'number' ? a : undefined;
 }
 
 /** Builds the LLM activities around an SDK client. */
@@ -75,8 +99,13 @@ export function createLlmActivities(deps: LlmDeps) {
     const maxTokens = input.maxTokens ?? deps.defaults.maxTokens;
     // The activity logger carries workflow and activity ids; prompts only at debug level when asked for.
     log.debug('LLM call starting', { model, attempt, promptChars: input.prompt.length, ...(deps.logPrompts ? { promptPreview: input.prompt.slice(0, 200) } : {}) });
+    // Once the provider has answered, every heartbeat carries the answer (see AnswerHeartbeat).
+    let heartbeatDetails: AnswerHeartbeat | undefined;
     ctx.heartbeat();
-    const beat = setInterval(() => ctx.heartbeat(), heartbeatEvery);
+    const beat = setInterval(() => ctx.heartbeat(heartbeatDetails), heartbeatEvery);
+    // A standalone activity (no workflow) has no stable identity across attempts to journal under.
+    const run = ctx.info.workflowExecution;
+    const journalKey: JournalKey | undefined = run ? { namespace: ctx.info.workflowNamespace ?? '', workflowId: run.workflowId, runId: run.runId, activityId: ctx.info.activityId } : undefined;
 
     /** One HTTP request, behind admission control when configured. */
     const send = async (signal: AbortSignal): Promise<CachedResponse> => {
@@ -92,13 +121,14 @@ export function createLlmActivities(deps: LlmDeps) {
           .map((b) => b.text)
           .join('');
         const tokens = { input: msg.usage.input_tokens, output: msg.usage.output_tokens };
-        // The call's duration is the request's, whatever settling the permit takes.
         const durationMs = Date.now() - sentAt;
-        await permit?.settle({ outcome: 'success', tokens, sentAt });
+        // Bookkeeping never stands between the answer and the activity's completion: the settle
+        // retries on its own, and the process's next held-permits report repairs a lost one.
+        void permit?.settle({ outcome: 'success', tokens, sentAt });
         return { text, model: msg.model, stopReason: msg.stop_reason ?? null, tokens, durationMs, storedAt: Date.now() };
       } catch (err) {
         const c = classifyLlmError(err);
-        await permit?.settle({ outcome: c.type === 'RateLimited' || c.type === 'Overloaded' ? 'throttled' : 'error', retryAfterMs: c.retryAfterMs, sentAt });
+        void permit?.settle({ outcome: c.type === 'RateLimited' || c.type === 'Overloaded' ? 'throttled' : 'error', retryAfterMs: c.retryAfterMs, sentAt });
         throw err;
       }
     };
@@ -116,10 +146,36 @@ export function createLlmActivities(deps: LlmDeps) {
             });
       deps.hedging?.observe(model, r.durationMs);
       // A hedged call took as long as the caller waited, not as long as its winning request.
-      return delay === undefined ? r : { ...r, durationMs: Date.now() - t0 };
+      const answer = delay === undefined ? r : { ...r, durationMs: Date.now() - t0 };
+      await keep(answer);
+      return answer;
+    };
+
+    /** Keeps a paid answer where a retry finds it (journal, heartbeat details) before completing. */
+    const keep = async (answer: CachedResponse): Promise<void> => {
+      if (answer.text.length <= MAX_HEARTBEAT_ANSWER_CHARS) {
+        heartbeatDetails = { answer };
+        ctx.heartbeat(heartbeatDetails);
+      }
+      if (journalKey) await deps.journal?.put(journalKey, answer).catch((err: unknown) => log.warn('LLM answer not journaled', { error: err instanceof Error ? err.message : String(err) }));
+      if (deps.testOnlyPauseAfterAnswerMs) {
+        console.error(`TEST-ONLY pause after the LLM answer (${deps.testOnlyPauseAfterAnswerMs} ms): ${ctx.info.activityId}`);
+        await new Promise((r) => setTimeout(r, deps.testOnlyPauseAfterAnswerMs));
+      }
+    };
+
+    /** An answer an earlier attempt of this activity received: returned instead of a new request. */
+    const recovered = async (): Promise<CachedResponse | undefined> => {
+      if (attempt === 1) return undefined;
+      return answerFromHeartbeat(ctx.info.heartbeatDetails) ?? (journalKey ? await deps.journal?.get(journalKey).catch(() => undefined) : undefined);
     };
 
     try {
+      const earlier = await recovered();
+      if (earlier) {
+        log.info('LLM answer of an earlier attempt returned: no new request', { model: earlier.model, attempt });
+        return { ...finish(earlier, attempt), recovered: true };
+      }
       if (input.cache && deps.cache) {
         const key = cacheKey({ model, system: input.system, prompt: input.prompt, maxTokens });
         const { response, hit, shared } = await deps.cache.getOrCall(key, input.cache.ttlSeconds * 1000, request, ctx.cancellationSignal);

@@ -18,6 +18,7 @@ import { buildDataConverter } from '../../src/data/data-converter';
 import { DEFAULT_PRICES } from '../../src/core/pricing';
 import { TemporalAdmission, type LimitsTable } from '../../src/llm/admission';
 import { FileCacheStore, ResponseCache } from '../../src/llm/cache';
+import { FileAnswerJournal } from '../../src/llm/journal';
 import { LatencyTracker } from '../../src/llm/hedging';
 
 /** Address of the run's dev server (set by the global setup). */
@@ -59,6 +60,8 @@ export interface Harness {
   payloadStoreDir: string;
   /** The response cache's directory (share it with a worker process to share the cache). */
   cacheDir: string;
+  /** The answer journal's directory (share it with a worker process so its retries find answers). */
+  journalDir: string;
   /** Starts a (further) set of workers on this harness's queues. */
   startWorkers(): Promise<void>;
   stopWorkers(): Promise<void>;
@@ -80,6 +83,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
   const taskQueue = `test-${randomUUID()}`;
   const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'runs-'));
   const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cache-'));
+  const journalDir = fs.mkdtempSync(path.join(os.tmpdir(), 'journal-'));
   let workers: Worker[] = [];
   const running: Promise<unknown>[] = [];
 
@@ -91,6 +95,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
     runsDir,
     payloadStoreDir,
     cacheDir,
+    journalDir,
     async startWorkers() {
       // Each call adds another complete set of workers on the same task queues (e.g. two "processes").
       const added = await createWorkers({
@@ -113,6 +118,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
           runsDir: runsDir,
           prices: DEFAULT_PRICES,
           cache: new ResponseCache(new FileCacheStore(cacheDir)),
+          journal: new FileAnswerJournal(journalDir),
           hedging: o.hedging ? new LatencyTracker(95, 200, 20) : undefined,
           admission: o.limits ? new TemporalAdmission(new Client({ connection: native, dataConverter }), taskQueue, o.limits, o.limitWindowMs ?? 60_000, undefined, o.limiterMaxHistory) : undefined,
         },

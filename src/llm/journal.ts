@@ -1,0 +1,97 @@
+/**
+ * The answer journal: every answer the provider gives is written here, keyed by the activity
+ * (namespace, workflow, run, activity id), before the activity completes. If the worker dies
+ * between the answer and the completion, the retry finds the answer and returns it instead of
+ * paying for the same request again. Entries are needed only until the activity's completion is
+ * recorded, so they live in time buckets (one folder per `bucketMs`) and whole buckets older than
+ * `maxAgeMs` are deleted: pruning costs one `rm` per bucket, never a scan of every entry.
+ *
+ * A journal protects retries that run where its folder is visible: the same machine, or every
+ * worker when LLM_JOURNAL_DIR is a shared volume (as in docker-compose). The activity also puts
+ * the answer in its heartbeat details, which Temporal hands to a retry on any machine when the
+ * heartbeat reached the server before the crash.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { CachedResponse } from './cache';
+
+/** Who asked: the activity, as Temporal identifies it across its attempts. */
+export interface JournalKey {
+  namespace: string;
+  workflowId: string;
+  runId: string;
+  activityId: string;
+}
+
+/** Where answers wait for a retry. */
+export interface AnswerJournal {
+  get(key: JournalKey): Promise<CachedResponse | undefined>;
+  put(key: JournalKey, answer: CachedResponse): Promise<void>;
+  /** Deletes buckets older than the journal's max age; returns how many. */
+  prune(): Promise<number>;
+}
+
+/** How long an answer is kept for a retry (a retry comes seconds after a crash; an hour covers a fleet restart). */
+export const JOURNAL_MAX_AGE_MS = 3_600_000;
+/** Width of one time bucket (one folder). */
+export const JOURNAL_BUCKET_MS = 600_000;
+
+/** A hash, so ids never appear in file names. */
+function fileKey(k: JournalKey): string {
+  return createHash('sha256').update(JSON.stringify([k.namespace, k.workflowId, k.runId, k.activityId])).digest('hex');
+}
+
+/** One JSON file per answer under `<dir>/<bucket>/`. */
+export class FileAnswerJournal implements AnswerJournal {
+  constructor(
+    private readonly dir: string,
+    private readonly maxAgeMs = JOURNAL_MAX_AGE_MS,
+    private readonly bucketMs = JOURNAL_BUCKET_MS,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  private bucket(t: number): string {
+    return String(Math.floor(t / this.bucketMs));
+  }
+
+  async put(key: JournalKey, answer: CachedResponse): Promise<void> {
+    const dir = path.join(this.dir, this.bucket(this.now()));
+    await fs.mkdir(dir, { recursive: true });
+    const file = path.join(dir, `${fileKey(key)}.json`);
+    const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+    await fs.writeFile(tmp, JSON.stringify(answer));
+    await fs.rename(tmp, file);
+  }
+
+  async get(key: JournalKey): Promise<CachedResponse | undefined> {
+    const name = `${fileKey(key)}.json`;
+    const now = this.now();
+    // Newest bucket first; a bucket older than the max age may still be there until pruned.
+    for (let t = now; t >= now - this.maxAgeMs - this.bucketMs; t -= this.bucketMs) {
+      try {
+        return JSON.parse(await fs.readFile(path.join(this.dir, this.bucket(t), name), 'utf8')) as CachedResponse;
+      } catch {
+        // Not in this bucket (or unreadable): look further back.
+      }
+    }
+    return undefined;
+  }
+
+  async prune(): Promise<number> {
+    let names: string[];
+    try {
+      names = await fs.readdir(this.dir);
+    } catch {
+      return 0;
+    }
+    const oldest = Math.floor((this.now() - this.maxAgeMs) / this.bucketMs) - 1;
+    let removed = 0;
+    for (const name of names) {
+      if (!/^\d+$/.test(name) || Number(name) >= oldest) continue;
+      await fs.rm(path.join(this.dir, name), { recursive: true, force: true });
+      removed++;
+    }
+    return removed;
+  }
+}
