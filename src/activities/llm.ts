@@ -108,9 +108,10 @@ export function createLlmActivities(deps: LlmDeps) {
     const journalKey: JournalKey | undefined = run ? { namespace: ctx.info.workflowNamespace ?? '', workflowId: run.workflowId, runId: run.runId, activityId: ctx.info.activityId } : undefined;
 
     /** One HTTP request, behind admission control when configured. */
-    const send = async (signal: AbortSignal): Promise<CachedResponse> => {
+    const send = async (signal: AbortSignal, sent?: () => void): Promise<CachedResponse> => {
       const permit = deps.admission ? await deps.admission.acquire({ model, prompt: input.prompt, system: input.system, maxTokens }, signal) : undefined;
       const sentAt = Date.now();
+      sent?.();
       try {
         const msg = await deps.anthropic.messages.create(
           { model, max_tokens: maxTokens, ...(input.system ? { system: input.system } : {}), messages: [{ role: 'user', content: input.prompt }] },
@@ -142,6 +143,7 @@ export function createLlmActivities(deps: LlmDeps) {
           ? await send(ctx.cancellationSignal)
           : await hedgedRace(send, delay, ctx.cancellationSignal, () => {
               deps.metrics?.recordHedge(model);
+              deps.hedging?.hedged(model);
               log.info('LLM call hedged', { model, attempt, afterMs: delay });
             });
       deps.hedging?.observe(model, r.durationMs);

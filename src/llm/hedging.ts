@@ -8,6 +8,8 @@
 /** Recent latencies per model, and the delay after which to hedge. */
 export class LatencyTracker {
   private readonly samples = new Map<string, number[]>();
+  /** Hedges sent, per model (the metric `llm_hedged_requests` counts the same). */
+  readonly hedges = new Map<string, number>();
 
   constructor(
     private readonly percentile = 95,
@@ -24,6 +26,11 @@ export class LatencyTracker {
     this.samples.set(model, s);
   }
 
+  /** Counts a hedge sent for a model. */
+  hedged(model: string): void {
+    this.hedges.set(model, (this.hedges.get(model) ?? 0) + 1);
+  }
+
   /** The hedge delay for a model, or undefined while there are too few samples to know. */
   delayFor(model: string): number | undefined {
     const s = this.samples.get(model);
@@ -35,17 +42,20 @@ export class LatencyTracker {
 }
 
 /**
- * Runs `start`, and if it has not settled after `delayMs`, runs it a second time; resolves with the
- * first success and aborts the other. A failure before the hedge is sent is returned at once; after
- * it, the other request still gets its chance. `parent` aborts everything.
+ * Runs `start`, and if it has not settled `delayMs` after its request was really sent, runs it a
+ * second time; resolves with the first success and aborts the other. `start` calls `sent()` when
+ * its request leaves (after any wait for admission): time spent waiting for a permit is not
+ * slowness of the request, so the delay counts from then. A failure before the hedge is sent is
+ * returned at once; after it, the other request still gets its chance. `parent` aborts everything.
  */
-export function hedgedRace<T>(start: (signal: AbortSignal) => Promise<T>, delayMs: number, parent: AbortSignal, onHedge: () => void): Promise<T> {
+export function hedgedRace<T>(start: (signal: AbortSignal, sent: () => void) => Promise<T>, delayMs: number, parent: AbortSignal, onHedge: () => void): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const controllers: AbortController[] = [];
     let done = false;
     let running = 0;
     let lastError: unknown;
     const onParentAbort = () => controllers.forEach((c) => c.abort(parent.reason));
+    let timer: NodeJS.Timeout | undefined;
     const finish = (fn: () => void) => {
       if (done) return;
       done = true;
@@ -53,11 +63,11 @@ export function hedgedRace<T>(start: (signal: AbortSignal) => Promise<T>, delayM
       parent.removeEventListener('abort', onParentAbort);
       fn();
     };
-    const launch = () => {
+    const launch = (sent: () => void) => {
       const c = new AbortController();
       controllers.push(c);
       running++;
-      start(c.signal).then(
+      start(c.signal, sent).then(
         (v) =>
           finish(() => {
             for (const other of controllers) if (other !== c) other.abort(new Error('hedge lost'));
@@ -72,11 +82,15 @@ export function hedgedRace<T>(start: (signal: AbortSignal) => Promise<T>, delayM
       );
     };
     parent.addEventListener('abort', onParentAbort, { once: true });
-    const timer = setTimeout(() => {
-      if (done) return;
-      onHedge();
-      launch();
-    }, delayMs);
-    launch();
+    // The first request's clock starts when it is sent, not when it starts waiting for a permit.
+    const armHedge = () => {
+      if (done || timer) return;
+      timer = setTimeout(() => {
+        if (done) return;
+        onHedge();
+        launch(() => undefined);
+      }, delayMs);
+    };
+    launch(armHedge);
   });
 }

@@ -60,6 +60,8 @@ export interface Harness {
   payloadStoreDir: string;
   /** The response cache's directory (share it with a worker process to share the cache). */
   cacheDir: string;
+  /** The workers' latency tracker when hedging is on (hedges sent per model). */
+  hedging?: LatencyTracker;
   /** The answer journal's directory (share it with a worker process so its retries find answers). */
   journalDir: string;
   /** Starts a (further) set of workers on this harness's queues. */
@@ -84,6 +86,8 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
   const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'runs-'));
   const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cache-'));
   const journalDir = fs.mkdtempSync(path.join(os.tmpdir(), 'journal-'));
+  // One tracker for every set of workers this harness starts (tests read its hedge counts).
+  const hedging = o.hedging ? new LatencyTracker(95, 200, 20) : undefined;
   let workers: Worker[] = [];
   const running: Promise<unknown>[] = [];
 
@@ -96,6 +100,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
     payloadStoreDir,
     cacheDir,
     journalDir,
+    hedging,
     async startWorkers() {
       // Each call adds another complete set of workers on the same task queues (e.g. two "processes").
       const added = await createWorkers({
@@ -119,7 +124,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
           prices: DEFAULT_PRICES,
           cache: new ResponseCache(new FileCacheStore(cacheDir)),
           journal: new FileAnswerJournal(journalDir),
-          hedging: o.hedging ? new LatencyTracker(95, 200, 20) : undefined,
+          hedging,
           admission: o.limits ? new TemporalAdmission(new Client({ connection: native, dataConverter }), taskQueue, o.limits, o.limitWindowMs ?? 60_000, undefined, o.limiterMaxHistory) : undefined,
         },
         llmMaxConcurrent: o.llmMaxConcurrent ?? 100,

@@ -267,4 +267,22 @@ describe('hedging', () => {
       await h.close();
     }
   });
+
+  test('under admission with a full queue, the hedge delay counts from the request, not from the wait for a permit', async () => {
+    // Two calls at once fit; 24 queue up for seconds behind them. Every request takes ~200 ms.
+    const h = await startHarness({ llm: { ttftMs: 200, perTokenMs: 0, outputTokens: 5 }, hedging: true, limits: { '*': { adaptiveMax: 2 } }, limitWindowMs: 2000 });
+    try {
+      await h.run<FanOutResult>('fanOut', { tasks: tasks(25, 'warm'), maxConcurrent: 2 });
+      h.llm.reset();
+      h.hedging!.hedges.clear();
+      const r = await h.run<FanOutResult>('fanOut', { tasks: tasks(24, 'queued'), maxConcurrent: 24 });
+      expect(r.stats.succeeded).toBe(24);
+      // Waiting seconds for a permit is not slowness of the request: (almost) nothing is hedged.
+      expect(h.hedging!.hedges.get('claude-sonnet-4-6') ?? 0).toBeLessThanOrEqual(2);
+      expect(h.llm.stats().calls).toBeLessThanOrEqual(24 + 2);
+      expect(await limiterWhenIdle(h.client, h.taskQueue)).toMatchObject({ inFlight: 0 });
+    } finally {
+      await h.close();
+    }
+  });
 });
