@@ -3,8 +3,8 @@
  * opt-in per run with a TTL. The default store is embedded: one JSON file per key in a local
  * directory (atomic writes, no server); a shared store implements `CacheStore`. Identical calls in
  * flight at once share a single request: in one worker through a map of pending calls, across
- * worker processes through a claim in the store (a lock file with a renewed lease, for the file
- * store): the others wait for the claimant's answer, and make the call themselves if it gives up.
+ * worker processes through a claim in the store (a generation file with a renewed lease, for the
+ * file store): the others wait for the claimant's answer, and make the call themselves if it gives up.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -81,11 +81,24 @@ export class FileCacheStore implements CacheStore {
     }
     const now = Date.now();
     let removed = 0;
+    const leftover = Math.max(3_600_000, CLAIM_LEASE_MS);
     for (const name of names) {
-      // Entries by age; half-written files and locks of processes that died an hour ago.
-      const limit = name.endsWith('.json') ? maxAgeMs : name.endsWith('.tmp') || name.endsWith('.lock') ? Math.max(3_600_000, CLAIM_LEASE_MS) : undefined;
-      if (limit === undefined) continue;
       const file = path.join(this.dir, name);
+      if (name.endsWith('.lock')) {
+        // Claims of processes that died an hour ago; the folder goes once empty.
+        for (const g of await generations(file)) {
+          const st = await fs.stat(path.join(file, String(g))).catch(() => undefined);
+          if (st && now - st.mtimeMs > leftover) {
+            await fs.rm(path.join(file, String(g)), { force: true });
+            removed++;
+          }
+        }
+        await fs.rmdir(file).catch(() => {});
+        continue;
+      }
+      // Entries by age; half-written files of processes that died an hour ago.
+      const limit = name.endsWith('.json') ? maxAgeMs : name.endsWith('.tmp') ? leftover : undefined;
+      if (limit === undefined) continue;
       const st = await fs.stat(file).catch(() => undefined);
       if (st && now - st.mtimeMs > limit) {
         await fs.rm(file, { force: true });
@@ -95,34 +108,55 @@ export class FileCacheStore implements CacheStore {
     return removed;
   }
 
-  /** A lock file `<key>.lock` holding a token; its mtime is the lease. */
+  /**
+   * A claim is a generation file `<key>.lock/<n>` holding a token; its mtime is the lease. Taking
+   * over a dead holder's generation n means creating generation n + 1 with O_EXCL, which exactly
+   * one process can do, however many race for it (renaming over a stale lock let every racer
+   * believe it had won).
+   */
   async claim(key: string, leaseMs: number): Promise<CacheClaim | undefined> {
-    await fs.mkdir(this.dir, { recursive: true });
-    const lock = path.join(this.dir, `${key}.lock`);
+    const lockDir = path.join(this.dir, `${key}.lock`);
     const token = `${process.pid}-${randomUUID()}`;
-    try {
-      await fs.writeFile(lock, token, { flag: 'wx' });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const st = await fs.stat(lock).catch(() => undefined);
-      // Held and renewed recently by another process: not ours.
-      if (st && Date.now() - st.mtimeMs < leaseMs) return undefined;
-      // Released meanwhile, or its holder died: take it over (atomically), then check we won.
-      const tmp = `${lock}.${token}.tmp`;
-      await fs.writeFile(tmp, token);
-      await fs.rename(tmp, lock);
-      if ((await fs.readFile(lock, 'utf8').catch(() => '')) !== token) return undefined;
+    for (let tries = 0; tries < 5; tries++) {
+      await fs.mkdir(lockDir, { recursive: true });
+      const gens = await generations(lockDir);
+      const latest = gens.at(-1) ?? 0;
+      if (latest > 0) {
+        const st = await fs.stat(path.join(lockDir, String(latest))).catch(() => undefined);
+        // Held and renewed recently by another process: not ours. (Gone: released just now.)
+        if (st && Date.now() - st.mtimeMs < leaseMs) return undefined;
+      }
+      const file = path.join(lockDir, String(latest + 1));
+      try {
+        await fs.writeFile(file, token, { flag: 'wx' });
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EEXIST') return undefined; // another process took this generation first
+        if (code === 'ENOENT') continue; // the folder was removed by a release meanwhile
+        throw err;
+      }
+      // Ours. Older generations are stale or released: clear them.
+      for (const g of gens) await fs.rm(path.join(lockDir, String(g)), { force: true });
+      const mine = async () => (await fs.readFile(file, 'utf8').catch(() => '')) === token && ((await generations(lockDir)).at(-1) ?? 0) <= latest + 1;
+      return {
+        renew: async () => {
+          if (await mine()) await fs.utimes(file, new Date(), new Date());
+        },
+        release: async () => {
+          if (!(await mine())) return;
+          await fs.rm(file, { force: true });
+          await fs.rmdir(lockDir).catch(() => {}); // not empty: someone claims it right now
+        },
+      };
     }
-    const mine = async () => (await fs.readFile(lock, 'utf8').catch(() => '')) === token;
-    return {
-      renew: async () => {
-        if (await mine()) await fs.utimes(lock, new Date(), new Date());
-      },
-      release: async () => {
-        if (await mine()) await fs.rm(lock, { force: true });
-      },
-    };
+    return undefined;
   }
+}
+
+/** The claim generations present in a lock folder, ascending. */
+async function generations(lockDir: string): Promise<number[]> {
+  const names = await fs.readdir(lockDir).catch(() => [] as string[]);
+  return names.filter((n) => /^\d+$/.test(n)).map(Number).sort((a, b) => a - b);
 }
 
 /** Lookup, store and in-flight sharing around a call. */
@@ -147,14 +181,29 @@ export class ResponseCache {
   ): Promise<{ response: CachedResponse; hit: boolean; shared: boolean }> {
     const stored = await this.fresh(key, ttlMs);
     if (stored) return { response: stored, hit: true, shared: false };
-    const pending = this.inFlight.get(key);
-    if (pending) return { response: (await pending).response, hit: false, shared: true };
+    const gone = new Set<Promise<unknown>>();
+    for (;;) {
+      const pending = this.inFlight.get(key);
+      if (!pending || gone.has(pending)) break;
+      gone.add(pending);
+      // Another call in this process is making the request: wait for it, but only as long as this
+      // caller wants to (its own cancellation), and if that call goes away (cancelled, failed),
+      // make the request instead of failing with someone else's error.
+      try {
+        return { response: (await untilAborted(pending, signal)).response, hit: false, shared: true };
+      } catch (err) {
+        if (signal?.aborted) throw signal.reason;
+        const again = await this.fresh(key, ttlMs);
+        if (again) return { response: again, hit: true, shared: false };
+        // Loop: another waiter may have become the caller already; otherwise this one does.
+      }
+    }
     const p = this.callOnce(key, ttlMs, call, signal);
     this.inFlight.set(key, p);
     try {
       return { ...(await p), hit: false };
     } finally {
-      this.inFlight.delete(key);
+      if (this.inFlight.get(key) === p) this.inFlight.delete(key);
     }
   }
 
@@ -187,6 +236,17 @@ export class ResponseCache {
       if (stored) return { response: stored, shared: true };
     }
   }
+}
+
+/** `p`, or a rejection with the signal's reason as soon as it aborts (p itself goes on). */
+function untilAborted<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 const sleep = (ms: number, signal?: AbortSignal) =>

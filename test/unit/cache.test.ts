@@ -3,6 +3,7 @@
  * "processes" (two ResponseCache instances over one directory have separate in-flight maps, so
  * only the store's claim can make them share).
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -89,8 +90,8 @@ describe('response cache', () => {
     const d = dir();
     const store = new FileCacheStore(d);
     // A lock left by a process that died: its mtime is older than the lease.
-    fs.mkdirSync(d, { recursive: true });
-    const lock = path.join(d, `${key}.lock`);
+    const lock = path.join(d, `${key}.lock`, '1');
+    fs.mkdirSync(path.dirname(lock), { recursive: true });
     fs.writeFileSync(lock, 'dead-process');
     const old = new Date(Date.now() - 60_000);
     fs.utimesSync(lock, old, old);
@@ -129,16 +130,88 @@ describe('response cache', () => {
     const store = new FileCacheStore(d);
     await store.set('old', response('old'));
     await store.set('new', response('new'));
-    fs.writeFileSync(path.join(d, 'gone.lock'), 'x');
-    fs.writeFileSync(path.join(d, 'held.lock'), 'x');
+    for (const l of ['gone.lock', 'held.lock']) {
+      fs.mkdirSync(path.join(d, l));
+      fs.writeFileSync(path.join(d, l, '1'), 'x');
+    }
     fs.writeFileSync(path.join(d, 'notes.txt'), 'not ours');
     const age = (f: string, ms: number) => fs.utimesSync(path.join(d, f), new Date(Date.now() - ms), new Date(Date.now() - ms));
     age('old.json', 10 * 86_400_000);
     age('new.json', 1 * 86_400_000);
-    age('gone.lock', 2 * 3_600_000);
+    age('gone.lock/1', 2 * 3_600_000);
     age('notes.txt', 100 * 86_400_000);
     expect(await store.prune(7 * 86_400_000)).toBe(2);
     expect(fs.readdirSync(d).sort()).toEqual(['held.lock', 'new.json', 'notes.txt']);
     expect(await new FileCacheStore(path.join(d, 'missing')).prune(1)).toBe(0);
   });
+
+  test('a waiter in the same process honours its own cancellation; the owner goes on', async () => {
+    const cache = new ResponseCache(new FileCacheStore(dir()));
+    const owner = controlledCall();
+    const ro = cache.getOrCall(key, 60_000, owner.call);
+    await tick(20);
+    const ac = new AbortController();
+    const waiter = controlledCall();
+    const rw = cache.getOrCall(key, 60_000, waiter.call, ac.signal);
+    await tick(20);
+    ac.abort(new Error('waiter cancelled'));
+    await expect(rw).rejects.toThrow('waiter cancelled');
+    owner.finish('for the owner');
+    expect((await ro).response.text).toBe('for the owner');
+    expect(waiter.calls()).toBe(0);
+  });
+
+  test("when the owner in the same process is cancelled, its waiters make the call (once) instead of failing with the owner's cancellation", async () => {
+    const cache = new ResponseCache(new FileCacheStore(dir()));
+    const owner = controlledCall();
+    const ro = cache.getOrCall(key, 60_000, owner.call);
+    await tick(20);
+    const w = controlledCall();
+    const r1 = cache.getOrCall(key, 60_000, w.call);
+    const r2 = cache.getOrCall(key, 60_000, w.call);
+    await tick(20);
+    owner.fail('owner cancelled');
+    await expect(ro).rejects.toThrow('owner cancelled');
+    await tick(50);
+    expect(w.calls()).toBe(1);
+    w.finish('made by a waiter');
+    expect((await r1).response.text).toBe('made by a waiter');
+    expect((await r2).response.text).toBe('made by a waiter');
+  });
+
+  test('several processes racing to take over a dead claim: exactly one wins', async () => {
+    const d = dir();
+    const tsx = path.resolve(__dirname, '../../node_modules/.bin/tsx');
+    const mod = path.resolve(__dirname, '../../src/llm/cache.ts');
+    const go = path.join(d, 'go');
+    for (let round = 0; round < 3; round++) {
+      const k = `${key}-${round}`;
+      // The dead holder's claim: not renewed for a minute.
+      fs.mkdirSync(path.join(d, `${k}.lock`), { recursive: true });
+      fs.writeFileSync(path.join(d, `${k}.lock`, '1'), 'dead');
+      const old = new Date(Date.now() - 60_000);
+      fs.utimesSync(path.join(d, `${k}.lock`, '1'), old, old);
+      fs.rmSync(go, { force: true });
+      const script = `
+        const fs = require('node:fs');
+        const { FileCacheStore } = require(${JSON.stringify(mod)});
+        const store = new FileCacheStore(${JSON.stringify(d)});
+        console.log('ready');
+        const wait = () => fs.existsSync(${JSON.stringify(go)}) ? race() : setTimeout(wait, 2);
+        const race = async () => { const c = await store.claim(${JSON.stringify(k)}, 5000); console.log(c ? 'won' : 'lost'); setTimeout(() => process.exit(0), 300); };
+        wait();`;
+      const procs = Array.from({ length: 6 }, () => {
+        const p = spawn(tsx, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let out = '';
+        p.stdout.on('data', (b: Buffer) => (out += b.toString()));
+        return { out: () => out, done: new Promise<void>((r) => p.on('exit', () => r())) };
+      });
+      while (!procs.every((p) => p.out().includes('ready'))) await tick(20);
+      fs.writeFileSync(go, '');
+      await Promise.all(procs.map((p) => p.done));
+      const outcomes = procs.map((p) => p.out().trim().split('\n').pop());
+      expect(outcomes.filter((o) => o === 'won')).toHaveLength(1);
+      expect(outcomes.filter((o) => o === 'lost')).toHaveLength(5);
+    }
+  }, 60_000);
 });
