@@ -39,6 +39,7 @@ async function main(): Promise<void> {
         anthropic: createAnthropicClient({ provider: 'local', apiKey: 'record-key', baseURL: llm.url, model: 'claude-sonnet-4-6', maxTokens: 256, maxConcurrent: 50, rpm: 0, requestTimeoutMs: 30_000 }),
         defaults: { model: 'claude-sonnet-4-6', maxTokens: 256 },
         runsDir,
+        documentRoots: [path.resolve(__dirname, '../examples/docs')],
         // Every call goes through the limiter, so its history (updates, signals) is recorded too.
         admission: new TemporalAdmission(new Client({ connection: native }), taskQueue, { '*': { itpm: 1_000_000, adaptiveMax: 100 } }),
       },

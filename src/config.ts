@@ -44,6 +44,11 @@ const envSchema = z.object({
     .pipe(z.array(z.enum(['workflows', 'llm', 'tools'], { error: 'WORKER_ROLES items must be workflows, llm or tools' })).min(1)),
   TOOLS_MAX_CONCURRENT: intFrom('TOOLS_MAX_CONCURRENT', 1).default(2),
   RUNS_DIR: z.string().trim().min(1).default('runs'),
+  DOCUMENT_ROOTS: z
+    .string()
+    .default('examples/docs')
+    .transform((s) => s.split(',').map((r) => r.trim()).filter(Boolean))
+    .pipe(z.array(z.string()).min(1, 'DOCUMENT_ROOTS must name at least one folder')),
   WORKFLOW_BUNDLE: z.string().trim().min(1).optional(),
   PAYLOAD_ENCRYPTION_KEYS: z.string().trim().optional(),
   PAYLOAD_ENCRYPTION_KEY_ID: z.string().trim().min(1).optional(),
@@ -118,6 +123,8 @@ export interface Config {
   };
   /** Where run artifacts (report.md, timeline.html) go. */
   runsDir: string;
+  /** The only folders tool activities may read files from (absolute). */
+  documentRoots: string[];
   logLevel: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   logFormat: 'json' | 'pretty';
   /** Include prompt previews in debug logs (off: prompts may hold user data). */
@@ -203,6 +210,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       storeDir: path.resolve(e.PAYLOAD_STORE_DIR),
     },
     runsDir: path.resolve(e.RUNS_DIR),
+    documentRoots: e.DOCUMENT_ROOTS.map((r) => path.resolve(r)),
     logLevel: e.LOG_LEVEL,
     logFormat: e.LOG_FORMAT,
     logPrompts: e.LOG_PROMPTS === '1' || e.LOG_PROMPTS === 'true',

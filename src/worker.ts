@@ -69,6 +69,7 @@ async function main(): Promise<void> {
         anthropic: createAnthropicClient(config.llm),
         defaults: { model: config.llm.model, maxTokens: config.llm.maxTokens },
         runsDir: config.runsDir,
+        documentRoots: config.documentRoots,
         prices: config.prices,
         metrics: createLlmMetrics(Runtime.instance().metricMeter),
         logPrompts: config.logPrompts,

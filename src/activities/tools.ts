@@ -43,15 +43,58 @@ parentPort.postMessage(computeDocumentStats(workerData.docs, workerData.topN));`
 export interface ToolDeps {
   /** Where run artifacts (reports, timelines) are written: <runsDir>/<workflowId>/<file>. */
   runsDir: string;
+  /**
+   * The only folders tools may read files from (DOCUMENT_ROOTS); relative paths resolve against
+   * the first. Anyone who can start a run chooses the paths, so nothing else is readable.
+   */
+  documentRoots: string[];
+}
+
+/** True when `p` is `root` or inside it (both absolute and normalised). */
+function inside(root: string, p: string): boolean {
+  const rel = path.relative(root, p);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+/**
+ * The real path of a file a run asked for, if it lies under an allowed root: checked on the path
+ * as written (`..` resolved) before touching the file system, and again after resolving symlinks.
+ * Anything else fails non-retryably, naming the allowed roots.
+ */
+export async function allowedFile(file: string, roots: string[]): Promise<string> {
+  const refuse = () =>
+    ApplicationFailure.nonRetryable(`document-stats: ${file} is outside the folders tools may read (${roots.join(', ')}); set DOCUMENT_ROOTS to allow others`, 'ToolInputError');
+  if (roots.length === 0) throw refuse();
+  const candidate = path.resolve(roots[0], file);
+  if (!roots.some((r) => inside(path.resolve(r), candidate))) throw refuse();
+  let real: string;
+  try {
+    real = await fs.realpath(candidate);
+  } catch (err) {
+    throw ApplicationFailure.nonRetryable(`document-stats: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'ToolInputError');
+  }
+  const realRoots = await Promise.all(roots.map((r) => fs.realpath(r).catch(() => path.resolve(r))));
+  if (!realRoots.some((r) => inside(r, real))) throw refuse();
+  return real;
+}
+
+/** A folder or file name from a run's input that stays one level under its parent. */
+function safeName(name: string): string {
+  const s = name.replace(/[^A-Za-z0-9_.-]+/g, '_');
+  // '.', '..' (and hidden names) would point at the parent or hide the file.
+  return s === '' || s.startsWith('.') ? `_${s}` : s;
 }
 
 /** Builds the tool activities. */
 export function createToolActivities(deps: ToolDeps) {
   /** Writes one artifact of a run (e.g. report.md) and returns its absolute path. */
   async function writeRunFile(input: { workflowId: string; file: string; content: string }): Promise<string> {
-    // Workflow ids may contain '/', which must not escape the runs directory.
-    const dir = path.join(deps.runsDir, input.workflowId.replace(/[^A-Za-z0-9_.-]+/g, '_'));
-    const target = path.join(dir, path.basename(input.file));
+    // Workflow ids may contain '/' or be '..': nothing may escape the runs directory.
+    const dir = path.join(deps.runsDir, safeName(input.workflowId));
+    const target = path.join(dir, safeName(path.basename(input.file)));
+    if (!inside(path.resolve(deps.runsDir), path.resolve(dir)) || path.dirname(path.resolve(target)) !== path.resolve(dir)) {
+      throw ApplicationFailure.nonRetryable(`writeRunFile: ${input.workflowId}/${input.file} would be written outside ${deps.runsDir}`, 'ToolInputError');
+    }
     await fs.mkdir(dir, { recursive: true });
     await fs.writeFile(target, input.content, 'utf8');
     return path.resolve(target);
@@ -65,8 +108,9 @@ export function createToolActivities(deps: ToolDeps) {
     try {
       const docs = [...(call.documents ?? [])];
       for (const file of call.files ?? []) {
+        const real = await allowedFile(file, deps.documentRoots);
         try {
-          docs.push({ name: file, text: await fs.readFile(file, 'utf8') });
+          docs.push({ name: file, text: await fs.readFile(real, 'utf8') });
         } catch (err) {
           throw ApplicationFailure.nonRetryable(`document-stats: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'ToolInputError');
         }

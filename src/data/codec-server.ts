@@ -1,9 +1,13 @@
 /**
  * A remote codec server for the Temporal Web UI and CLI (`/encode`, `/decode`), so encrypted
  * payloads can be read in the UI by people who hold the key — the key never leaves this process.
- * Start it with `npm run codec-server`, then run the dev server with
- * `npm run server -- --ui-codec-endpoint http://127.0.0.1:8888`.
+ * It decodes only for callers that present its token — as the first path segment, which is how
+ * the Web UI's codec endpoint setting carries it (`http://127.0.0.1:8888/<token>`), or as
+ * `Authorization: Bearer <token>` (the `temporal` CLI's `--codec-auth`) — and answers browsers
+ * only from the Web UI's origin. It listens on 127.0.0.1 unless told otherwise.
+ * Start it with `npm run codec-server`; it prints the endpoint to give the dev server.
  */
+import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { Payload, PayloadCodec } from '@temporalio/common';
 
@@ -22,18 +26,42 @@ const toJson = (p: Payload): JsonPayload => ({
   data: Buffer.from(p.data ?? new Uint8Array()).toString('base64'),
 });
 
-/** Starts the codec server; `allowOrigin` is the Web UI's origin (CORS). */
-export function startCodecServer(codec: PayloadCodec, opts: { port: number; host?: string; allowOrigin: string }): Promise<http.Server> {
+/** Compares secrets in constant time. */
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** Starts the codec server; `allowOrigin` is the Web UI's origin (CORS), `token` the secret callers present. */
+export function startCodecServer(codec: PayloadCodec, opts: { port: number; host?: string; allowOrigin: string; token: string }): Promise<http.Server> {
+  if (opts.token.length < 16) throw new Error('the codec server token must be at least 16 characters');
   const server = http.createServer((req, res) => {
-    res.setHeader('access-control-allow-origin', opts.allowOrigin);
-    res.setHeader('access-control-allow-methods', 'POST, OPTIONS');
-    res.setHeader('access-control-allow-headers', 'content-type, x-namespace, authorization');
-    res.setHeader('access-control-allow-credentials', 'true');
+    const deny = (status: number, error: string) => void res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ error }));
+    // Browsers: only the Web UI's origin may call (and read the answer).
+    const origin = req.headers.origin;
+    if (origin !== undefined && origin !== opts.allowOrigin) return deny(403, `origin ${origin} is not allowed`);
+    if (origin !== undefined) {
+      res.setHeader('access-control-allow-origin', opts.allowOrigin);
+      res.setHeader('vary', 'origin');
+      res.setHeader('access-control-allow-methods', 'POST, OPTIONS');
+      res.setHeader('access-control-allow-headers', 'content-type, x-namespace, authorization');
+      res.setHeader('access-control-allow-credentials', 'true');
+    }
     if (req.method === 'OPTIONS') {
       res.writeHead(204).end();
       return;
     }
-    const route = req.url?.split('?')[0];
+    // The token: `/<token>/decode` (the Web UI's endpoint setting) or `Authorization: Bearer <token>`.
+    let route = req.url?.split('?')[0] ?? '/';
+    const segments = route.split('/').filter(Boolean);
+    const bearer = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim();
+    let authorized = bearer !== undefined && sameSecret(bearer, opts.token);
+    if (segments.length === 2 && sameSecret(decodeURIComponent(segments[0]), opts.token)) {
+      authorized = true;
+      route = `/${segments[1]}`;
+    }
+    if (!authorized) return deny(401, 'a valid codec token is required (endpoint http://<host>:<port>/<token>, or Authorization: Bearer <token>)');
     if (req.method !== 'POST' || (route !== '/encode' && route !== '/decode')) {
       res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'POST /encode or /decode' }));
       return;

@@ -56,6 +56,8 @@ export interface Harness {
   address: string;
   /** Where this harness's workers write run artifacts. */
   runsDir: string;
+  /** The one folder this harness's tool activities may read (DOCUMENT_ROOTS). */
+  documentsDir: string;
   /** Where large payloads are offloaded. */
   payloadStoreDir: string;
   /** The response cache's directory (share it with a worker process to share the cache). */
@@ -84,6 +86,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
   const native = await NativeConnection.connect({ address });
   const taskQueue = `test-${randomUUID()}`;
   const runsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'runs-'));
+  const documentsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'documents-'));
   const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'cache-'));
   const journalDir = fs.mkdtempSync(path.join(os.tmpdir(), 'journal-'));
   // One tracker for every set of workers this harness starts (tests read its hedge counts).
@@ -97,6 +100,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
     taskQueue,
     address,
     runsDir,
+    documentsDir,
     payloadStoreDir,
     cacheDir,
     journalDir,
@@ -121,6 +125,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
           defaults: { model: 'claude-sonnet-4-6', maxTokens: 1024 },
           heartbeatIntervalMs: o.heartbeatIntervalMs ?? 500,
           runsDir: runsDir,
+          documentRoots: [documentsDir],
           prices: DEFAULT_PRICES,
           cache: new ResponseCache(new FileCacheStore(cacheDir)),
           journal: new FileAnswerJournal(journalDir),

@@ -42,18 +42,53 @@ describe('EncryptionCodec', () => {
 });
 
 describe('codec server', () => {
-  test('decodes payloads for the Web UI with CORS for its origin', async () => {
-    const codec = new EncryptionCodec(new Map([['k1', key()]]), 'k1');
-    const server = await startCodecServer(codec, { port: 0, allowOrigin: 'http://127.0.0.1:8233' });
-    try {
-      const [enc] = await codec.encode([defaultPayloadConverter.toPayload({ answer: 42 })!]);
-      const body = { payloads: [{ metadata: Object.fromEntries(Object.entries(enc.metadata!).map(([k, v]) => [k, Buffer.from(v!).toString('base64')])), data: Buffer.from(enc.data!).toString('base64') }] };
-      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/decode`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
-      expect(res.headers.get('access-control-allow-origin')).toBe('http://127.0.0.1:8233');
-      const out = (await res.json()) as { payloads: { data: string }[] };
-      expect(JSON.parse(Buffer.from(out.payloads[0].data, 'base64').toString())).toEqual({ answer: 42 });
-    } finally {
-      server.close();
-    }
+  const token = 'codec-token-0123456789';
+  const ui = 'http://127.0.0.1:8233';
+  let server: Awaited<ReturnType<typeof startCodecServer>>;
+  let codec: EncryptionCodec;
+  let body: string;
+  let base: string;
+  beforeAll(async () => {
+    codec = new EncryptionCodec(new Map([['k1', key()]]), 'k1');
+    server = await startCodecServer(codec, { port: 0, allowOrigin: ui, token });
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const [enc] = await codec.encode([defaultPayloadConverter.toPayload({ answer: 42 })!]);
+    body = JSON.stringify({ payloads: [{ metadata: Object.fromEntries(Object.entries(enc.metadata!).map(([k, v]) => [k, Buffer.from(v!).toString('base64')])), data: Buffer.from(enc.data!).toString('base64') }] });
+  });
+  afterAll(() => server?.close());
+  const decoded = async (res: Response) => JSON.parse(Buffer.from(((await res.json()) as { payloads: { data: string }[] }).payloads[0].data, 'base64').toString()) as unknown;
+
+  test('decodes for the Web UI: the token in the endpoint path, CORS for its origin', async () => {
+    const res = await fetch(`${base}/${token}/decode`, { method: 'POST', body, headers: { 'content-type': 'application/json', origin: ui } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('access-control-allow-origin')).toBe(ui);
+    expect(await decoded(res)).toEqual({ answer: 42 });
+  });
+
+  test('decodes for the CLI with Authorization: Bearer <token>', async () => {
+    const res = await fetch(`${base}/decode`, { method: 'POST', body, headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
+    expect(await decoded(res)).toEqual({ answer: 42 });
+  });
+
+  test.each([
+    ['no token', '/decode', {}],
+    ['a wrong token in the path', '/codec-token-wrong-012345/decode', {}],
+    ['a wrong bearer token', '/decode', { authorization: 'Bearer nope' }],
+  ])('refuses %s (401) and decodes nothing', async (_what, route, headers) => {
+    const res = await fetch(`${base}${route}`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
+    expect(res.status).toBe(401);
+    expect(JSON.stringify(await res.json())).not.toContain('answer');
+  });
+
+  test('refuses another origin even with the token (403), and sends it no CORS grant', async () => {
+    const res = await fetch(`${base}/${token}/decode`, { method: 'POST', body, headers: { 'content-type': 'application/json', origin: 'http://evil.example' } });
+    expect(res.status).toBe(403);
+    expect(res.headers.get('access-control-allow-origin')).toBeNull();
+  });
+
+  test('listens on 127.0.0.1 by default; a short token is refused', async () => {
+    expect((server.address() as AddressInfo).address).toBe('127.0.0.1');
+    expect(() => startCodecServer(codec, { port: 0, allowOrigin: ui, token: 'short' })).toThrow('at least 16 characters');
   });
 });

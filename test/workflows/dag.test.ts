@@ -126,7 +126,8 @@ describe('runDag', () => {
   });
 
   test('a CPU-heavy tool node runs off the LLM path: LLM calls keep their latency meanwhile', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'docs-'));
+    // Tools read only under DOCUMENT_ROOTS: the harness's documents folder.
+    const dir = fs.mkdtempSync(path.join(h.documentsDir, 'docs-'));
     const file = path.join(dir, 'corpus.txt');
     const sentence = 'Temporal workflows orchestrate durable agents while activities call the model. ';
     fs.writeFileSync(file, sentence.repeat(400_000)); // ~32 MB: seconds of CPU
@@ -144,5 +145,34 @@ describe('runDag', () => {
     expect(Math.max(...llm.map((x) => x.durationMs))).toBeLessThan(stats.durationMs / 2);
     expect(h.llm.stats().requests.find((q) => q.prompt.startsWith('summarise'))!.prompt).toContain('Total words: 4000000');
     fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a tool node cannot read outside DOCUMENT_ROOTS: fails at once (no retry), names the allowed folder; dependents skipped', async () => {
+    fs.writeFileSync(path.join(h.documentsDir, 'ok.txt'), 'allowed words here');
+    const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'outside-'));
+    fs.writeFileSync(path.join(outside, 'secret.txt'), 'secret');
+    fs.symlinkSync(path.join(outside, 'secret.txt'), path.join(h.documentsDir, 'link.txt'));
+    const r = await h.run<DagResult>('runDag', {
+      onFailure: 'skip-dependents',
+      nodes: [
+        { id: 'ok', tool: { name: 'document-stats', files: ['ok.txt'] } },
+        { id: 'etc', tool: { name: 'document-stats', files: ['/etc/passwd'] } },
+        { id: 'dots', tool: { name: 'document-stats', files: ['../../../../etc/hostname'] } },
+        { id: 'link', tool: { name: 'document-stats', files: ['link.txt'] } },
+        { id: 'use', prompt: 'use {{etc}}', dependsOn: ['etc'] },
+      ],
+    });
+    const by = Object.fromEntries(r.results.map((x) => [x.taskId, x]));
+    expect(by.ok.state).toBe('succeeded');
+    expect(by.ok.output).toContain('Total words: 3');
+    for (const id of ['etc', 'dots', 'link']) {
+      expect(by[id]).toMatchObject({ state: 'failed', errorType: 'ToolInputError', attempts: 1 });
+      expect(by[id].error).toContain('outside the folders tools may read');
+      expect(by[id].error).toContain(h.documentsDir);
+      expect(by[id].output).toBeNull();
+    }
+    expect(by.use.state).toBe('skipped');
+    expect(h.llm.stats().calls).toBe(0);
+    fs.rmSync(outside, { recursive: true, force: true });
   });
 });
