@@ -191,7 +191,7 @@ export class ResponseCache {
       // make the request instead of failing with someone else's error.
       try {
         return { response: (await untilAborted(pending, signal)).response, hit: false, shared: true };
-      } catch (err) {
+      } catch {
         if (signal?.aborted) throw signal.reason;
         const again = await this.fresh(key, ttlMs);
         if (again) return { response: again, hit: true, shared: false };
