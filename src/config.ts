@@ -64,6 +64,9 @@ const envSchema = z.object({
   CACHE_DIR: z.string().trim().min(1).default('runs/cache'),
   CACHE_MAX_AGE_SECONDS: intFrom('CACHE_MAX_AGE_SECONDS', 60).default(30 * 86_400),
   LLM_JOURNAL_DIR: z.string().trim().min(1).default('runs/journal'),
+  LLM_FLOW_CONTROL: z.enum(['on', 'off'], { error: 'LLM_FLOW_CONTROL must be "on" or "off"' }).default('on'),
+  LLM_FLOW_INITIAL_CONCURRENCY: intFrom('LLM_FLOW_INITIAL_CONCURRENCY', 1).default(16),
+  LLM_THROTTLE_DEADLINE_MS: intFrom('LLM_THROTTLE_DEADLINE_MS', 1000).default(600_000),
   TEST_ONLY_PAUSE_AFTER_LLM_ANSWER_MS: intFrom('TEST_ONLY_PAUSE_AFTER_LLM_ANSWER_MS', 0).default(0),
   LLM_HEARTBEAT_THROTTLE_MS: intFrom('LLM_HEARTBEAT_THROTTLE_MS', 100)
     .refine((n) => n <= 8000, 'LLM_HEARTBEAT_THROTTLE_MS must be at most 8000 (the heartbeat timeout is 10 s)')
@@ -142,6 +145,8 @@ export interface Config {
   cacheMaxAgeMs: number;
   /** Hedge calls slower than this percentile of recent latencies (undefined = off). */
   hedgePercentile?: number;
+  /** Flow control in each worker process (on by default): adaptive concurrency and token buckets learned from the provider. */
+  flow: { enabled: boolean; initialConcurrency: number; throttleDeadlineMs: number };
   /** Where paid answers wait for a retry after a crash (share it between workers, like the cache). */
   journalDir: string;
   /** TEST ONLY (TEST_ONLY_PAUSE_AFTER_LLM_ANSWER_MS): pause between an answer and the activity's completion. */
@@ -222,6 +227,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     cacheMaxAgeMs: e.CACHE_MAX_AGE_SECONDS * 1000,
     hedgePercentile: e.LLM_HEDGE === '1' || e.LLM_HEDGE === 'true' ? Math.min(99, e.LLM_HEDGE_PERCENTILE) : undefined,
     journalDir: path.resolve(e.LLM_JOURNAL_DIR),
+    flow: { enabled: e.LLM_FLOW_CONTROL === 'on', initialConcurrency: e.LLM_FLOW_INITIAL_CONCURRENCY, throttleDeadlineMs: e.LLM_THROTTLE_DEADLINE_MS },
     testOnlyPauseAfterAnswerMs: e.TEST_ONLY_PAUSE_AFTER_LLM_ANSWER_MS,
   };
 }

@@ -11,6 +11,8 @@ export interface LlmMetrics {
   recordFailure(model: string, errorType: string, attempt: number): void;
   recordCacheHit(model: string, saved: { input: number; output: number }): void;
   recordHedge(model: string): void;
+  /** A throttled answer (429/529) waited out within an attempt. */
+  recordThrottle(model: string, status: string): void;
 }
 
 /** Creates the LLM metrics on a meter. */
@@ -25,7 +27,11 @@ export function createLlmMetrics(meter: MetricMeter): LlmMetrics {
   const cacheHits = meter.createCounter('llm_cache_hits', 'calls', 'LLM calls answered from the response cache');
   const tokensSaved = meter.createCounter('llm_tokens_saved', 'tokens', 'tokens not paid for thanks to the cache');
   const hedges = meter.createCounter('llm_hedged_requests', 'calls', 'second requests sent because a call was slower than its p95');
+  const throttled = meter.createCounter('llm_throttled', 'requests', 'throttled answers (429, 529) waited out within an attempt');
   return {
+    recordThrottle(model, status) {
+      throttled.add(1, { model, status });
+    },
     recordHedge(model) {
       hedges.add(1, { model });
     },

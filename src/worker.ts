@@ -11,6 +11,7 @@ import { Client } from '@temporalio/client';
 import { TemporalAdmission } from './llm/admission';
 import { FileCacheStore, ResponseCache } from './llm/cache';
 import { FileAnswerJournal } from './llm/journal';
+import { FlowController } from './llm/flow';
 import { LatencyTracker } from './llm/hedging';
 import { createAnthropicClient } from './llm/client';
 import { createLlmMetrics } from './metrics';
@@ -75,6 +76,8 @@ async function main(): Promise<void> {
         logPrompts: config.logPrompts,
         cache: new ResponseCache(cacheStore),
         journal,
+        flow: config.flow.enabled ? new FlowController({ initialConcurrency: config.flow.initialConcurrency, windowMs: config.limitWindowMs, ceilings: config.limits }) : undefined,
+        throttleDeadlineMs: config.flow.throttleDeadlineMs,
         testOnlyPauseAfterAnswerMs: config.testOnlyPauseAfterAnswerMs || undefined,
         hedging: config.hedgePercentile ? new LatencyTracker(config.hedgePercentile) : undefined,
         admission: TemporalAdmission.enabled(config.limits)

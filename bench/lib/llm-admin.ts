@@ -77,6 +77,11 @@ export class LlmAdmin {
     if (rules.length) await this.faults(rules);
   }
 
+  /** The emulated API rate limits (token buckets per key and model); reset() turns them off. */
+  async rateLimits(l: { rpm?: number; itpm?: number; otpm?: number; tpm?: number; windowMs?: number }): Promise<void> {
+    await this.call('POST', '/_admin/rate-limits', l);
+  }
+
   /** Waits until no request is in flight (e.g. after a run whose result came back before its last response closed). */
   async waitIdle(timeoutMs = 10_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;

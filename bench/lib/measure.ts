@@ -136,6 +136,8 @@ export class Bench {
     worker: WorkerConfig;
     latency: Latency;
     faults?: FaultRule[];
+    /** The LLM server's emulated API rate limits for this run. */
+    rateLimits?: { rpm?: number; itpm?: number; otpm?: number; tpm?: number; windowMs?: number };
     type: string;
     input: unknown;
     timeoutMs?: number;
@@ -146,6 +148,7 @@ export class Bench {
     await this.env.llm.waitIdle();
     await this.quiet();
     await this.env.llm.prepare(o.latency, o.faults);
+    if (o.rateLimits) await this.env.llm.rateLimits(o.rateLimits);
     w.rss.reset();
     const s0 = await this.env.serverCounters();
     const c0 = this.env.cpu();

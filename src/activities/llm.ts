@@ -6,15 +6,17 @@
  */
 import type Anthropic from '@anthropic-ai/sdk';
 import { Context, log } from '@temporalio/activity';
-import { CancelledFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { estimateCost, type Price } from '../core/pricing';
 import type { Tokens } from '../core/tasks';
 import type { LlmMetrics } from '../metrics';
 import { cacheKey, type CachedResponse, type ResponseCache } from '../llm/cache';
 import { classifyLlmError, toActivityFailure } from '../llm/errors';
-import type { Admission } from '../llm/admission';
+import { estimateInputTokens, type Admission } from '../llm/admission';
 import { hedgedRace, type LatencyTracker } from '../llm/hedging';
 import type { AnswerJournal, JournalKey } from '../llm/journal';
+import type { FlowController, FlowSlot } from '../llm/flow';
+import { DEFAULT_THROTTLE_DEADLINE_MS, parseRateLimitHeaders, type RateLimitHeaders } from '../core/flow';
 
 /** One LLM call. */
 export interface LlmCallInput {
@@ -24,6 +26,14 @@ export interface LlmCallInput {
   maxTokens?: number;
   /** Reuse an identical call's response stored within ttlSeconds. */
   cache?: { ttlSeconds: number };
+  /**
+   * How long a call may keep being throttled (429, 529), from its first schedule, before it fails
+   * with `ThrottledTooLong` (default LLM_THROTTLE_DEADLINE_MS, 10 min). Throttled requests wait
+   * and go again within the same attempt: they never use up the attempts meant for real errors.
+   */
+  throttleDeadlineMs?: number;
+  /** How long the HTTP request may take from when it is sent (waiting for flow control excluded). */
+  requestTimeoutMs?: number;
 }
 
 /** What one LLM call returns. */
@@ -44,6 +54,8 @@ export interface LlmCallResult {
   costSavedUsd?: number | null;
   /** The answer an earlier attempt received before its worker died: returned without a new request. */
   recovered?: boolean;
+  /** Throttled answers (429, 529) this attempt waited out before its answer. */
+  throttles?: number;
 }
 
 /** What the LLM activities need. */
@@ -65,6 +77,10 @@ export interface LlmDeps {
   hedging?: LatencyTracker;
   /** Answers kept for a retry after a crash, so a finished request is never paid for twice. */
   journal?: AnswerJournal;
+  /** This process's flow control (adaptive concurrency, learned token buckets), on by default. */
+  flow?: FlowController;
+  /** Default throttle deadline of a call (see LlmCallInput.throttleDeadlineMs). */
+  throttleDeadlineMs?: number;
   /**
    * TEST ONLY: after the answer is journaled, wait this long before completing, so a test can kill
    * the worker between the provider's answer and the activity's completion. Never set in production.
@@ -75,6 +91,16 @@ export interface LlmDeps {
 /** What the activity heartbeats once it has the provider's answer; a retry on any machine reads it. */
 interface AnswerHeartbeat {
   answer: CachedResponse;
+}
+
+/** A wait that would end this close to the attempt's start-to-close deadline ends the attempt instead. */
+const ATTEMPT_MARGIN_MS = 2_000;
+
+/** The rate-limit headers of an SDK error, if it carries any. */
+function headersOfError(err: unknown): RateLimitHeaders | undefined {
+  const h = (err as { headers?: unknown } | null)?.headers;
+  if (!h || typeof (h as Headers).get !== 'function') return undefined;
+  return parseRateLimitHeaders((n) => (h as Headers).get(n));
 }
 
 /** Answers larger than this stay out of heartbeat details (the journal still has them). */
@@ -107,30 +133,89 @@ export function createLlmActivities(deps: LlmDeps) {
     const run = ctx.info.workflowExecution;
     const journalKey: JournalKey | undefined = run ? { namespace: ctx.info.workflowNamespace ?? '', workflowId: run.workflowId, runId: run.runId, activityId: ctx.info.activityId } : undefined;
 
-    /** One HTTP request, behind admission control when configured. */
+    const need = { inputTokens: estimateInputTokens(input), maxOutputTokens: maxTokens };
+    const throttleDeadline = ctx.info.scheduledTimestampMs + (input.throttleDeadlineMs ?? deps.throttleDeadlineMs ?? DEFAULT_THROTTLE_DEADLINE_MS);
+    const attemptDeadline = ctx.info.currentAttemptScheduledTimestampMs + ctx.info.startToCloseTimeoutMs - ATTEMPT_MARGIN_MS;
+    let throttles = 0;
+    let lastThrottle = '';
+    /** The call waited (for flow control, or out 429s) past its throttle deadline, or its attempt's. */
+    const tooLong = (deadline: boolean) => {
+      const waited = Math.round((Date.now() - ctx.info.scheduledTimestampMs) / 1000);
+      const why = throttles ? `throttled ${throttles} × (last: ${lastThrottle})` : 'waiting for flow control';
+      return deadline
+        ? ApplicationFailure.nonRetryable(
+            `${why} for ${waited} s, past the call's throttle deadline of ${Math.round((throttleDeadline - ctx.info.scheduledTimestampMs) / 1000)} s; raise throttleDeadlineMs (LLM_THROTTLE_DEADLINE_MS) or the provider's limits`,
+            'ThrottledTooLong',
+            { attempt, throttles },
+          )
+        : ApplicationFailure.retryable(`${why} until the attempt's deadline`, 'RateLimited', { attempt, throttles });
+    };
+
+    /**
+     * One request, behind this process's flow control and the fleet's admission (when configured).
+     * A throttled request (429 that is not a spend limit, 529) waits for the provider's
+     * retry-after and goes again in this attempt, until the call's throttle deadline.
+     */
     const send = async (signal: AbortSignal, sent?: () => void): Promise<CachedResponse> => {
-      const permit = deps.admission ? await deps.admission.acquire({ model, prompt: input.prompt, system: input.system, maxTokens }, signal) : undefined;
-      const sentAt = Date.now();
-      sent?.();
-      try {
-        const msg = await deps.anthropic.messages.create(
-          { model, max_tokens: maxTokens, ...(input.system ? { system: input.system } : {}), messages: [{ role: 'user', content: input.prompt }] },
-          { signal },
-        );
-        const text = msg.content
-          .filter((b): b is Anthropic.TextBlock => b.type === 'text')
-          .map((b) => b.text)
-          .join('');
-        const tokens = { input: msg.usage.input_tokens, output: msg.usage.output_tokens };
-        const durationMs = Date.now() - sentAt;
-        // Bookkeeping never stands between the answer and the activity's completion: the settle
-        // retries on its own, and the process's next held-permits report repairs a lost one.
-        void permit?.settle({ outcome: 'success', tokens, sentAt });
-        return { text, model: msg.model, stopReason: msg.stop_reason ?? null, tokens, durationMs, storedAt: Date.now() };
-      } catch (err) {
-        const c = classifyLlmError(err);
-        void permit?.settle({ outcome: c.type === 'RateLimited' || c.type === 'Overloaded' ? 'throttled' : 'error', retryAfterMs: c.retryAfterMs, sentAt });
-        throw err;
+      let notBefore = 0;
+      for (;;) {
+        // Waiting for a slot ends at the throttle deadline (or just before the attempt's own).
+        const waitUntil = Math.min(throttleDeadline, attemptDeadline);
+        let slot: FlowSlot | undefined;
+        if (deps.flow) {
+          const waitSignal = AbortSignal.any([signal, AbortSignal.timeout(Math.max(0, waitUntil - Date.now()))]);
+          try {
+            slot = await deps.flow.acquire(model, need, waitSignal, notBefore);
+          } catch (err) {
+            if (signal.aborted) throw err;
+            throw tooLong(waitUntil === throttleDeadline);
+          }
+        }
+        let permit: Awaited<ReturnType<Admission['acquire']>> | undefined;
+        try {
+          permit = deps.admission ? await deps.admission.acquire({ model, prompt: input.prompt, system: input.system, maxTokens }, signal) : undefined;
+        } catch (err) {
+          slot?.release({ outcome: 'unused' });
+          throw err;
+        }
+        const sentAt = Date.now();
+        sent?.();
+        // The request's own timeout counts from now, not from the attempt's start.
+        const requestTimeout = input.requestTimeoutMs ? AbortSignal.timeout(input.requestTimeoutMs) : undefined;
+        const requestSignal = requestTimeout ? AbortSignal.any([signal, requestTimeout]) : signal;
+        try {
+          const { data: msg, response } = await deps.anthropic.messages
+            .create({ model, max_tokens: maxTokens, ...(input.system ? { system: input.system } : {}), messages: [{ role: 'user', content: input.prompt }] }, { signal: requestSignal })
+            .withResponse();
+          const text = msg.content
+            .filter((b): b is Anthropic.TextBlock => b.type === 'text')
+            .map((b) => b.text)
+            .join('');
+          const tokens = { input: msg.usage.input_tokens, output: msg.usage.output_tokens };
+          const durationMs = Date.now() - sentAt;
+          slot?.release({ outcome: 'success', headers: parseRateLimitHeaders((n) => response.headers.get(n)), tokens });
+          // Bookkeeping never stands between the answer and the activity's completion: the settle
+          // retries on its own, and the process's next held-permits report repairs a lost one.
+          void permit?.settle({ outcome: 'success', tokens, sentAt });
+          return { text, model: msg.model, stopReason: msg.stop_reason ?? null, tokens, durationMs, storedAt: Date.now() };
+        } catch (caught) {
+          const timedOut = requestTimeout?.aborted === true && !signal.aborted;
+          const err = timedOut ? ApplicationFailure.retryable(`the LLM request timed out after ${input.requestTimeoutMs} ms`, 'Timeout', { attempt }) : caught;
+          const c = classifyLlmError(err);
+          const throttled = !timedOut && (c.type === 'RateLimited' || c.type === 'Overloaded');
+          slot?.release({ outcome: signal.aborted ? 'unused' : throttled ? 'throttled' : 'error', headers: headersOfError(err), retryAfterMs: c.retryAfterMs });
+          void permit?.settle({ outcome: throttled ? 'throttled' : 'error', retryAfterMs: c.retryAfterMs, sentAt });
+          if (!throttled || !deps.flow || signal.aborted) throw err;
+          throttles++;
+          lastThrottle = `${c.status ?? c.type}`;
+          const resumeAt = Date.now() + (c.retryAfterMs ?? 1000);
+          notBefore = resumeAt;
+          if (resumeAt > throttleDeadline) throw tooLong(true);
+          // Out of attempt time: end this attempt (Temporal retries after the retry-after).
+          if (resumeAt > attemptDeadline) throw err;
+          deps.metrics?.recordThrottle(model, String(c.status ?? c.type));
+          log.info('LLM call throttled; waiting to go again', { model, attempt, throttles, status: c.status, retryAfterMs: c.retryAfterMs });
+        }
       }
     };
 
@@ -198,9 +283,10 @@ export function createLlmActivities(deps: LlmDeps) {
             costSavedUsd: estimateCost(response.model, saved, deps.prices ?? {}),
           };
         }
-        return finish(response, attempt);
+        return { ...finish(response, attempt), ...(throttles ? { throttles } : {}) };
       }
-      return finish(await request(), attempt);
+      const answer = await request();
+      return { ...finish(answer, attempt), ...(throttles ? { throttles } : {}) };
     } catch (err) {
       if (ctx.cancellationSignal.aborted) {
         // Report cancellation as such, not as a failed call, so the workflow sees a cancelled task.

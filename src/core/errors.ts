@@ -15,6 +15,7 @@ export const NON_RETRYABLE_LLM_ERRORS = [
   'RequestTooLarge',
   'SpendLimitExceeded',
   'InvalidInput',
+  'ThrottledTooLong',
 ] as const;
 
 /** Every LLM failure type. */

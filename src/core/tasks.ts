@@ -44,6 +44,8 @@ export const callOptionsSchema = z.object({
   timeoutMs: z.number().int().min(100, 'must be at least 100 ms').max(3_600_000).optional(),
   /** Attempts per call, first included (Temporal retries). */
   maxAttempts: z.number().int().min(1, 'must be at least 1').max(100).optional(),
+  /** How long one call may keep being throttled (429/529) before it fails; throttling uses no attempts. */
+  throttleDeadlineMs: z.number().int('must be a whole number').min(1000, 'must be at least 1000 ms').max(7 * 86_400_000, 'must be at most 7 days').optional(),
   /** A spending cap for the run: once reached, no new call starts. */
   budget: z
     .object({
@@ -234,6 +236,8 @@ export interface TaskResult {
   /** Answered from the response cache: nothing was paid; tokensSaved says what it would have cost. */
   cached?: boolean;
   tokensSaved?: Tokens;
+  /** Throttled answers (429/529) the successful attempt waited out. */
+  throttles?: number;
 }
 
 /** Summary numbers of a run. */

@@ -103,6 +103,8 @@ export function classifyLlmError(err: unknown): Classified {
 /** Turns an LLM error into the ApplicationFailure the activity throws. */
 export function toActivityFailure(err: unknown, attempt: number): ApplicationFailure | CancelledFailure {
   if (err instanceof CancelledFailure) return err;
+  // Already decided by the activity (e.g. ThrottledTooLong).
+  if (err instanceof ApplicationFailure) return err;
   const c = classifyLlmError(err);
   const details: LlmFailureDetails = { attempt, status: c.status, retryAfterMs: c.retryAfterMs, requestId: c.requestId };
   return ApplicationFailure.create({

@@ -14,6 +14,8 @@ export interface MainConfig {
   perTokenMs: number;
   outputTokens: number;
   seed?: number;
+  /** The emulated API rate limits (LLM_SERVER_RPM, _ITPM, _OTPM, _TPM per LLM_SERVER_LIMIT_WINDOW_MS); none when unset. */
+  rateLimits?: { rpm?: number; itpm?: number; otpm?: number; tpm?: number; windowMs?: number };
 }
 
 /** Thrown for a bad environment variable; `main` prints only its message (a stack trace would hide it). */
@@ -44,7 +46,19 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): MainConfig 
     perTokenMs: readNumber(env, 'LLM_PER_TOKEN_MS', DEFAULT_LATENCY.perTokenMs),
     outputTokens: readNumber(env, 'LLM_OUTPUT_TOKENS', DEFAULT_LATENCY.outputTokens, { integer: true }),
     seed: seedRaw === undefined || seedRaw.trim() === '' ? undefined : readNumber(env, 'LLM_SEED', 42, { integer: true }),
+    rateLimits: rateLimitsFromEnv(env),
   };
+}
+
+function rateLimitsFromEnv(env: NodeJS.ProcessEnv): MainConfig['rateLimits'] {
+  const out: NonNullable<MainConfig['rateLimits']> = {};
+  for (const [key, name] of [['rpm', 'LLM_SERVER_RPM'], ['itpm', 'LLM_SERVER_ITPM'], ['otpm', 'LLM_SERVER_OTPM'], ['tpm', 'LLM_SERVER_TPM']] as const) {
+    const v = readNumber(env, name, 0, { integer: true });
+    if (v > 0) out[key] = v;
+  }
+  if (Object.keys(out).length === 0) return undefined;
+  out.windowMs = readNumber(env, 'LLM_SERVER_LIMIT_WINDOW_MS', 60_000, { integer: true, min: 100 });
+  return out;
 }
 
 /** Starts the server from the environment, prints where it listens and closes it on SIGINT/SIGTERM. */

@@ -6,6 +6,9 @@
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { LocalRateLimiter, rateLimitMessage, type RateLimits } from './local-rate-limits';
+
+export type { RateLimits } from './local-rate-limits';
 
 /** Simulated model latency: the reply arrives after `ttftMs + perTokenMs * outputTokens`. */
 export interface LatencyOptions {
@@ -30,8 +33,8 @@ export type Fault =
   | { kind: 'latency'; ttftMs?: number; perTokenMs?: number; outputTokens?: number }
   /** Answer normally but with exactly this text (e.g. prose where JSON was asked for). */
   | { kind: 'text'; text: string }
-  /** A provider at capacity: 429 (with retry-after-ms) whenever more than maxConcurrent requests would be in flight. */
-  | { kind: 'overload'; maxConcurrent: number; retryAfterMs?: number };
+  /** A provider at capacity: 429 (with retry-after-ms / retry-after) whenever more than maxConcurrent requests would be in flight. */
+  | { kind: 'overload'; maxConcurrent: number; retryAfterMs?: number; retryAfterS?: number };
 
 /** When to inject a fault; rules are checked in order and the first applicable one wins. */
 export interface FaultRule {
@@ -85,6 +88,8 @@ export interface LocalLlmServerOptions extends Partial<LatencyOptions> {
   /** Seed of the PRNG behind `FaultRule.probability` (default 42). */
   seed?: number;
   faults?: FaultRule[];
+  /** The API's rate limits (token buckets per key and model, headers on every answer); none by default. */
+  rateLimits?: RateLimits;
 }
 
 /** A running local LLM server plus its in-process control surface (mirrored by the `/_admin` endpoints). */
@@ -94,6 +99,8 @@ export interface LocalLlmServer {
   port: number;
   /** Replaces the fault rules (and restarts their `times` counters and the probability PRNG). */
   setFaults(rules: FaultRule[]): void;
+  /** Replaces the rate limits (fresh, full buckets); `undefined` turns them off. */
+  setRateLimits(limits: RateLimits | undefined): void;
   /** Changes the latency of requests received from now on. */
   setLatency(l: Partial<LatencyOptions>): void;
   /** The current latency settings. */
@@ -433,10 +440,15 @@ export function startLocalLlmServer(opts: LocalLlmServerOptions = {}): Promise<L
     rules = validateFaultRules(input).map((rule) => ({ rule, used: 0 }));
     faultRand = mulberry32(seed);
   };
+  let rateLimiter = opts.rateLimits ? new LocalRateLimiter(opts.rateLimits) : undefined;
+  const setRateLimits = (l: RateLimits | undefined): void => {
+    rateLimiter = l ? new LocalRateLimiter(l) : undefined;
+  };
   const setLatency = (l: Partial<LatencyOptions>): void => {
     latency = { ...latency, ...validateLatency(stripUndefined(l)) };
   };
   const reset = (): void => {
+    rateLimiter = opts.rateLimits ? new LocalRateLimiter(opts.rateLimits) : undefined;
     gen = newGeneration();
     gen.maxInFlight = active.size;
     rules = [];
@@ -539,13 +551,24 @@ export function startLocalLlmServer(opts: LocalLlmServerOptions = {}): Promise<L
       return;
     }
 
+    // The rate limits come first, as at the real API's edge: a request that does not fit is refused.
+    let admitted: ReturnType<LocalRateLimiter['admit']> | undefined;
+    if (rateLimiter) {
+      admitted = rateLimiter.admit(String(apiKey ?? authz), parsed.model, { input: rec.inputTokens, maxOutput: parsed.maxTokens });
+      if (!admitted.ok) {
+        fail(429, rateLimitMessage(admitted.bucket, admitted.limit), 'rate_limit_error', admitted.headers);
+        return;
+      }
+    }
+    const rateHeaders = admitted?.headers ?? {};
     const fault = pickFault(parsed);
     let lat = latency;
     let fixedText: string | undefined;
     if (fault) {
       switch (fault.kind) {
         case 'status': {
-          const headers: Record<string, string> = {};
+          if (admitted?.ok) admitted.finish(0);
+          const headers: Record<string, string> = { ...rateHeaders };
           if (fault.retryAfterS !== undefined) headers['retry-after'] = String(fault.retryAfterS);
           if (fault.retryAfterMs !== undefined) headers['retry-after-ms'] = String(fault.retryAfterMs);
           fail(fault.status, fault.message ?? `injected ${fault.status} fault`, fault.errorType, headers);
@@ -577,7 +600,10 @@ export function startLocalLlmServer(opts: LocalLlmServerOptions = {}): Promise<L
         case 'overload':
           // This request is already counted in `active`.
           if (active.size > fault.maxConcurrent) {
-            fail(429, `overloaded: more than ${fault.maxConcurrent} concurrent requests`, 'rate_limit_error', fault.retryAfterMs !== undefined ? { 'retry-after-ms': String(fault.retryAfterMs) } : {});
+            fail(429, `overloaded: more than ${fault.maxConcurrent} concurrent requests`, 'rate_limit_error', {
+              ...(fault.retryAfterMs !== undefined ? { 'retry-after-ms': String(fault.retryAfterMs) } : {}),
+              ...(fault.retryAfterS !== undefined ? { 'retry-after': String(fault.retryAfterS) } : {}),
+            });
             return;
           }
           break;
@@ -605,7 +631,8 @@ export function startLocalLlmServer(opts: LocalLlmServerOptions = {}): Promise<L
         stop_reason: lat.outputTokens > p.maxTokens ? 'max_tokens' : 'end_turn',
         stop_sequence: null,
         usage: { input_tokens: rec.inputTokens, output_tokens: words },
-      }, { 'request-id': requestId(rec.id) });
+      }, { 'request-id': requestId(rec.id), ...rateHeaders });
+      if (admitted?.ok) admitted.finish(words);
     };
     if (delay > 0) ctx.timer = setTimeout(respond, delay);
     else respond();
@@ -640,6 +667,14 @@ export function startLocalLlmServer(opts: LocalLlmServerOptions = {}): Promise<L
           const list = body && !Array.isArray(body) && typeof body === 'object' ? (body as { faults?: unknown }).faults : body;
           setFaults(validateFaultRules(list ?? []));
           return sendJson(res, 200, { ok: true, rules: rules.length });
+        }
+        case 'POST /_admin/rate-limits': {
+          const body = (await readJson()) as RateLimits | null | undefined;
+          for (const [k, v] of Object.entries(body ?? {})) {
+            if (!['rpm', 'itpm', 'otpm', 'tpm', 'windowMs'].includes(k) || !Number.isInteger(v) || (v as number) <= 0) throw new HttpError(400, `rate limit ${k} must be one of rpm, itpm, otpm, tpm, windowMs with a positive whole number`);
+          }
+          setRateLimits(body && Object.keys(body).length ? body : undefined);
+          return sendJson(res, 200, { ok: true, rateLimits: body ?? null });
         }
         case 'POST /_admin/latency': {
           setLatency(validateLatency((await readJson()) ?? {}));
@@ -703,6 +738,7 @@ export function startLocalLlmServer(opts: LocalLlmServerOptions = {}): Promise<L
         url: `http://${host}:${addr.port}`,
         port: addr.port,
         setFaults,
+        setRateLimits,
         setLatency,
         getLatency: () => ({ ...latency }),
         stats,

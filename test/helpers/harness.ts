@@ -19,6 +19,7 @@ import { DEFAULT_PRICES } from '../../src/core/pricing';
 import { TemporalAdmission, type LimitsTable } from '../../src/llm/admission';
 import { FileCacheStore, ResponseCache } from '../../src/llm/cache';
 import { FileAnswerJournal } from '../../src/llm/journal';
+import { FlowController, type FlowOptions } from '../../src/llm/flow';
 import { LatencyTracker } from '../../src/llm/hedging';
 
 /** Address of the run's dev server (set by the global setup). */
@@ -44,6 +45,10 @@ export interface HarnessOptions {
   limiterMaxHistory?: number;
   /** Hedge calls slower than the recent p95. */
   hedging?: boolean;
+  /** This process's flow control: on by default as in production (`false` turns it off), or options. */
+  flow?: false | FlowOptions;
+  /** Default throttle deadline of a call. */
+  throttleDeadlineMs?: number;
   /** Payload encryption / offload for workers and client (default: offload above 256 KiB to a temp dir). */
   payloads?: Partial<Config['payloads']>;
 }
@@ -62,6 +67,8 @@ export interface Harness {
   payloadStoreDir: string;
   /** The response cache's directory (share it with a worker process to share the cache). */
   cacheDir: string;
+  /** Forgets what the workers' flow control learned (for tests sharing one harness). */
+  resetFlow(): void;
   /** The workers' latency tracker when hedging is on (hedges sent per model). */
   hedging?: LatencyTracker;
   /** The answer journal's directory (share it with a worker process so its retries find answers). */
@@ -91,6 +98,8 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
   const journalDir = fs.mkdtempSync(path.join(os.tmpdir(), 'journal-'));
   // One tracker for every set of workers this harness starts (tests read its hedge counts).
   const hedging = o.hedging ? new LatencyTracker(95, 200, 20) : undefined;
+  const flows: FlowController[] = [];
+  const track = (f: FlowController) => (flows.push(f), f);
   let workers: Worker[] = [];
   const running: Promise<unknown>[] = [];
 
@@ -105,6 +114,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
     cacheDir,
     journalDir,
     hedging,
+    resetFlow: () => flows.forEach((f) => f.reset()),
     async startWorkers() {
       // Each call adds another complete set of workers on the same task queues (e.g. two "processes").
       const added = await createWorkers({
@@ -129,6 +139,8 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
           prices: DEFAULT_PRICES,
           cache: new ResponseCache(new FileCacheStore(cacheDir)),
           journal: new FileAnswerJournal(journalDir),
+          flow: o.flow === false ? undefined : track(new FlowController({ windowMs: o.limitWindowMs, ceilings: o.limits, ...o.flow })),
+          throttleDeadlineMs: o.throttleDeadlineMs,
           hedging,
           admission: o.limits ? new TemporalAdmission(new Client({ connection: native, dataConverter }), taskQueue, o.limits, o.limitWindowMs ?? 60_000, undefined, o.limiterMaxHistory) : undefined,
         },

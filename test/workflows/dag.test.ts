@@ -12,7 +12,10 @@ describe('runDag', () => {
     h = await startHarness({ llm: { ttftMs: 100, perTokenMs: 0, outputTokens: 12 } });
   });
   afterAll(async () => h?.close());
-  beforeEach(() => h.llm.reset());
+  beforeEach(() => {
+    h.llm.reset();
+    h.resetFlow();
+  });
 
   const req = (m: string) => h.llm.stats().requests.find((r) => r.prompt.includes(m))!;
 

@@ -13,7 +13,10 @@ describe('fanOut', () => {
     h = await startHarness({ llm: { ttftMs: 200, perTokenMs: 0, outputTokens: 20 } });
   });
   afterAll(async () => h?.close());
-  beforeEach(() => h.llm.reset());
+  beforeEach(() => {
+    h.llm.reset();
+    h.resetFlow();
+  });
 
   test('returns every result in input order and never exceeds maxConcurrent at the LLM server', async () => {
     // Later tasks are faster, so completion order differs from input order.
@@ -33,20 +36,38 @@ describe('fanOut', () => {
     expect(r.results[0].attempts).toBe(1);
   });
 
-  test('429 with retry-after: the retry waits at least that long, then succeeds', async () => {
+  test('429 with retry-after: the call waits at least that long and goes again in the same attempt, then succeeds', async () => {
     h.llm.setFaults([{ match: 'Company 1', times: 1, fault: { kind: 'status', status: 429, retryAfterS: 2 } }]);
     const r = await h.run<FanOutResult>('fanOut', { tasks: tasks(1) });
-    expect(r.results[0]).toMatchObject({ success: true, attempts: 2 });
+    // Throttling uses no attempt: the attempts are kept for real errors.
+    expect(r.results[0]).toMatchObject({ success: true, attempts: 1, throttles: 1 });
     const arrivals = h.llm.stats().requests.map((q) => q.receivedAt);
     expect(arrivals).toHaveLength(2);
     expect(arrivals[1] - arrivals[0]).toBeGreaterThanOrEqual(2000);
   });
 
-  test('529 twice then success', async () => {
+  test('529 twice then success, within one attempt', async () => {
     h.llm.setFaults([{ match: 'Company 1', times: 2, fault: { kind: 'status', status: 529 } }]);
     const r = await h.run<FanOutResult>('fanOut', { tasks: tasks(1) });
-    expect(r.results[0]).toMatchObject({ success: true, attempts: 3 });
+    expect(r.results[0]).toMatchObject({ success: true, attempts: 1, throttles: 2 });
     expect(h.llm.countMatching('Company 1')).toBe(3);
+  });
+
+  test('500 twice then success uses attempts (a real error, retried by Temporal)', async () => {
+    h.llm.setFaults([{ match: 'Company 1', times: 2, fault: { kind: 'status', status: 500 } }]);
+    const r = await h.run<FanOutResult>('fanOut', { tasks: tasks(1) });
+    expect(r.results[0]).toMatchObject({ success: true, attempts: 3 });
+    expect(r.results[0].throttles).toBeUndefined();
+    expect(h.llm.countMatching('Company 1')).toBe(3);
+  });
+
+  test('a call throttled past its throttle deadline fails saying so, with attempts to spare', async () => {
+    h.llm.setFaults([{ match: 'Company 1', fault: { kind: 'status', status: 429, retryAfterS: 1 } }]);
+    const r = await h.run<FanOutResult>('fanOut', { tasks: tasks(2), throttleDeadlineMs: 2500 });
+    expect(r.results[0]).toMatchObject({ success: false, errorType: 'ThrottledTooLong', attempts: 1 });
+    expect(r.results[0].error).toMatch(/throttled \d+ × \(last: 429\) for \d+ s, past the call's throttle deadline of 3 s/);
+    expect(r.results[1].success).toBe(true);
+    expect(h.llm.countMatching('Company 1')).toBeGreaterThanOrEqual(2);
   });
 
   test('a hang times out and is retried', async () => {

@@ -14,8 +14,9 @@ interface Case {
 }
 
 const cases: [string, Case][] = [
-  ['429 with retry-after', { fault: { kind: 'status', status: 429, retryAfterS: 2 }, times: 1, expect: { success: true, attempts: 2, calls: 2 } }],
-  ['529 overloaded', { fault: { kind: 'status', status: 529 }, times: 1, expect: { success: true, attempts: 2, calls: 2 } }],
+  // Throttling (429 that is not a spend limit, 529) waits and goes again in the same attempt.
+  ['429 with retry-after', { fault: { kind: 'status', status: 429, retryAfterS: 2 }, times: 1, expect: { success: true, attempts: 1, calls: 2 } }],
+  ['529 overloaded', { fault: { kind: 'status', status: 529 }, times: 1, expect: { success: true, attempts: 1, calls: 2 } }],
   ['500 server error (twice)', { fault: { kind: 'status', status: 500 }, times: 2, expect: { success: true, attempts: 3, calls: 3 } }],
   ['dropped connection', { fault: { kind: 'drop' }, times: 1, expect: { success: true, attempts: 2, calls: 2 } }],
   ['hang past the timeout', { fault: { kind: 'hang' }, times: 1, input: { timeoutMs: 1000 }, expect: { success: true, attempts: 2, calls: 2 } }],
@@ -32,7 +33,10 @@ describe('fault matrix', () => {
     h = await startHarness({ llm: { ttftMs: 20, perTokenMs: 0, outputTokens: 10 } });
   });
   afterAll(async () => h?.close());
-  beforeEach(() => h.llm.reset());
+  beforeEach(() => {
+    h.llm.reset();
+    h.resetFlow();
+  });
 
   test.each(cases)('%s', async (_name, c) => {
     h.llm.setFaults([{ match: 'victim', times: c.times, fault: c.fault }]);

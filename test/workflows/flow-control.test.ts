@@ -58,7 +58,7 @@ describe('token-per-window admission shared by two workers', () => {
 describe('adaptive concurrency', () => {
   test('against a provider that answers 429 above 3 concurrent calls, adaptive mode gets far fewer 429s than a static 12', async () => {
     const overload = [{ fault: { kind: 'overload' as const, maxConcurrent: 3, retryAfterMs: 200 } }];
-    const staticH = await startHarness({ llm: { ttftMs: 300, perTokenMs: 0, outputTokens: 5 } });
+    const staticH = await startHarness({ llm: { ttftMs: 300, perTokenMs: 0, outputTokens: 5 }, flow: false });
     const adaptiveH = await startHarness({ llm: { ttftMs: 300, perTokenMs: 0, outputTokens: 5 }, limits: { '*': { adaptiveMax: 12 } } });
     try {
       staticH.llm.setFaults(overload);
@@ -73,6 +73,43 @@ describe('adaptive concurrency', () => {
     } finally {
       await staticH.close();
       await adaptiveH.close();
+    }
+  });
+});
+
+describe('flow control on by default (no LLM_* limits configured)', () => {
+  test('a provider that answers 429 (retry-after 1) above 4 in flight, 40 tasks at maxConcurrent 40: every task succeeds, few 429s, no attempt spent on throttling', async () => {
+    const h = await startHarness({ llm: { ttftMs: 300, perTokenMs: 0, outputTokens: 5 } });
+    try {
+      h.llm.setFaults([{ fault: { kind: 'overload', maxConcurrent: 4, retryAfterS: 1 } }]);
+      const r = await h.run<FanOutResult>('fanOut', { tasks: tasks(40, 'default'), maxConcurrent: 40, maxAttempts: 2 });
+      const throttled = h.llm.stats().requests.filter((q) => q.status === 429).length;
+      expect(r.stats.succeeded).toBe(40);
+      expect(r.results.every((x) => x.attempts === 1)).toBe(true);
+      // The first burst (the initial window of 16) draws 12; the limit then settles at or below 4.
+      expect(throttled).toBeLessThanOrEqual(3 * 4 + 4);
+      console.log(`default flow control vs 429 above 4: ${throttled} × 429, wall ${r.stats.wallClockMs} ms (ideal at 4 in flight: ${Math.ceil(40 / 4) * 300} ms)`);
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('an input-token bucket far smaller than the run: paced from the advertised headers, every task succeeds, a handful of 429s', async () => {
+    // 600 input tokens per 2 s window (300/s refill); 30 calls of ~55 tokens = ~1,650: ~3.5 s beyond the first bucket.
+    const h = await startHarness({ llm: { ttftMs: 100, perTokenMs: 0, outputTokens: 5, rateLimits: { itpm: 600, windowMs: 2000 } }, limitWindowMs: 2000 });
+    try {
+      const padded = tasks(30, 'bucket').map((t) => ({ ...t, prompt: `${t.prompt} ${'context '.repeat(25)}` }));
+      const r = await h.run<FanOutResult>('fanOut', { tasks: padded, maxConcurrent: 30, maxAttempts: 2 });
+      const reqs = h.llm.stats().requests;
+      const throttled = reqs.filter((q) => q.status === 429).length;
+      const okInput = reqs.filter((q) => q.status === 200).reduce((n, q) => n + q.inputTokens, 0);
+      expect(r.stats.succeeded).toBe(30);
+      expect(r.results.every((x) => x.attempts === 1)).toBe(true);
+      expect(throttled).toBeLessThanOrEqual(16);
+      const ideal = ((okInput - 600) / 300) * 1000;
+      console.log(`default flow control vs a 600-token bucket: ${throttled} × 429, wall ${r.stats.wallClockMs} ms, bucket ideal ${Math.round(ideal)} ms (${(r.stats.wallClockMs / ideal).toFixed(2)}×)`);
+    } finally {
+      await h.close();
     }
   });
 });
@@ -146,7 +183,10 @@ describe('budgets and cache', () => {
     h = await startHarness({ llm: { ttftMs: 100, perTokenMs: 0, outputTokens: 20 } });
   });
   afterAll(async () => h?.close());
-  beforeEach(() => h.llm.reset());
+  beforeEach(() => {
+    h.llm.reset();
+    h.resetFlow();
+  });
 
   test('a token budget stops new calls and names the tasks not run', async () => {
     // Each call uses ~6 input + 20 output tokens; the cap is reached after 3 calls.

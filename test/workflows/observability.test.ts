@@ -38,7 +38,8 @@ describe('worker observability', () => {
   test('after a run, the metrics endpoint counts calls by outcome, retries, tokens, latency and cost; logs are JSON with ids and no prompts', async () => {
     llm.setFaults([
       { match: 'Denied task', fault: { kind: 'status', status: 400, message: 'nope' } },
-      { match: 'Flaky task', times: 1, fault: { kind: 'status', status: 529 } },
+      { match: 'Flaky task', times: 1, fault: { kind: 'status', status: 500 } },
+      { match: 'Plain task', times: 1, fault: { kind: 'status', status: 529 } },
     ]);
     const client = new Client({ connection });
     const workflowId = `obs-${randomUUID()}`;
@@ -56,9 +57,11 @@ describe('worker observability', () => {
       return line ? Number(line.split(' ').pop()) : undefined;
     };
     expect(value('llm_calls', 'outcome="success",model="claude-sonnet-4-6"')).toBe(2);
-    expect(value('llm_calls', 'outcome="Overloaded"')).toBe(1);
+    expect(value('llm_calls', 'outcome="ServerError"')).toBe(1);
     expect(value('llm_calls', 'outcome="BadRequest"')).toBe(1);
     expect(value('llm_retries', 'model="claude-sonnet-4-6"')).toBe(1);
+    // The 529 was waited out in its attempt: a throttle, not a failed call.
+    expect(value('llm_throttled', 'status="529"')).toBe(1);
     expect(value('llm_output_tokens', 'model="claude-sonnet-4-6"')).toBe(20);
     expect(value('llm_latency_count', 'model="claude-sonnet-4-6"')).toBe(2);
     expect(value('llm_estimated_cost_microusd', 'model="claude-sonnet-4-6"')).toBe(Math.round(r.stats.costUsd * 1e6));

@@ -12,7 +12,10 @@ describe('patterns', () => {
     h = await startHarness({ llm: { ttftMs: 50, perTokenMs: 0, outputTokens: 15 } });
   });
   afterAll(async () => h?.close());
-  beforeEach(() => h.llm.reset());
+  beforeEach(() => {
+    h.llm.reset();
+    h.resetFlow();
+  });
 
   describe('decomposeAndSynthesize', () => {
     test('splits into N subtasks, runs them in parallel and synthesises every result', async () => {

@@ -17,7 +17,10 @@ describe('sharded fanOut', () => {
     h = await startHarness({ llm: { ttftMs: 50, perTokenMs: 0, outputTokens: 20 } });
   });
   afterAll(async () => h?.close());
-  beforeEach(() => h.llm.reset());
+  beforeEach(() => {
+    h.llm.reset();
+    h.resetFlow();
+  });
 
   test('shardSize splits a small run; results keep input order', async () => {
     const handle = await h.start('fanOut', { tasks: tasks(7), shardSize: 3, maxConcurrent: 3 });

@@ -77,7 +77,10 @@ describe('timeline on the dev server', () => {
     h = await startHarness({ llm: { ttftMs: 60, perTokenMs: 0, outputTokens: 8 } });
   });
   afterAll(async () => h?.close());
-  beforeEach(() => h.llm.reset());
+  beforeEach(() => {
+    h.llm.reset();
+    h.resetFlow();
+  });
 
   const byLabel = (m: TimelineModel, label: string): TimelineBar => {
     const b = m.bars.find((x) => x.label === label);
@@ -87,7 +90,7 @@ describe('timeline on the dev server', () => {
 
   test('competitiveIntel with a retry and a permanent failure', async () => {
     h.llm.setFaults([
-      { match: 'Research Globex', times: 1, fault: { kind: 'status', status: 529 } },
+      { match: 'Research Globex', times: 1, fault: { kind: 'status', status: 500 } },
       { match: 'Research Initech', fault: { kind: 'status', status: 400, message: 'initech is off limits' } },
     ]);
     const handle = await h.start('competitiveIntel', { companies: ['Acme', 'Globex', 'Initech'] });
@@ -105,10 +108,10 @@ describe('timeline on the dev server', () => {
     expect(labels('summary')).toEqual(['summary']);
     expect(labels('writeRunFile')).toEqual(['write report.md']);
 
-    // The retry: one bar, attempt 2, the 529 as its last failure; it started after the backoff.
+    // The retry: one bar, attempt 2, the 500 as its last failure; it started after the backoff.
     const globex = byLabel(m, 'research: Globex');
     expect(globex).toMatchObject({ attempt: 2, outcome: 'completed' });
-    expect(globex.lastFailure).toMatch(/529|overloaded/i);
+    expect(globex.lastFailure).toMatch(/500|server error/i);
     expect(globex.startedMs! - globex.scheduledMs).toBeGreaterThanOrEqual(900);
     // The permanent failure.
     expect(byLabel(m, 'research: Initech')).toMatchObject({ outcome: 'failed', attempt: 1, failure: expect.stringContaining('initech is off limits') });
@@ -129,7 +132,7 @@ describe('timeline on the dev server', () => {
 
   test('runDag: dependents start after their dependencies closed; retried and failed nodes marked', async () => {
     h.llm.setFaults([
-      { match: 'beta node', times: 1, fault: { kind: 'status', status: 529 } },
+      { match: 'beta node', times: 1, fault: { kind: 'status', status: 500 } },
       { match: 'xray node', fault: { kind: 'status', status: 400, message: 'xray rejected' } },
     ]);
     const handle = await h.start('runDag', {

@@ -7,8 +7,13 @@ import type { Activities, LlmCallInput } from '../../activities';
 import { NON_RETRYABLE_LLM_ERRORS, type LlmFailureDetails } from '../../core/errors';
 import { activitySummary, llmTaskQueue } from '../../core/names';
 import type { CallOptions, TaskResult } from '../../core/tasks';
+import { DEFAULT_THROTTLE_DEADLINE_MS } from '../../core/flow';
 
-/** Start-to-close timeout of one LLM attempt unless a run sets timeoutMs. */
+/**
+ * How long one LLM request may take, from when it is sent, unless a run sets timeoutMs. The
+ * attempt's start-to-close timeout is this plus the throttle deadline: waiting for flow control
+ * (and waiting out 429s) happens inside the attempt and must not time it out.
+ */
 export const LLM_ATTEMPT_TIMEOUT_MS = 5 * 60_000;
 /** A worker that stops heartbeating for this long is presumed dead and its call is retried. */
 export const LLM_HEARTBEAT_TIMEOUT_MS = 10_000;
@@ -49,10 +54,20 @@ export async function runLlmTask(task: LlmTask, opts: CallOptions = {}): Promise
     const r = await llm().callLlm.executeWithOptions(
       {
         summary: activitySummary(task.summary ?? task.name),
-        ...(opts.timeoutMs ? { startToCloseTimeout: opts.timeoutMs } : {}),
+        startToCloseTimeout: (opts.timeoutMs ?? LLM_ATTEMPT_TIMEOUT_MS) + (opts.throttleDeadlineMs ?? DEFAULT_THROTTLE_DEADLINE_MS),
         retry: { maximumAttempts: maxAttempts },
       },
-      [{ prompt: task.prompt, system: task.system, model: task.model ?? opts.model, maxTokens: task.maxTokens ?? opts.maxTokens, cache: opts.cache }],
+      [
+        {
+          prompt: task.prompt,
+          system: task.system,
+          model: task.model ?? opts.model,
+          maxTokens: task.maxTokens ?? opts.maxTokens,
+          cache: opts.cache,
+          requestTimeoutMs: opts.timeoutMs ?? LLM_ATTEMPT_TIMEOUT_MS,
+          ...(opts.throttleDeadlineMs ? { throttleDeadlineMs: opts.throttleDeadlineMs } : {}),
+        },
+      ],
     );
     return {
       ...base,
@@ -69,6 +84,7 @@ export async function runLlmTask(task: LlmTask, opts: CallOptions = {}): Promise
       truncated: r.stopReason === 'max_tokens',
       costUsd: r.costUsd,
       ...(r.cached ? { cached: true, tokensSaved: r.tokensSaved } : {}),
+      ...(r.throttles ? { throttles: r.throttles } : {}),
     };
   } catch (err) {
     const durationMs = Date.now() - scheduledAt;

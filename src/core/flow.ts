@@ -1,0 +1,228 @@
+/**
+ * Flow control learned from the provider, as pure logic (time comes from the caller, no I/O):
+ *
+ * - `parseRateLimitHeaders`: the Anthropic API's `anthropic-ratelimit-*` headers (limit, remaining
+ *   and RFC 3339 reset of the requests, input-tokens, output-tokens and tokens buckets).
+ * - `LearnedBuckets`: the provider's token buckets as last advertised, refilled continuously at
+ *   limit per window, with this process's own reservations taken out until the next answer
+ *   says where the bucket really is. `waitMs` says how long until a request fits.
+ * - `AdaptiveLimit`: the allowed concurrency. Slow start (each success adds 1, so the window
+ *   doubles per round trip) from `initial` until the first throttle; then AIMD: on a 429/529 it
+ *   drops below the concurrency the throttled request was sent at and by BACKOFF once per
+ *   congestion event; each success adds 1/limit, 8× less next to the level last throttled.
+ */
+
+/**
+ * How long one call may keep waiting for flow control and being throttled (429, 529), from its
+ * first schedule, unless the run or LLM_THROTTLE_DEADLINE_MS says otherwise.
+ */
+export const DEFAULT_THROTTLE_DEADLINE_MS = 10 * 60_000;
+
+/** One of the provider's buckets, as an answer advertised it. */
+export interface BucketHeader {
+  limit: number;
+  remaining: number;
+  /** When the bucket is full again (epoch ms), if given. */
+  resetAt?: number;
+}
+
+/** The buckets an answer advertised. */
+export interface RateLimitHeaders {
+  requests?: BucketHeader;
+  inputTokens?: BucketHeader;
+  outputTokens?: BucketHeader;
+  /** The combined tokens bucket some accounts have. */
+  tokens?: BucketHeader;
+}
+
+export type BucketName = keyof RateLimitHeaders;
+const BUCKETS: [BucketName, string][] = [
+  ['requests', 'requests'],
+  ['inputTokens', 'input-tokens'],
+  ['outputTokens', 'output-tokens'],
+  ['tokens', 'tokens'],
+];
+
+/** Reads `anthropic-ratelimit-<bucket>-limit|remaining|reset`; malformed values are ignored. */
+export function parseRateLimitHeaders(get: (name: string) => string | null | undefined): RateLimitHeaders {
+  const out: RateLimitHeaders = {};
+  for (const [key, name] of BUCKETS) {
+    const limit = Number(get(`anthropic-ratelimit-${name}-limit`));
+    const remaining = Number(get(`anthropic-ratelimit-${name}-remaining`));
+    if (!Number.isFinite(limit) || limit <= 0 || !Number.isFinite(remaining) || remaining < 0 || get(`anthropic-ratelimit-${name}-limit`) == null) continue;
+    const reset = Date.parse(get(`anthropic-ratelimit-${name}-reset`) ?? '');
+    out[key] = { limit, remaining: Math.min(remaining, limit), ...(Number.isFinite(reset) ? { resetAt: reset } : {}) };
+  }
+  return out;
+}
+
+/** What one request needs from the buckets. */
+export interface BucketNeed {
+  inputTokens: number;
+  /** Output is reserved from max_tokens at the start of a request (and corrected at its end). */
+  maxOutputTokens: number;
+}
+
+interface Bucket {
+  limit: number;
+  /** Level at `at`, this process's reservations since the last answer taken out. */
+  level: number;
+  at: number;
+}
+
+/** Reservations remembered to correct an answer that predates them (bounded). */
+const MAX_RESERVATIONS = 10_000;
+
+/**
+ * The provider's buckets for one model as this process knows them. An answer's headers describe
+ * the buckets when its request was admitted; requests this process sent after that are not in
+ * them yet, so they are taken out again (conservative when the provider counted them already).
+ */
+export class LearnedBuckets {
+  private readonly buckets: Partial<Record<BucketName, Bucket>> = {};
+  private readonly sent: { at: number; need: BucketNeed }[] = [];
+  /** The send time of the request whose answer was last synced: older answers are stale. */
+  private syncedFrom = -Infinity;
+
+  /** Configured limits (LLM_RPM, LLM_ITPM, LLM_OTPM): this process's own buckets, ceilings over the advertised ones. */
+  private readonly configured: Partial<Record<BucketName, Bucket>> = {};
+
+  /** `windowMs`: what the limits are per (a minute; tests scale it down). */
+  constructor(
+    private readonly windowMs = 60_000,
+    ceilings: Partial<Record<BucketName, number | undefined>> = {},
+    now = 0,
+  ) {
+    for (const [name, limit] of Object.entries(ceilings) as [BucketName, number | undefined][]) {
+      if (limit && limit > 0) this.configured[name] = { limit, level: limit, at: now };
+    }
+  }
+
+  /** True once an answer advertised at least one bucket. */
+  get known(): boolean {
+    return Object.keys(this.buckets).length > 0;
+  }
+
+  /** The advertised limits (for `client limits` and logs). */
+  limits(): Partial<Record<BucketName, number>> {
+    return Object.fromEntries(Object.entries(this.buckets).map(([k, b]) => [k, b.limit]));
+  }
+
+  private levelAt(b: Bucket, now: number): number {
+    return Math.min(b.limit, b.level + ((now - b.at) * b.limit) / this.windowMs);
+  }
+
+  private needOf(name: BucketName, n: BucketNeed): number {
+    return name === 'requests' ? 1 : name === 'inputTokens' ? n.inputTokens : name === 'outputTokens' ? n.maxOutputTokens : n.inputTokens + n.maxOutputTokens;
+  }
+
+  /** How long until `need` fits every known bucket (0: now). A need above a bucket's limit waits for a full bucket. */
+  waitMs(need: BucketNeed, now: number): number {
+    let wait = 0;
+    for (const [name, b] of [...Object.entries(this.buckets), ...Object.entries(this.configured)] as [BucketName, Bucket][]) {
+      const want = Math.min(this.needOf(name, need), b.limit);
+      const level = this.levelAt(b, now);
+      if (level < want) wait = Math.max(wait, Math.ceil(((want - level) * this.windowMs) / b.limit));
+    }
+    return wait;
+  }
+
+  /** Takes a request's need out of the buckets as it is sent. */
+  reserve(need: BucketNeed, now: number): void {
+    for (const [name, b] of [...Object.entries(this.buckets), ...Object.entries(this.configured)] as [BucketName, Bucket][]) {
+      b.level = this.levelAt(b, now) - this.needOf(name, need);
+      b.at = now;
+    }
+    this.sent.push({ at: now, need });
+    if (this.sent.length > MAX_RESERVATIONS) this.sent.splice(0, this.sent.length - MAX_RESERVATIONS);
+  }
+
+  /**
+   * The answer to a request sent at `sentAt` said where the buckets were then: refilled since,
+   * minus what this process sent after it. An answer older than the last one synced is ignored.
+   */
+  sync(h: RateLimitHeaders, sentAt: number, now: number): void {
+    if (sentAt < this.syncedFrom) return;
+    this.syncedFrom = sentAt;
+    const i = this.sent.findIndex((r) => r.at > sentAt);
+    const later = i < 0 ? [] : this.sent.slice(i);
+    if (i > 0) this.sent.splice(0, i);
+    for (const [name] of BUCKETS) {
+      const adv = h[name];
+      if (!adv) continue;
+      const refilled = Math.min(adv.limit, adv.remaining + (Math.max(0, now - sentAt) * adv.limit) / this.windowMs);
+      const since = later.reduce((n, r) => n + this.needOf(name, r.need), 0);
+      this.buckets[name] = { limit: adv.limit, level: refilled - since, at: now };
+    }
+  }
+
+  /** A request used less than it reserved (output below max_tokens): the configured buckets get the rest back. */
+  refund(need: BucketNeed, used: { input: number; output: number }, now: number): void {
+    for (const [name, b] of Object.entries(this.configured) as [BucketName, Bucket][]) {
+      const back = this.needOf(name, need) - this.needOf(name, { inputTokens: used.input, maxOutputTokens: used.output });
+      if (name === 'requests' || back <= 0) continue;
+      b.level = Math.min(b.limit, this.levelAt(b, now) + back);
+      b.at = now;
+    }
+  }
+
+  /** A 429 from the buckets: whatever this process thought was left is not. */
+  exhaust(now: number): void {
+    for (const b of Object.values(this.buckets)) {
+      b.level = Math.min(this.levelAt(b, now), 0);
+      b.at = now;
+    }
+  }
+}
+
+/** Backoff factor per congestion event (Netflix concurrency-limits' AIMD default). */
+export const BACKOFF = 0.9;
+/** Additive growth next to the level last throttled is this many times slower. */
+export const PROBE_SLOWDOWN = 8;
+
+/** Allowed concurrency of one model: slow start, then AIMD around the level the provider refused. */
+export class AdaptiveLimit {
+  limit: number;
+  /** Until the first throttle the window doubles per round trip. */
+  slowStart = true;
+  /** The lowest concurrency (the call included) that drew a 429/529 since a success at that level. */
+  ceiling?: number;
+  private lastDecreaseAt = -Infinity;
+
+  constructor(
+    initial: number,
+    /** The most it may grow to (LLM_ADAPTIVE_MAX or the default ceiling). */
+    readonly max: number,
+  ) {
+    this.limit = Math.min(initial, max);
+  }
+
+  /** Whole calls allowed at once. */
+  get allowed(): number {
+    return Math.max(1, Math.floor(this.limit));
+  }
+
+  /** A success of a call sent at concurrency `level` (itself included). */
+  success(level: number): void {
+    if (this.ceiling !== undefined && level >= this.ceiling) this.ceiling = level + 1;
+    if (this.slowStart) {
+      this.limit = Math.min(this.max, this.limit + 1);
+      return;
+    }
+    const probing = this.ceiling !== undefined && Math.floor(this.limit) + 1 >= this.ceiling;
+    this.limit = Math.min(this.max, this.limit + 1 / (Math.max(1, this.limit) * (probing ? PROBE_SLOWDOWN : 1)));
+  }
+
+  /** A 429/529 of a call sent at `sentAt` at concurrency `level`. */
+  throttled(level: number, sentAt: number, now: number): void {
+    this.slowStart = false;
+    // Once per congestion event: the other throttles of calls already in flight say nothing new...
+    if (sentAt >= this.lastDecreaseAt) {
+      this.limit = Math.max(1, this.limit * BACKOFF);
+      this.lastDecreaseAt = now;
+    }
+    // ...except the level: the provider refused `level` at once, so go below it now.
+    this.limit = Math.max(1, Math.min(this.limit, level - 1));
+    this.ceiling = Math.min(this.ceiling ?? Infinity, level);
+  }
+}
