@@ -1,9 +1,10 @@
 /**
  * The project's own Prometheus metrics, recorded through the Temporal runtime's meter so they are
  * served on the same endpoint as the SDK's metrics (METRICS_PORT): LLM calls by model and outcome,
- * retries, tokens, latency, estimated cost.
+ * retries, tokens, latency, estimated cost, throttles, and this process's flow control.
  */
 import type { MetricMeter } from '@temporalio/common';
+import type { FlowModelStatus } from './llm/flow';
 
 /** Recorders of LLM metrics. */
 export interface LlmMetrics {
@@ -13,6 +14,8 @@ export interface LlmMetrics {
   recordHedge(model: string): void;
   /** A throttled answer (429/529) waited out within an attempt. */
   recordThrottle(model: string, status: string): void;
+  /** This process's flow control for a model: adaptive concurrency, calls in flight and waiting, advertised limits. */
+  recordFlow(s: FlowModelStatus): void;
 }
 
 /** Creates the LLM metrics on a meter. */
@@ -28,7 +31,17 @@ export function createLlmMetrics(meter: MetricMeter): LlmMetrics {
   const tokensSaved = meter.createCounter('llm_tokens_saved', 'tokens', 'tokens not paid for thanks to the cache');
   const hedges = meter.createCounter('llm_hedged_requests', 'calls', 'second requests sent because a call was slower than its p95');
   const throttled = meter.createCounter('llm_throttled', 'requests', 'throttled answers (429, 529) waited out within an attempt');
+  const flowLimit = meter.createGauge('llm_flow_concurrency_limit', 'float', 'calls', 'adaptive concurrency limit of this worker process, per model');
+  const flowInFlight = meter.createGauge('llm_flow_in_flight', 'int', 'calls', 'LLM calls in flight in this worker process, per model');
+  const flowWaiting = meter.createGauge('llm_flow_waiting', 'int', 'calls', 'LLM calls waiting for flow control in this worker process, per model');
+  const advertised = meter.createGauge('llm_provider_limit', 'int', 'units', "the provider's advertised rate limit per window, per model and bucket");
   return {
+    recordFlow(s) {
+      flowLimit.set(s.concurrencyLimit, { model: s.model });
+      flowInFlight.set(s.inFlight, { model: s.model });
+      flowWaiting.set(s.waiting, { model: s.model });
+      for (const [bucket, limit] of Object.entries(s.advertised)) advertised.set(limit, { model: s.model, bucket });
+    },
     recordThrottle(model, status) {
       throttled.add(1, { model, status });
     },

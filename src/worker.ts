@@ -62,6 +62,16 @@ async function main(): Promise<void> {
       setInterval(() => void pruneCache(), 3_600_000).unref();
       setInterval(() => void pruneJournal(), 600_000).unref();
     }
+    const metrics = createLlmMetrics(Runtime.instance().metricMeter);
+    const flow = config.flow.enabled
+      ? new FlowController({
+          initialConcurrency: config.flow.initialConcurrency,
+          windowMs: config.limitWindowMs,
+          ceilings: config.limits,
+          onStatus: (s) => metrics.recordFlow(s),
+          onLearned: (model, limits) => Runtime.instance().logger.info('LLM flow control: the provider advertises these limits', { model, ...limits }),
+        })
+      : undefined;
     const workers = await createWorkers({
       connection,
       namespace: config.temporal.namespace,
@@ -72,11 +82,11 @@ async function main(): Promise<void> {
         runsDir: config.runsDir,
         documentRoots: config.documentRoots,
         prices: config.prices,
-        metrics: createLlmMetrics(Runtime.instance().metricMeter),
+        metrics,
         logPrompts: config.logPrompts,
         cache: new ResponseCache(cacheStore),
         journal,
-        flow: config.flow.enabled ? new FlowController({ initialConcurrency: config.flow.initialConcurrency, windowMs: config.limitWindowMs, ceilings: config.limits }) : undefined,
+        flow,
         throttleDeadlineMs: config.flow.throttleDeadlineMs,
         testOnlyPauseAfterAnswerMs: config.testOnlyPauseAfterAnswerMs || undefined,
         hedging: config.hedgePercentile ? new LatencyTracker(config.hedgePercentile) : undefined,

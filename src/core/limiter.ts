@@ -64,6 +64,23 @@ export const PERMIT_REFUSED = 'PermitRefused';
 /** The answer to an admission request. */
 export type AcquireResponse = { granted: true; permitId: string } | { granted: false; retryAfterMs: number; reason: string };
 
+/** What a settle signal must look like; anything else is dropped (see the llmLimiter workflow). */
+export const settleRequestSchema = z.object({
+  permitId: z.string().min(1).max(100),
+  outcome: z.enum(['success', 'throttled', 'error', 'unused']),
+  tokens: z.object({ input: z.number().int().min(0), output: z.number().int().min(0) }).optional(),
+  retryAfterMs: z.number().min(0).optional(),
+  sentAt: z.number().optional(),
+});
+
+/** What a held-permits report must look like; anything else is dropped. */
+export const heldReportSchema = z.object({
+  holder: z.string().min(1).max(100),
+  held: z.array(z.string().max(100)).max(10_000),
+  seen: z.record(z.string(), z.number()),
+  leaseMs: z.number().int().min(1000).max(3_600_000),
+});
+
 /** How a call ended, sent when settling its permit. */
 export interface SettleRequest {
   permitId: string;

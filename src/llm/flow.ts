@@ -84,6 +84,10 @@ export interface FlowOptions {
   /** Configured limits per model (`*` for any): ceilings over what is learned. */
   ceilings?: Record<string, ModelLimits>;
   now?: () => number;
+  /** Called when a model's state changes (metrics gauges). */
+  onStatus?: (s: FlowModelStatus) => void;
+  /** Called when answers advertise new limits for a model (a log line). */
+  onLearned?: (model: string, advertised: Record<string, number>) => void;
 }
 
 /** The per-process flow controller. */
@@ -179,7 +183,12 @@ export class FlowController {
         released = true;
         f.inFlight--;
         const now = this.now();
-        if (o.headers) f.buckets.sync(o.headers, sentAt, now);
+        if (o.headers) {
+          const before = JSON.stringify(f.buckets.limits());
+          f.buckets.sync(o.headers, sentAt, now);
+          const after = f.buckets.limits();
+          if (JSON.stringify(after) !== before) this.o.onLearned?.(model, after);
+        }
         if (o.outcome !== 'success' || o.tokens) f.buckets.refund(need, o.tokens ?? { input: o.outcome === 'unused' ? 0 : need.inputTokens, output: 0 }, now);
         if (o.outcome === 'success') f.limit.success(level);
         else if (o.outcome === 'throttled') {
@@ -194,7 +203,22 @@ export class FlowController {
           if ((o.retryAfterMs ?? DEFAULT_PAUSE_MS) >= MODEL_PAUSE_AFTER_MS) f.pausedUntil = Math.max(f.pausedUntil, now + (o.retryAfterMs ?? DEFAULT_PAUSE_MS));
         }
         this.pump(model, f);
+        if (this.o.onStatus) this.o.onStatus(this.statusOf(model, f, now));
       },
+    };
+  }
+
+  private statusOf(model: string, f: ModelFlow, now: number): FlowModelStatus {
+    return {
+      model,
+      concurrencyLimit: Math.round(f.limit.limit * 100) / 100,
+      slowStart: f.limit.slowStart,
+      ...(f.limit.ceiling !== undefined ? { ceiling: f.limit.ceiling } : {}),
+      inFlight: f.inFlight,
+      waiting: f.waiters.length,
+      pausedForMs: Math.max(0, f.pausedUntil - now),
+      throttles: f.throttles,
+      advertised: f.buckets.limits(),
     };
   }
 
@@ -207,16 +231,6 @@ export class FlowController {
   /** Every model's state. */
   status(): FlowModelStatus[] {
     const now = this.now();
-    return [...this.models.entries()].map(([model, f]) => ({
-      model,
-      concurrencyLimit: Math.round(f.limit.limit * 100) / 100,
-      slowStart: f.limit.slowStart,
-      ...(f.limit.ceiling !== undefined ? { ceiling: f.limit.ceiling } : {}),
-      inFlight: f.inFlight,
-      waiting: f.waiters.length,
-      pausedForMs: Math.max(0, f.pausedUntil - now),
-      throttles: f.throttles,
-      advertised: f.buckets.limits(),
-    }));
+    return [...this.models.entries()].map(([model, f]) => this.statusOf(model, f, now));
   }
 }

@@ -5,7 +5,7 @@
  * Handlers never wait: a refusal says when to ask again, so handlers finish at once, no update
  * stays in flight (the server allows only a few per workflow) and continue-as-new is clean.
  */
-import { ApplicationFailure, allHandlersFinished, condition, continueAsNew, defineQuery, defineSignal, defineUpdate, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, allHandlersFinished, condition, continueAsNew, defineQuery, defineSignal, defineUpdate, log, metricMeter, setHandler, workflowInfo } from '@temporalio/workflow';
 import {
   PERMIT_REFUSED,
   acquire,
@@ -15,8 +15,10 @@ import {
   check,
   checkBatch,
   describeLimiter,
+  heldReportSchema,
   initialLimiterState,
   settle,
+  settleRequestSchema,
   type AcquireBatchRequest,
   type AcquireBatchResponse,
   type AcquireRequest,
@@ -47,8 +49,24 @@ export async function llmLimiter(input: { state?: LimiterState; /** Continue as 
   const state = input.state ?? initialLimiterState();
   // Settles first: signals that arrived before this run's first task are dispatched when their
   // handler is registered, and a permit request in the same task must see the slots they free.
-  setHandler(settlePermitSignal, (req) => settle(state, req, Date.now()));
-  setHandler(heldPermitsSignal, (r) => void reconcile(state, r, Date.now()));
+  // A signal cannot be refused, and one that throws would fail every workflow task after it (the
+  // whole fleet would wait on a wedged limiter): a malformed one (a version skew, a hand-sent
+  // signal) is dropped with a warning and a metric.
+  const malformed = metricMeter.createCounter('llm_limiter_malformed_signals', 'signals', 'signals the llmLimiter dropped because their input was malformed');
+  const drop = (name: string, issues: { path: PropertyKey[]; message: string }[]) => {
+    malformed.add(1, { signal: name });
+    log.warn('llmLimiter dropped a malformed signal', { signal: name, problems: issues.map((i) => `${i.path.join('.') || '(input)'}: ${i.message}`).join('; ') });
+  };
+  setHandler(settlePermitSignal, (req) => {
+    const r = settleRequestSchema.safeParse(req);
+    if (r.success) settle(state, r.data, Date.now());
+    else drop('settlePermit', r.error.issues);
+  });
+  setHandler(heldPermitsSignal, (report) => {
+    const r = heldReportSchema.safeParse(report);
+    if (r.success) reconcile(state, r.data, Date.now());
+    else drop('heldPermits', r.error.issues);
+  });
   const invalid = (issues: { path: PropertyKey[]; message: string }[]) => new Error(`invalid permit request: ${issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   const refused = (r: { reason: string; retryAfterMs: number }) => ApplicationFailure.create({ type: PERMIT_REFUSED, message: r.reason, details: [r.retryAfterMs] });
   // In the workflow task that continues as new, every request is refused (asked again in a moment,

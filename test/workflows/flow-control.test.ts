@@ -114,6 +114,34 @@ describe('flow control on by default (no LLM_* limits configured)', () => {
   });
 });
 
+describe('a live limiter and malformed signals', () => {
+  test('garbage sent with the temporal CLI is dropped with a warning; the limiter keeps granting', async () => {
+    const h = await startHarness({ llm: { ttftMs: 50, perTokenMs: 0, outputTokens: 5 }, limits: { '*': { adaptiveMax: 2 } } });
+    try {
+      expect((await h.run<FanOutResult>('fanOut', { tasks: tasks(4, 'before') })).stats.succeeded).toBe(4);
+      const temporal = path.join(ROOT, '.tools/venv/bin/temporal');
+      const id = limiterWorkflowId(h.taskQueue);
+      for (const [name, input] of [
+        ['settlePermit', 'null'],
+        ['settlePermit', '{"permitId": 5, "outcome": "success"}'],
+        ['settlePermit', '"p1"'],
+        ['heldPermits', '{"holder": "x", "held": "not a list"}'],
+        ['heldPermits', '[1, 2, 3]'],
+      ]) {
+        await promisify(execFile)(temporal, ['workflow', 'signal', '--address', h.address, '--workflow-id', id, '--name', name, '--input', input]);
+      }
+      // Every later call is still admitted, and the limiter's workflow tasks never failed.
+      expect((await h.run<FanOutResult>('fanOut', { tasks: tasks(6, 'after') })).stats.succeeded).toBe(6);
+      expect(await limiterWhenIdle(h.client, h.taskQueue)).toMatchObject({ inFlight: 0 });
+      const history = await h.client.workflow.getHandle(id).fetchHistory();
+      const failedTasks = (history.events ?? []).filter((e) => e.workflowTaskFailedEventAttributes);
+      expect(failedTasks).toHaveLength(0);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('limiter continue-as-new under load', () => {
   test('the limiter continues as new many times during a run; every call is admitted once, the limit holds throughout', async () => {
     const h = await startHarness({ llm: { ttftMs: 100, perTokenMs: 0, outputTokens: 5 }, limits: { '*': { adaptiveMax: 4 } }, limiterMaxHistory: 60 });

@@ -62,6 +62,9 @@ describe('worker observability', () => {
     expect(value('llm_retries', 'model="claude-sonnet-4-6"')).toBe(1);
     // The 529 was waited out in its attempt: a throttle, not a failed call.
     expect(value('llm_throttled', 'status="529"')).toBe(1);
+    // This process's flow control: its adaptive limit and nothing left in flight.
+    expect(value('llm_flow_concurrency_limit', 'model="claude-sonnet-4-6"')).toBeGreaterThan(0);
+    expect(value('llm_flow_in_flight', 'model="claude-sonnet-4-6"')).toBe(0);
     expect(value('llm_output_tokens', 'model="claude-sonnet-4-6"')).toBe(20);
     expect(value('llm_latency_count', 'model="claude-sonnet-4-6"')).toBe(2);
     expect(value('llm_estimated_cost_microusd', 'model="claude-sonnet-4-6"')).toBe(Math.round(r.stats.costUsd * 1e6));
