@@ -55,7 +55,14 @@ export async function waitForTemporal(address: string, timeoutMs = 60_000): Prom
  * task when more than 100 events (e.g. activity completions) arrive while it runs, forcing a full
  * replay; the benchmark saw 1–8 such failures per 1,000-call run at 200 in flight, none with 1,000.
  */
-export const DEV_SERVER_DYNAMIC_CONFIG = ['--dynamic-config-value', 'history.maximumBufferedEventsBatch=1000'];
+export const DEV_SERVER_DYNAMIC_CONFIG = [
+  '--dynamic-config-value',
+  'history.maximumBufferedEventsBatch=1000',
+  // Fairness between runs: each run's LLM calls carry a fairness key (its tenant or its id), so a
+  // small run started behind a big one on the same queue is dispatched alongside it, not after it.
+  '--dynamic-config-value',
+  'matching.enableFairness=true',
+];
 
 /** Options of one dev server process. */
 export interface DevServerOptions {

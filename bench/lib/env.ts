@@ -15,6 +15,9 @@ import { connectClient } from '../../src/cli/connect';
 import { LlmAdmin } from './llm-admin';
 import { adopt, cpuSeconds, machineBusySeconds, RssMeter, selfCpuSeconds, sleep, start, stop, waitForNodeChild, type Proc } from './procs';
 
+/** LLM_FLOW_INITIAL_CONCURRENCY of bench workers unless a case sets it (see workerFor). */
+export const BENCH_FLOW_INITIAL_CONCURRENCY = '1000';
+
 export const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
 
 /** How a case wants its worker process. */
@@ -180,6 +183,10 @@ export class BenchEnv {
         LLM_MAX_CONCURRENT: String(c.maxConcurrent),
         LLM_RPM: String(c.rpm ?? 0),
         WORKFLOW_BUNDLE: this.bundlePath,
+        // The overhead, ceiling and scale cases measure orchestration, not flow control's cold
+        // start: their workers start as one that has learned the provider takes everything at
+        // once. The flow case sets the shipped default (16) where it measures flow control.
+        LLM_FLOW_INITIAL_CONCURRENCY: BENCH_FLOW_INITIAL_CONCURRENCY,
         ...(c.variant ? { BENCH_WORKER_OPTIONS: JSON.stringify(c.variant) } : {}),
         ...c.extraEnv,
       },

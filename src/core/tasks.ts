@@ -44,6 +44,11 @@ export const callOptionsSchema = z.object({
   timeoutMs: z.number().int().min(100, 'must be at least 100 ms').max(3_600_000).optional(),
   /** Attempts per call, first included (Temporal retries). */
   maxAttempts: z.number().int().min(1, 'must be at least 1').max(100).optional(),
+  /**
+   * Who the run is for: its LLM calls share the task queue fairly with other tenants' (the
+   * fairness key; default: the run itself, so a small run is not stuck behind a big one).
+   */
+  tenant: z.string({ error: 'must be a string' }).trim().min(1, 'must not be empty').max(64, 'must be at most 64 characters').optional(),
   /** How long one call may keep being throttled (429/529) before it fails; throttling uses no attempts. */
   throttleDeadlineMs: z.number().int('must be a whole number').min(1000, 'must be at least 1000 ms').max(7 * 86_400_000, 'must be at most 7 days').optional(),
   /** A spending cap for the run: once reached, no new call starts. */

@@ -14,6 +14,7 @@ import { ProgressTracker } from '../core/progress';
 import { computeStats, parseOrThrow, type RunStats, type TaskResult } from '../core/tasks';
 import { progressQuery } from './defs';
 import { runBounded } from './lib/bounded';
+import { BudgetGate, notRunForBudget } from './lib/budget-gate';
 import { runLlmTask } from './lib/llm-task';
 import { validateOrFail } from './lib/validate';
 
@@ -46,10 +47,19 @@ export async function decomposeAndSynthesize(rawInput: unknown): Promise<Decompo
   const progress = new ProgressTracker();
   setHandler(progressQuery, () => progress.snapshot());
   const calls: TaskResult[] = [];
+  // One budget for the whole run: decomposition, subtasks and synthesis spend from it.
+  const budgetGate = new BudgetGate(input.budget);
   const step = async (taskId: string, name: string, group: string, prompt: string, system: string): Promise<TaskResult> => {
     progress.add(taskId, name, group);
+    const refusal = budgetGate.refusal();
+    if (refusal) {
+      const skipped = { ...notRunForBudget({ taskId, name }, refusal), group };
+      progress.skipped(taskId, refusal);
+      calls.push(skipped);
+      return skipped;
+    }
     progress.running(taskId);
-    const r = { ...(await runLlmTask({ taskId, name, prompt, system, summary: name }, input)), group };
+    const r = { ...(await budgetGate.run(() => runLlmTask({ taskId, name, prompt, system, summary: name }, input))), group };
     progress.finished(r);
     calls.push(r);
     return r;
@@ -81,7 +91,7 @@ export async function decomposeAndSynthesize(rawInput: unknown): Promise<Decompo
   progress.phase = 'subtasks';
   const tasks = subtasks.map((s, i) => ({ taskId: `subtask-${i + 1}`, name: s.name, prompt: s.prompt, summary: `subtask: ${s.name}` }));
   for (const t of tasks) progress.add(t.taskId, t.name, 'subtask');
-  const results = (await runBounded(tasks, { ...input, progress })).map((r) => ({ ...r, group: 'subtask' }));
+  const results = (await runBounded(tasks, { ...input, progress, budgetGate })).map((r) => ({ ...r, group: 'subtask' }));
   calls.push(...results);
 
   progress.phase = 'synthesize';

@@ -19,6 +19,8 @@ import { ProgressTracker } from '../core/progress';
 import { FANOUT_SHARD_SIZE, computeStats, shardTasks, validateFanOutInput, type FanOutInput, type ResolvedTask, type RunStats, type TaskResult } from '../core/tasks';
 import { progressQuery } from './defs';
 import { DEFAULT_MAX_CONCURRENT, cancelledBeforeStart, runBounded } from './lib/bounded';
+import { BudgetShares } from '../core/budget';
+import { notRunForBudget } from './lib/budget-gate';
 import { validateOrFail } from './lib/validate';
 import { Window } from './lib/window';
 
@@ -78,6 +80,7 @@ async function runSharded(input: FanOutInput, chunks: ResolvedTask[][], progress
   const shards = chunks.map((_, i) => `${parentId}/shard-${i + 1}`);
   const { tasks: _all, ...options } = input;
   const outcomes: (TaskResult[] | undefined)[] = new Array(chunks.length);
+  const shares = new BudgetShares(input.budget, chunks.map((c) => c.length));
   let firstFailure: { failure: ApplicationFailure; details: TaskFailedDetails } | undefined;
   const scope = new CancellationScope();
 
@@ -88,11 +91,17 @@ async function runSharded(input: FanOutInput, chunks: ResolvedTask[][], progress
       if (!isCancellation(err)) throw err;
       return; // never started: its tasks are marked below
     }
+    // One budget for the whole run: each shard gets a share of what is left when it starts.
+    const share = shares.take(i);
     try {
+      if (share.refusal) {
+        outcomes[i] = chunk.map((t) => notRunForBudget(t, share.refusal!));
+        return;
+      }
       chunk.forEach((t) => progress.running(t.taskId));
       const r = await executeChild(fanOut, {
         workflowId: shards[i],
-        args: [{ ...options, maxConcurrent: perShard(i), tasks: chunk.map(({ taskId, ...t }) => ({ ...t, id: taskId })) }],
+        args: [{ ...options, ...(share.budget ? { budget: share.budget } : {}), maxConcurrent: perShard(i), tasks: chunk.map(({ taskId, ...t }) => ({ ...t, id: taskId })) }],
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
       });
       outcomes[i] = r.results;
@@ -111,6 +120,7 @@ async function runSharded(input: FanOutInput, chunks: ResolvedTask[][], progress
       // A child cancelled before it ran anything has no results: its tasks are marked below.
     } finally {
       shardWindow.release();
+      shares.settle(i, outcomes[i] ?? []);
       outcomes[i]?.forEach((x) => progress.finished(x));
     }
   };

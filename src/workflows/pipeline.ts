@@ -6,6 +6,7 @@ import { ProgressTracker } from '../core/progress';
 import { computeStats, type RunStats, type TaskResult } from '../core/tasks';
 import { progressQuery } from './defs';
 import { runBounded } from './lib/bounded';
+import { BudgetGate } from './lib/budget-gate';
 import type { LlmTask } from './lib/llm-task';
 import { validateOrFail } from './lib/validate';
 
@@ -43,6 +44,8 @@ export async function pipeline(rawSpec: unknown): Promise<PipelineResult> {
   const stages: StageResult[] = [];
   let previous: TaskResult[] = [];
   let stoppedAfter: string | null = null;
+  // One budget for the whole run: every stage spends from it.
+  const budgetGate = new BudgetGate(spec.budget);
   for (const stage of spec.stages) {
     const stageStart = Date.now();
     if (stoppedAfter) {
@@ -75,7 +78,7 @@ export async function pipeline(rawSpec: unknown): Promise<PipelineResult> {
         summary: `${stage.name}: ${t.name ?? t.id}`,
       });
     });
-    const ran = await runBounded(runnable, { ...spec, progress });
+    const ran = await runBounded(runnable, { ...spec, progress, budgetGate });
     ran.forEach((r, i) => (results[runnable[i].index] = { ...r, group: stage.name }));
     const final = results.map((r) => r!);
     stages.push({ name: stage.name, results: final, stats: computeStats(final, Date.now() - stageStart) });

@@ -1,4 +1,5 @@
 /** Validation and statistics of fan-out runs (pure). */
+import { BudgetShares } from '../../src/core/budget';
 import { FANOUT_SHARD_SIZE, InvalidInputError, SHARD_HISTORY_BYTES, assertPayloadSize, computeStats, estimateTaskHistoryBytes, shardTasks, validateFanOutInput } from '../../src/core/tasks';
 
 describe('validateFanOutInput', () => {
@@ -73,5 +74,24 @@ describe('computeStats', () => {
     const r = (state: 'succeeded' | 'failed', d: number) => ({ state, durationMs: d, tokens: { input: 10, output: 20 } });
     const s = computeStats([r('succeeded', 3000), r('succeeded', 3000), r('failed', 1000), r('succeeded', 3000)], 3500);
     expect(s).toMatchObject({ total: 4, succeeded: 3, failed: 1, successRate: 0.75, sumDurationMs: 10000, wallClockMs: 3500, speedup: 2.86, tokens: { input: 40, output: 80 } });
+  });
+});
+
+describe('BudgetShares (one budget across shards)', () => {
+  const used = (tokens: number) => [{ tokens: { input: tokens, output: 0 }, costUsd: 0 }];
+  test('shards starting together split the cap by their size; later shards get what finished ones left', () => {
+    const s = new BudgetShares({ maxTokens: 1000 }, [100, 100, 200]);
+    expect(s.take(0).budget).toEqual({ maxTokens: 250 });
+    expect(s.take(1).budget).toEqual({ maxTokens: 250 });
+    s.settle(0, used(50)); // spent 50 of its 250: 200 come back
+    // Left: 1000 - 50 spent - 250 held by shard 1 = 700, all for the last (and only unstarted) shard.
+    expect(s.take(2).budget).toEqual({ maxTokens: 700 });
+  });
+  test('once the cap is spent or held, a shard does not run at all', () => {
+    const s = new BudgetShares({ maxTokens: 10, inFlight: 'finish' }, [1, 1]);
+    expect(s.take(0).budget).toEqual({ maxTokens: 5, inFlight: 'finish' });
+    s.settle(0, used(12));
+    expect(s.take(1).refusal).toMatch(/budget was reached \(12 of 10 tokens/);
+    expect(new BudgetShares(undefined, [1]).take(0)).toEqual({});
   });
 });

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { limiterWorkflowId } from '../../src/llm/admission';
+import type { TaskResult } from '../../src/core/tasks';
 import type { FanOutResult } from '../../src/workflows/fan-out';
 import type { DagResult } from '../../src/workflows/run-dag';
 import { startHarness, type Harness } from '../helpers/harness';
@@ -225,6 +226,28 @@ describe('budgets and cache', () => {
     expect(notRun[0]).toMatchObject({ state: 'skipped', name: 'budget 3' });
     expect(notRun[0].error).toMatch(/not run: the run's budget was reached \(\d+ of 70 tokens\)/);
     expect(h.llm.stats().calls).toBe(3);
+  });
+
+  test('one budget per run: a two-stage pipeline spends one cap across its stages', async () => {
+    // ~26 tokens a call, one at a time, cap 100: 4 calls in all (before: 4 in each stage).
+    const stage = (name: string) => ({ name, tasks: Array.from({ length: 4 }, (_, i) => ({ id: `${name}${i}`, prompt: `stage ${name} task ${i}` })) });
+    const r = await h.run<{ results: TaskResult[] }>('pipeline', { stages: [stage('a'), stage('b')], maxConcurrent: 1, budget: { maxTokens: 100 } });
+    const seen = h.llm.stats().tokens;
+    const perCall = seen.input / h.llm.stats().calls + 20;
+    expect(seen.input + seen.output).toBeLessThanOrEqual(100 + perCall);
+    expect(r.results.filter((x) => x.errorType === 'BudgetExceeded').length).toBeGreaterThanOrEqual(3);
+  });
+
+  test('one budget per run: a sharded fan-out shares its cap between its shards', async () => {
+    // 4 shards of 3 tasks, one call in flight each; cap 100 (before: 100 for every shard).
+    const r = await h.run<FanOutResult>('fanOut', { tasks: tasks(12, 'shared'), shardSize: 3, maxConcurrent: 4, budget: { maxTokens: 100 } });
+    expect(r.shards).toHaveLength(4);
+    const seen = h.llm.stats().tokens;
+    const perCall = seen.input / h.llm.stats().calls + 20;
+    // Within the cap plus what was in flight when it was reached (at most one call per shard).
+    expect(seen.input + seen.output).toBeLessThanOrEqual(100 + 4 * perCall);
+    expect(r.results.filter((x) => x.errorType === 'BudgetExceeded').length).toBeGreaterThanOrEqual(4);
+    expect(r.stats.tokens.input + r.stats.tokens.output).toBe(seen.input + seen.output);
   });
 
   test('with inFlight: cancel, calls still running when the cap is reached are cancelled', async () => {

@@ -18,6 +18,8 @@ export interface BoundedOptions extends CallOptions {
   /** On the first permanent failure, cancel in-flight siblings and fail the run with that error. */
   failFast?: boolean;
   progress?: ProgressTracker;
+  /** The run's budget gate when the run spans several batches (pipeline stages, decompose steps): one budget for all. */
+  budgetGate?: BudgetGate;
 }
 
 /** Runs tasks with a deterministic window; returns results in input order. */
@@ -26,7 +28,7 @@ export async function runBounded(tasks: LlmTask[], opts: BoundedOptions): Promis
   const results: (TaskResult | undefined)[] = new Array(tasks.length);
   let firstFailure: TaskResult | undefined;
   const scope = new CancellationScope();
-  const budget = new BudgetGate(opts.budget);
+  const budget = opts.budgetGate ?? new BudgetGate(opts.budget);
 
   const runOne = async (task: LlmTask, index: number): Promise<void> => {
     try {

@@ -45,6 +45,15 @@ export interface LlmTask extends LlmCallInput {
   summary?: string;
 }
 
+/**
+ * The fairness key of a run's LLM calls: its tenant, or the run itself (the root workflow, so a
+ * sharded run's children share their parent's key). Keys are at most 64 bytes.
+ */
+export function fairnessKey(opts: Pick<CallOptions, 'tenant'>): string {
+  const info = workflowInfo();
+  return (opts.tenant ?? info.root?.workflowId ?? info.workflowId).slice(0, 64);
+}
+
 /** Calls the LLM for one task; never throws except for cancellation of the workflow itself. */
 export async function runLlmTask(task: LlmTask, opts: CallOptions = {}): Promise<TaskResult> {
   const scheduledAt = Date.now();
@@ -55,6 +64,8 @@ export async function runLlmTask(task: LlmTask, opts: CallOptions = {}): Promise
       {
         summary: activitySummary(task.summary ?? task.name),
         startToCloseTimeout: (opts.timeoutMs ?? LLM_ATTEMPT_TIMEOUT_MS) + (opts.throttleDeadlineMs ?? DEFAULT_THROTTLE_DEADLINE_MS),
+        // Fairness between runs on one task queue (servers with fairness on; ignored otherwise).
+        priority: { fairnessKey: fairnessKey(opts) },
         retry: { maximumAttempts: maxAttempts },
       },
       [
