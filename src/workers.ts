@@ -5,6 +5,7 @@
  */
 import type { DataConverter } from '@temporalio/common';
 import { type NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkerOptions } from '@temporalio/worker';
+import { temporal } from '@temporalio/proto';
 import { createLlmActivities, createToolActivities, type ActivityDeps } from './activities';
 import { limiterTaskQueue, llmTaskQueue, toolTaskQueue } from './core/names';
 
@@ -41,6 +42,17 @@ export interface WorkersOptions {
   limiter?: boolean;
 }
 
+/** Sets the server-side dispatch rate limit of an activity task queue (requests per second). */
+export async function setQueueRateLimit(connection: NativeConnection, namespace: string, taskQueue: string, requestsPerSecond: number): Promise<void> {
+  await connection.workflowService.updateTaskQueueConfig({
+    namespace,
+    identity: `llm-worker@${process.pid}`,
+    taskQueue,
+    taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+    updateQueueRateLimit: { rateLimit: { requestsPerSecond }, reason: `LLM_RPM: ${Math.round(requestsPerSecond * 60)} requests per minute` },
+  });
+}
+
 /** The path workers bundle workflows from. */
 export const WORKFLOWS_PATH = require.resolve('./workflows');
 
@@ -70,6 +82,18 @@ export async function createWorkers(o: WorkersOptions): Promise<Worker[]> {
     );
   }
   if (roles.includes('llm')) {
+    // The request rate of the whole LLM task queue is the server's to hold: set in its task-queue
+    // config (what `temporal task-queue config set --queue-rps-limit` sets), not per worker, where
+    // the last worker to poll would override the others. A server without the API (or a key
+    // without the permission) gets the old per-worker option instead, and a warning.
+    let perWorkerRate: number | undefined;
+    if (o.llmRpm > 0) {
+      const rps = (o.llmRpm * 1000) / (o.llmRpmWindowMs ?? 60_000);
+      await setQueueRateLimit(o.connection, o.namespace, llmTaskQueue(o.taskQueue), rps).catch((err: unknown) => {
+        Runtime.instance().logger.warn('could not set the LLM task queue rate limit on the server; using maxTaskQueueActivitiesPerSecond', { error: err instanceof Error ? err.message : String(err) });
+        perWorkerRate = rps;
+      });
+    }
     workers.push(
       Worker.create({
         connection: o.connection,
@@ -80,7 +104,7 @@ export async function createWorkers(o: WorkersOptions): Promise<Worker[]> {
         maxConcurrentActivityTaskExecutions: o.llmMaxConcurrent,
         // Cancellation reaches an activity only with a heartbeat response: keep that delay short.
         maxHeartbeatThrottleInterval: o.heartbeatThrottleMs ?? 5000,
-        ...(o.llmRpm > 0 ? { maxTaskQueueActivitiesPerSecond: (o.llmRpm * 1000) / (o.llmRpmWindowMs ?? 60_000) } : {}),
+        ...(perWorkerRate ? { maxTaskQueueActivitiesPerSecond: perWorkerRate } : {}),
       }),
     );
   }

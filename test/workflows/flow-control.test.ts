@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { temporal } from '@temporalio/proto';
 import { limiterWorkflowId } from '../../src/llm/admission';
 import type { TaskResult } from '../../src/core/tasks';
 import type { FanOutResult } from '../../src/workflows/fan-out';
@@ -109,6 +110,25 @@ describe('flow control on by default (no LLM_* limits configured)', () => {
       expect(throttled).toBeLessThanOrEqual(16);
       const ideal = ((okInput - 600) / 300) * 1000;
       console.log(`default flow control vs a 600-token bucket: ${throttled} × 429, wall ${r.stats.wallClockMs} ms, bucket ideal ${Math.round(ideal)} ms (${(r.stats.wallClockMs / ideal).toFixed(2)}×)`);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('task-queue rate limit on the server', () => {
+  test('LLM_RPM becomes the LLM task queue\'s rate limit in the server\'s task-queue config (not a per-worker option)', async () => {
+    const h = await startHarness({ llm: { ttftMs: 20, perTokenMs: 0, outputTokens: 5 }, llmRpm: 600 });
+    try {
+      const r = await h.client.workflowService.describeTaskQueue({
+        namespace: 'default',
+        taskQueue: { name: `${h.taskQueue}-llm` },
+        taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+        reportConfig: true,
+      });
+      expect(r.config?.queueRateLimit?.rateLimit?.requestsPerSecond).toBeCloseTo(10);
+      expect(r.config?.queueRateLimit?.metadata?.reason).toContain('LLM_RPM: 600 requests per minute');
+      expect((await h.run<FanOutResult>('fanOut', { tasks: tasks(5, 'rps') })).stats.succeeded).toBe(5);
     } finally {
       await h.close();
     }
