@@ -177,3 +177,26 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
   if (o.startWorkers ?? true) await h.startWorkers();
   return h;
 }
+
+/**
+ * One harness for a whole describe block: started before its tests, closed after them, and
+ * before each test the LLM server's stats and faults and what flow control learned are reset
+ * (every test is a fresh provider). Returns a stand-in that forwards to the live harness.
+ */
+export function sharedHarness(o: HarnessOptions = {}): Harness {
+  let live: Harness | undefined;
+  beforeAll(async () => {
+    live = await startHarness(o);
+  });
+  afterAll(async () => live?.close());
+  beforeEach(() => {
+    live!.llm.reset();
+    live!.resetFlow();
+  });
+  return new Proxy({} as Harness, {
+    get: (_t, prop) => {
+      if (!live) throw new Error('the shared harness is used before its beforeAll ran');
+      return live[prop as keyof Harness];
+    },
+  });
+}

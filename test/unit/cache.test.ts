@@ -13,22 +13,39 @@ const dir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'cache-unit-'));
 const response = (text: string): CachedResponse => ({ text, model: 'm', stopReason: 'end_turn', tokens: { input: 3, output: 4 }, durationMs: 1, storedAt: Date.now() });
 const key = cacheKey({ model: 'm', prompt: 'p', maxTokens: 10 });
 
-/** A call that resolves when told to, counting how often it was made. */
+/**
+ * A call that resolves when told to, counting how often it was made. Told before the call has
+ * started (the cache's file operations can take longer than a tick on a loaded machine), the
+ * next call settles at once with it.
+ */
 function controlledCall() {
   let calls = 0;
-  let finish!: (r: CachedResponse) => void;
-  let fail!: (e: Error) => void;
+  let current: { res: (r: CachedResponse) => void; rej: (e: Error) => void } | undefined;
+  let early: ((c: { res: (r: CachedResponse) => void; rej: (e: Error) => void }) => void) | undefined;
   const call = () => {
     calls++;
     return new Promise<CachedResponse>((res, rej) => {
-      finish = res;
-      fail = rej;
+      if (early) {
+        early({ res, rej });
+        early = undefined;
+      } else current = { res, rej };
     });
   };
-  return { call, calls: () => calls, finish: (t: string) => finish(response(t)), fail: (m: string) => fail(new Error(m)) };
+  const settle = (f: (c: { res: (r: CachedResponse) => void; rej: (e: Error) => void }) => void) => {
+    if (current) {
+      const c = current;
+      current = undefined;
+      f(c);
+    } else early = f;
+  };
+  return { call, calls: () => calls, finish: (t: string) => settle((c) => c.res(response(t))), fail: (m: string) => settle((c) => c.rej(new Error(m))) };
 }
 
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Waits until `pred` holds (file operations are slower on a loaded machine), at most 5 s. */
+const until = async (pred: () => boolean) => {
+  for (let i = 0; i < 500 && !pred(); i++) await tick(10);
+};
 
 /** Two "processes" (caches with their own in-flight maps over one directory) making the same call, a first. */
 async function sameCallInTwoProcesses() {
@@ -80,7 +97,7 @@ describe('response cache', () => {
     await tick(200);
     ca.fail('boom');
     await expect(ra).rejects.toThrow('boom');
-    await tick(300);
+    await until(() => cb.calls() === 1);
     expect(cb.calls()).toBe(1);
     cb.finish('from b');
     expect(await rb).toMatchObject({ shared: false, response: { text: 'from b' } });
@@ -98,7 +115,7 @@ describe('response cache', () => {
     const cache = new ResponseCache(store, 1000);
     const c = controlledCall();
     const r = cache.getOrCall(key, 60_000, c.call);
-    await tick(50);
+    await until(() => c.calls() === 1);
     expect(c.calls()).toBe(1);
     c.finish('after takeover');
     expect((await r).response.text).toBe('after takeover');
@@ -172,6 +189,7 @@ describe('response cache', () => {
     await tick(20);
     owner.fail('owner cancelled');
     await expect(ro).rejects.toThrow('owner cancelled');
+    await until(() => w.calls() >= 1);
     await tick(50);
     expect(w.calls()).toBe(1);
     w.finish('made by a waiter');

@@ -4,18 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { DagResult } from '../../src/workflows/run-dag';
-import { startHarness, type Harness } from '../helpers/harness';
+import { sharedHarness } from '../helpers/harness';
 
 describe('runDag', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({ llm: { ttftMs: 100, perTokenMs: 0, outputTokens: 12 } });
-  });
-  afterAll(async () => h?.close());
-  beforeEach(() => {
-    h.llm.reset();
-    h.resetFlow();
-  });
+  const h = sharedHarness({ llm: { ttftMs: 100, perTokenMs: 0, outputTokens: 12 } });
 
   const req = (m: string) => h.llm.stats().requests.find((r) => r.prompt.includes(m))!;
 

@@ -2,21 +2,13 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { FanOutResult } from '../../src/workflows/fan-out';
-import { startHarness, type Harness } from '../helpers/harness';
+import { sharedHarness } from '../helpers/harness';
 
 const tasks = (n: number, prefix = 'Company') =>
   Array.from({ length: n }, (_, i) => ({ name: `${prefix} ${i + 1}`, prompt: `Research ${prefix} ${i + 1}` }));
 
 describe('fanOut', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({ llm: { ttftMs: 200, perTokenMs: 0, outputTokens: 20 } });
-  });
-  afterAll(async () => h?.close());
-  beforeEach(() => {
-    h.llm.reset();
-    h.resetFlow();
-  });
+  const h = sharedHarness({ llm: { ttftMs: 200, perTokenMs: 0, outputTokens: 20 } });
 
   test('returns every result in input order and never exceeds maxConcurrent at the LLM server', async () => {
     // Later tasks are faster, so completion order differs from input order.

@@ -4,7 +4,7 @@
  */
 import type { FaultRule } from '../../src/llm/local-server';
 import type { FanOutResult } from '../../src/workflows/fan-out';
-import { startHarness, type Harness } from '../helpers/harness';
+import { sharedHarness } from '../helpers/harness';
 
 interface Case {
   fault: FaultRule['fault'];
@@ -28,15 +28,7 @@ const cases: [string, Case][] = [
 ];
 
 describe('fault matrix', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({ llm: { ttftMs: 20, perTokenMs: 0, outputTokens: 10 } });
-  });
-  afterAll(async () => h?.close());
-  beforeEach(() => {
-    h.llm.reset();
-    h.resetFlow();
-  });
+  const h = sharedHarness({ llm: { ttftMs: 20, perTokenMs: 0, outputTokens: 10 } });
 
   test.each(cases)('%s', async (_name, c) => {
     h.llm.setFaults([{ match: 'victim', times: c.times, fault: c.fault }]);

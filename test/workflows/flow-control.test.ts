@@ -8,7 +8,7 @@ import { limiterWorkflowId } from '../../src/llm/admission';
 import type { TaskResult } from '../../src/core/tasks';
 import type { FanOutResult } from '../../src/workflows/fan-out';
 import type { DagResult } from '../../src/workflows/run-dag';
-import { startHarness, type Harness } from '../helpers/harness';
+import { sharedHarness, startHarness, type Harness } from '../helpers/harness';
 import { limiterWhenIdle } from '../helpers/limiter';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process';
 
@@ -227,15 +227,7 @@ describe('admission and cancellation', () => {
 });
 
 describe('budgets and cache', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({ llm: { ttftMs: 100, perTokenMs: 0, outputTokens: 20 } });
-  });
-  afterAll(async () => h?.close());
-  beforeEach(() => {
-    h.llm.reset();
-    h.resetFlow();
-  });
+  const h = sharedHarness({ llm: { ttftMs: 100, perTokenMs: 0, outputTokens: 20 } });
 
   test('a token budget stops new calls and names the tasks not run', async () => {
     // Each call uses ~6 input + 20 output tokens; the cap is reached after 3 calls.

@@ -4,18 +4,10 @@ import { type WorkflowFailedError } from '@temporalio/client';
 import type { IntelResult } from '../../src/workflows/competitive-intel';
 import type { DecomposeResult } from '../../src/workflows/decompose';
 import type { PipelineResult } from '../../src/workflows/pipeline';
-import { startHarness, type Harness } from '../helpers/harness';
+import { sharedHarness } from '../helpers/harness';
 
 describe('patterns', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({ llm: { ttftMs: 50, perTokenMs: 0, outputTokens: 15 } });
-  });
-  afterAll(async () => h?.close());
-  beforeEach(() => {
-    h.llm.reset();
-    h.resetFlow();
-  });
+  const h = sharedHarness({ llm: { ttftMs: 50, perTokenMs: 0, outputTokens: 15 } });
 
   describe('decomposeAndSynthesize', () => {
     test('splits into N subtasks, runs them in parallel and synthesises every result', async () => {

@@ -7,20 +7,12 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { TaskResult } from '../../src/core/tasks';
 import { SHARD_HISTORY_BYTES } from '../../src/core/tasks';
 import type { FanOutResult } from '../../src/workflows/fan-out';
-import { startHarness, type Harness } from '../helpers/harness';
+import { sharedHarness } from '../helpers/harness';
 
 const tasks = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `n${i + 1}`, prompt: `Sharded task ${i + 1}.` }));
 
 describe('sharded fanOut', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({ llm: { ttftMs: 50, perTokenMs: 0, outputTokens: 20 } });
-  });
-  afterAll(async () => h?.close());
-  beforeEach(() => {
-    h.llm.reset();
-    h.resetFlow();
-  });
+  const h = sharedHarness({ llm: { ttftMs: 50, perTokenMs: 0, outputTokens: 20 } });
 
   test('shardSize splits a small run; results keep input order', async () => {
     const handle = await h.start('fanOut', { tasks: tasks(7), shardSize: 3, maxConcurrent: 3 });

@@ -13,7 +13,7 @@ import { buildTimeline, loadTimeline, renderTimelineHtml, type HistoryEvent, typ
 import type { IntelResult } from '../../src/workflows/competitive-intel';
 import type { DagResult } from '../../src/workflows/run-dag';
 import type { FanOutResult } from '../../src/workflows/fan-out';
-import { startHarness, type Harness } from '../helpers/harness';
+import { sharedHarness } from '../helpers/harness';
 
 const ROOT = path.resolve(__dirname, '../..');
 const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
@@ -72,15 +72,7 @@ describe('timeline model from recorded histories (no server)', () => {
 });
 
 describe('timeline on the dev server', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({ llm: { ttftMs: 60, perTokenMs: 0, outputTokens: 8 } });
-  });
-  afterAll(async () => h?.close());
-  beforeEach(() => {
-    h.llm.reset();
-    h.resetFlow();
-  });
+  const h = sharedHarness({ llm: { ttftMs: 60, perTokenMs: 0, outputTokens: 8 } });
 
   const byLabel = (m: TimelineModel, label: string): TimelineBar => {
     const b = m.bars.find((x) => x.label === label);
