@@ -14,6 +14,10 @@ export interface LlmMetrics {
   recordHedge(model: string): void;
   /** A throttled answer (429/529) waited out within an attempt. */
   recordThrottle(model: string, status: string): void;
+  /** This process goes on without the fleet's limiter (it does not answer), or has rejoined it. */
+  recordFailOpen(failedOpen: boolean): void;
+  /** A call admitted without the limiter while failed open. */
+  recordAdmittedWithoutLimiter(): void;
   /** This process's flow control for a model: adaptive concurrency, calls in flight and waiting, advertised limits. */
   recordFlow(s: FlowModelStatus): void;
 }
@@ -35,7 +39,15 @@ export function createLlmMetrics(meter: MetricMeter): LlmMetrics {
   const flowInFlight = meter.createGauge('llm_flow_in_flight', 'int', 'calls', 'LLM calls in flight in this worker process, per model');
   const flowWaiting = meter.createGauge('llm_flow_waiting', 'int', 'calls', 'LLM calls waiting for flow control in this worker process, per model');
   const advertised = meter.createGauge('llm_provider_limit', 'int', 'units', "the provider's advertised rate limit per window, per model and bucket");
+  const failedOpen = meter.createGauge('llm_limiter_failed_open', 'int', 'state', '1 while this process goes on without the llmLimiter (it does not answer)');
+  const withoutLimiter = meter.createCounter('llm_admitted_without_limiter', 'calls', 'LLM calls admitted without the llmLimiter while failed open');
   return {
+    recordFailOpen(open) {
+      failedOpen.set(open ? 1 : 0);
+    },
+    recordAdmittedWithoutLimiter() {
+      withoutLimiter.add(1);
+    },
     recordFlow(s) {
       flowLimit.set(s.concurrencyLimit, { model: s.model });
       flowInFlight.set(s.inFlight, { model: s.model });

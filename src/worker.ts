@@ -72,6 +72,13 @@ async function main(): Promise<void> {
           onLearned: (model, limits) => Runtime.instance().logger.info('LLM flow control: the provider advertises these limits', { model, ...limits }),
         })
       : undefined;
+    const admission = TemporalAdmission.enabled(config.limits)
+      ? new TemporalAdmission(new Client({ connection, namespace: config.temporal.namespace, dataConverter }), config.temporal.taskQueue, config.limits, config.limitWindowMs)
+      : undefined;
+    if (admission) {
+      admission.onFailOpen = (open) => metrics.recordFailOpen(open);
+      admission.onAdmittedWithout = () => metrics.recordAdmittedWithoutLimiter();
+    }
     const workers = await createWorkers({
       connection,
       namespace: config.temporal.namespace,
@@ -90,9 +97,7 @@ async function main(): Promise<void> {
         throttleDeadlineMs: config.flow.throttleDeadlineMs,
         testOnlyPauseAfterAnswerMs: config.testOnlyPauseAfterAnswerMs || undefined,
         hedging: config.hedgePercentile ? new LatencyTracker(config.hedgePercentile) : undefined,
-        admission: TemporalAdmission.enabled(config.limits)
-          ? new TemporalAdmission(new Client({ connection, namespace: config.temporal.namespace, dataConverter }), config.temporal.taskQueue, config.limits, config.limitWindowMs)
-          : undefined,
+        admission,
       },
       llmMaxConcurrent: config.llm.maxConcurrent,
       llmRpm: config.llm.rpm,

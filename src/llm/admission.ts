@@ -14,7 +14,7 @@ import { WithStartWorkflowOperation, WorkflowUpdateFailedError, type Client } fr
 import { ApplicationFailure } from '@temporalio/common';
 import { limiterTaskQueue } from '../core/names';
 import { PERMIT_REFUSED, type AcquireBatchResponse, type ModelLimits, type SettleRequest } from '../core/limiter';
-import { acquirePermitsUpdate, heldPermitsSignal, settlePermitSignal } from '../workflows/llm-limiter';
+import { acquirePermitsUpdate, heldPermitsSignal, limiterStatusQuery, settlePermitSignal } from '../workflows/llm-limiter';
 
 /** A call asking to be admitted. */
 export interface AdmissionRequest {
@@ -55,6 +55,16 @@ const ASK_DEADLINE_MS = 20_000;
 const SETTLE_RETRY_MS = 120_000;
 /** How often a worker process reports the permits it holds (renewing their leases, repairing lost settles). */
 const REPORT_MS = 5_000;
+/** A limiter that has not answered for this long is bypassed (fail open) until it answers again. */
+export const FAIL_OPEN_AFTER_MS = 30_000;
+/** How often a process that failed open checks whether the limiter answers again. */
+const REJOIN_PROBE_MS = 5_000;
+
+/** The limiter did not answer within the fail-open time. */
+class LimiterUnreachable extends Error {}
+
+/** A permit granted locally while the limiter cannot be reached: nothing to settle. */
+const LOCAL_PERMIT: Permit = { settle: async () => {} };
 
 interface Waiter {
   inputTokens: number;
@@ -98,7 +108,22 @@ export class TemporalAdmission implements Admission {
     private readonly leaseMs = 60_000,
     /** The limiter's history length before it continues as new (default 4000; tests use a small one). */
     private readonly limiterMaxHistory?: number,
+    /** How long the limiter may stay silent before calls go ahead without it (fail open). */
+    private readonly failOpenAfterMs = FAIL_OPEN_AFTER_MS,
   ) {}
+
+  /**
+   * True while the limiter cannot be reached and calls go ahead without it, paced only by this
+   * process's own flow control; a probe every few seconds rejoins it once it answers.
+   */
+  failedOpen = false;
+  /** Calls admitted without the limiter since this process started. */
+  admittedWithoutLimiter = 0;
+  /** Told when this process fails open and when it rejoins (metrics). */
+  onFailOpen?: (failedOpen: boolean) => void;
+  /** Told for each call admitted without the limiter (metrics). */
+  onAdmittedWithout?: () => void;
+  private probing?: NodeJS.Timeout;
 
   /** True when any limit is configured (otherwise the activity skips admission entirely). */
   static enabled(limits: LimitsTable): boolean {
@@ -147,9 +172,19 @@ export class TemporalAdmission implements Admission {
         q.woken = false;
         let r: AcquireBatchResponse;
         try {
+          if (this.failedOpen) throw new LimiterUnreachable('failed open');
           r = await this.ask(model, batch);
         } catch (err) {
-          for (const w of batch) if (!w.done) w.fail(err);
+          if (err instanceof LimiterUnreachable) {
+            // Fail open: the fleet must not stall on its limiter. Local flow control still paces.
+            this.failOpen(err.message);
+            for (const w of batch) {
+              if (w.done) continue;
+              this.admittedWithoutLimiter++;
+              this.onAdmittedWithout?.();
+              w.grant(LOCAL_PERMIT);
+            }
+          } else for (const w of batch) if (!w.done) w.fail(err);
           q.waiters = q.waiters.filter((w) => !w.done);
           continue;
         }
@@ -166,6 +201,28 @@ export class TemporalAdmission implements Admission {
     } finally {
       q.running = false;
     }
+  }
+
+  /** Goes on without the limiter, and probes it until it answers again. */
+  private failOpen(why: string): void {
+    if (this.failedOpen) return;
+    this.failedOpen = true;
+    this.onFailOpen?.(true);
+    console.error(`llm limiter: failing open: ${why}; calls go ahead paced by this process's own flow control until the limiter answers again`);
+    const probe = async () => {
+      try {
+        await this.client.withDeadline(Date.now() + REJOIN_PROBE_MS, () => this.client.workflow.getHandle(limiterWorkflowId(this.taskQueue)).query(limiterStatusQuery));
+        this.failedOpen = false;
+        this.onFailOpen?.(false);
+        clearInterval(this.probing);
+        this.probing = undefined;
+        console.error(`llm limiter: it answers again; rejoined after admitting ${this.admittedWithoutLimiter} calls without it`);
+      } catch {
+        // Still silent: go on without it.
+      }
+    };
+    this.probing = setInterval(() => void probe(), REJOIN_PROBE_MS);
+    this.probing.unref();
   }
 
   /** Waits for a refusal's retry-after, or less if one of this process's permits settles. */
@@ -192,10 +249,11 @@ export class TemporalAdmission implements Admission {
   private async ask(model: string, batch: Waiter[]): Promise<AcquireBatchResponse> {
     const limits = this.limits[model] ?? this.limits['*'] ?? {};
     const updateId = randomUUID();
+    const firstTry = Date.now();
     const request = { model, limits, windowMs: this.windowMs, leaseMs: this.leaseMs, batchId: updateId, holder: this.holder, requests: batch.map((w) => ({ inputTokens: w.inputTokens, maxOutputTokens: w.maxOutputTokens })) };
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.client.withDeadline(Date.now() + ASK_DEADLINE_MS, () =>
+        return await this.client.withDeadline(Date.now() + Math.min(ASK_DEADLINE_MS, this.failOpenAfterMs), () =>
           this.client.workflow.executeUpdateWithStart(acquirePermitsUpdate, {
             args: [request],
             updateId,
@@ -213,6 +271,7 @@ export class TemporalAdmission implements Admission {
         }
         if (err instanceof WorkflowUpdateFailedError) throw new Error(`LLM limiter rejected the request: ${err.cause?.message ?? err.message}`);
         if (batch.every((w) => w.done)) throw err;
+        if (Date.now() - firstTry >= this.failOpenAfterMs) throw new LimiterUnreachable(`no answer for ${Math.round((Date.now() - firstTry) / 1000)} s (${err instanceof Error ? err.message : String(err)})`);
         if (attempt === 1 || attempt % 10 === 0) console.error(`llm limiter: asking for permits failed (${err instanceof Error ? err.message : String(err)}); trying again`);
         await new Promise((r) => setTimeout(r, Math.min(2000, 250 * attempt)));
       }

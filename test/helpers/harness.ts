@@ -43,6 +43,10 @@ export interface HarnessOptions {
   limitWindowMs?: number;
   /** The limiter's history length before it continues as new. */
   limiterMaxHistory?: number;
+  /** Run the limiter's workflow worker in this harness's workers (default: when limits are set). */
+  limiterWorker?: boolean;
+  /** How long the limiter may stay silent before calls go ahead without it. */
+  failOpenAfterMs?: number;
   /** Hedge calls slower than the recent p95. */
   hedging?: boolean;
   /** This process's flow control: on by default as in production (`false` turns it off), or options. */
@@ -73,8 +77,10 @@ export interface Harness {
   hedging?: LatencyTracker;
   /** The answer journal's directory (share it with a worker process so its retries find answers). */
   journalDir: string;
-  /** Starts a (further) set of workers on this harness's queues. */
-  startWorkers(): Promise<void>;
+  /** Starts a (further) set of workers on this harness's queues (or only a limiter worker). */
+  startWorkers(extra?: { limiterOnly?: boolean }): Promise<void>;
+  /** The admission clients of the workers started so far (fail-open state, calls admitted without the limiter). */
+  admissions: TemporalAdmission[];
   stopWorkers(): Promise<void>;
   start(workflowType: string, input: unknown, id?: string): Promise<WorkflowHandle>;
   run<T>(workflowType: string, input: unknown, id?: string): Promise<T>;
@@ -100,6 +106,8 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
   const hedging = o.hedging ? new LatencyTracker(95, 200, 20) : undefined;
   const flows: FlowController[] = [];
   const track = (f: FlowController) => (flows.push(f), f);
+  const admissions: TemporalAdmission[] = [];
+  const track2 = (a: TemporalAdmission) => (admissions.push(a), a);
   let workers: Worker[] = [];
   const running: Promise<unknown>[] = [];
 
@@ -115,7 +123,8 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
     journalDir,
     hedging,
     resetFlow: () => flows.forEach((f) => f.reset()),
-    async startWorkers() {
+    admissions,
+    async startWorkers(extra?: { limiterOnly?: boolean }) {
       // Each call adds another complete set of workers on the same task queues (e.g. two "processes").
       const added = await createWorkers({
         connection: native,
@@ -142,12 +151,13 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
           flow: o.flow === false ? undefined : track(new FlowController({ windowMs: o.limitWindowMs, ceilings: o.limits, ...o.flow })),
           throttleDeadlineMs: o.throttleDeadlineMs,
           hedging,
-          admission: o.limits ? new TemporalAdmission(new Client({ connection: native, dataConverter }), taskQueue, o.limits, o.limitWindowMs ?? 60_000, undefined, o.limiterMaxHistory) : undefined,
+          admission: o.limits ? track2(new TemporalAdmission(new Client({ connection: native, dataConverter }), taskQueue, o.limits, o.limitWindowMs ?? 60_000, undefined, o.limiterMaxHistory, o.failOpenAfterMs)) : undefined,
         },
         llmMaxConcurrent: o.llmMaxConcurrent ?? 100,
         llmRpm: o.llmRpm ?? 0,
         heartbeatThrottleMs: 500,
-        limiter: !!o.limits,
+        limiter: extra?.limiterOnly ? true : !!o.limits && o.limiterWorker !== false,
+        ...(extra?.limiterOnly ? { roles: [] } : {}),
         dataConverter,
         workflowBundle: { codePath: process.env.TEST_WORKFLOW_BUNDLE! },
       });

@@ -135,6 +135,31 @@ describe('task-queue rate limit on the server', () => {
   });
 });
 
+describe('a limiter that does not answer', () => {
+  test('calls fail open after a bounded wait, paced by local flow control (the configured ceiling holds), and rejoin the limiter once it answers', async () => {
+    // No worker serves the limiter's task queue: its updates are never answered.
+    const h = await startHarness({ llm: { ttftMs: 200, perTokenMs: 0, outputTokens: 5 }, limits: { '*': { adaptiveMax: 3 } }, limiterWorker: false, failOpenAfterMs: 2000 });
+    try {
+      const r = await h.run<FanOutResult>('fanOut', { tasks: tasks(9, 'open') });
+      expect(r.stats.succeeded).toBe(9);
+      const [adm] = h.admissions;
+      expect(adm.failedOpen).toBe(true);
+      expect(adm.admittedWithoutLimiter).toBe(9);
+      // The worker's own flow control kept the configured ceiling meanwhile.
+      expect(h.llm.stats().maxInFlight).toBeLessThanOrEqual(3);
+      // A limiter worker comes up: the next probe rejoins it, and calls ask it again.
+      await h.startWorkers({ limiterOnly: true });
+      for (let i = 0; i < 200 && adm.failedOpen; i++) await new Promise((res) => setTimeout(res, 100));
+      expect(adm.failedOpen).toBe(false);
+      expect((await h.run<FanOutResult>('fanOut', { tasks: tasks(3, 'rejoined') })).stats.succeeded).toBe(3);
+      expect(adm.admittedWithoutLimiter).toBe(9);
+      expect((await limiterWhenIdle(h.client, h.taskQueue)).granted).toBeGreaterThanOrEqual(3);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('a live limiter and malformed signals', () => {
   test('garbage sent with the temporal CLI is dropped with a warning; the limiter keeps granting', async () => {
     const h = await startHarness({ llm: { ttftMs: 50, perTokenMs: 0, outputTokens: 5 }, limits: { '*': { adaptiveMax: 2 } } });
@@ -380,9 +405,10 @@ describe('hedging', () => {
       h.hedging!.hedges.clear();
       const r = await h.run<FanOutResult>('fanOut', { tasks: tasks(24, 'queued'), maxConcurrent: 24 });
       expect(r.stats.succeeded).toBe(24);
-      // Waiting seconds for a permit is not slowness of the request: (almost) nothing is hedged.
-      expect(h.hedging!.hedges.get('claude-sonnet-4-6') ?? 0).toBeLessThanOrEqual(2);
-      expect(h.llm.stats().calls).toBeLessThanOrEqual(24 + 2);
+      // Waiting seconds for a permit is not slowness of the request: (almost) nothing is hedged
+      // (before the change: 24 of 24; a loaded machine makes a few requests slower than the p95).
+      expect(h.hedging!.hedges.get('claude-sonnet-4-6') ?? 0).toBeLessThanOrEqual(4);
+      expect(h.llm.stats().calls).toBeLessThanOrEqual(24 + 4);
       expect(await limiterWhenIdle(h.client, h.taskQueue)).toMatchObject({ inFlight: 0 });
     } finally {
       await h.close();
