@@ -118,7 +118,13 @@ export class FileCacheStore implements CacheStore {
     const lockDir = path.join(this.dir, `${key}.lock`);
     const token = `${process.pid}-${randomUUID()}`;
     for (let tries = 0; tries < 5; tries++) {
-      await fs.mkdir(lockDir, { recursive: true });
+      try {
+        await fs.mkdir(lockDir, { recursive: true });
+      } catch (err) {
+        // A release removing the (empty) folder at the same moment: look again.
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw err;
+      }
       const gens = await generations(lockDir);
       const latest = gens.at(-1) ?? 0;
       if (latest > 0) {
