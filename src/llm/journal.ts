@@ -55,12 +55,25 @@ export class FileAnswerJournal implements AnswerJournal {
     return String(Math.floor(t / this.bucketMs));
   }
 
+  /** The bucket folder last created, so a put costs a write and a rename, not a mkdir too. */
+  private made?: string;
+
   async put(key: JournalKey, answer: CachedResponse): Promise<void> {
     const dir = path.join(this.dir, this.bucket(this.now()));
-    await fs.mkdir(dir, { recursive: true });
+    if (this.made !== dir) {
+      await fs.mkdir(dir, { recursive: true });
+      this.made = dir;
+    }
     const file = path.join(dir, `${fileKey(key)}.json`);
     const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-    await fs.writeFile(tmp, JSON.stringify(answer));
+    try {
+      await fs.writeFile(tmp, JSON.stringify(answer));
+    } catch (err) {
+      // The folder was removed under us (pruned by another worker, or by hand): make it again.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await fs.mkdir(dir, { recursive: true });
+      await fs.writeFile(tmp, JSON.stringify(answer));
+    }
     await fs.rename(tmp, file);
   }
 
@@ -90,6 +103,7 @@ export class FileAnswerJournal implements AnswerJournal {
     for (const name of names) {
       if (!/^\d+$/.test(name) || Number(name) >= oldest) continue;
       await fs.rm(path.join(this.dir, name), { recursive: true, force: true });
+      if (this.made === path.join(this.dir, name)) this.made = undefined;
       removed++;
     }
     return removed;

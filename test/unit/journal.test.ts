@@ -37,4 +37,12 @@ describe('FileAnswerJournal', () => {
     expect(await j.get({ ...key, activityId: '2' })).toEqual(answer);
     expect(fs.readdirSync(dir)).toHaveLength(1);
   });
+
+  test('a bucket folder removed under a running process is made again', async () => {
+    const j = new FileAnswerJournal(dir, 60_000, 10_000, () => now);
+    await j.put(key, answer);
+    fs.rmSync(dir, { recursive: true, force: true });
+    await j.put({ ...key, activityId: '9' }, answer);
+    expect(await j.get({ ...key, activityId: '9' })).toEqual(answer);
+  });
 });
