@@ -54,6 +54,7 @@ const envSchema = z.object({
   PAYLOAD_ENCRYPTION_KEY_ID: z.string().trim().min(1).optional(),
   PAYLOAD_STORE_DIR: z.string().trim().min(1).default('runs/payloads'),
   PAYLOAD_OFFLOAD_BYTES: intFrom('PAYLOAD_OFFLOAD_BYTES', 0).default(256 * 1024),
+  PAYLOAD_MAX_AGE_SECONDS: intFrom('PAYLOAD_MAX_AGE_SECONDS', 3600).default(30 * 86_400),
   LLM_ITPM: intFrom('LLM_ITPM', 0).default(0),
   LLM_OTPM: intFrom('LLM_OTPM', 0).default(0),
   LLM_ADAPTIVE_MAX: intFrom('LLM_ADAPTIVE_MAX', 0).default(0),
@@ -123,6 +124,8 @@ export interface Config {
     /** Payloads larger than this go to storeDir instead of history (0 = never). */
     offloadBytes: number;
     storeDir: string;
+    /** Offloaded payloads neither written nor read for this long are deleted by the LLM workers. */
+    maxAgeMs?: number;
   };
   /** Where run artifacts (report.md, timeline.html) go. */
   runsDir: string;
@@ -213,6 +216,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       encryption: e.PAYLOAD_ENCRYPTION_KEYS ? encryptionFrom(e.PAYLOAD_ENCRYPTION_KEYS, e.PAYLOAD_ENCRYPTION_KEY_ID) : undefined,
       offloadBytes: e.PAYLOAD_OFFLOAD_BYTES,
       storeDir: path.resolve(e.PAYLOAD_STORE_DIR),
+      maxAgeMs: e.PAYLOAD_MAX_AGE_SECONDS * 1000,
     },
     runsDir: path.resolve(e.RUNS_DIR),
     documentRoots: e.DOCUMENT_ROOTS.map((r) => path.resolve(r)),

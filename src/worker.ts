@@ -12,6 +12,7 @@ import { TemporalAdmission } from './llm/admission';
 import { FileCacheStore, ResponseCache } from './llm/cache';
 import { FileAnswerJournal } from './llm/journal';
 import { FlowController } from './llm/flow';
+import { FileStorageDriver } from './data/file-storage-driver';
 import { LatencyTracker } from './llm/hedging';
 import { createAnthropicClient } from './llm/client';
 import { createLlmMetrics } from './metrics';
@@ -56,11 +57,22 @@ async function main(): Promise<void> {
     // Journal entries matter only until their activity completes: buckets older than an hour go.
     const journal = new FileAnswerJournal(config.journalDir);
     const pruneJournal = () => journal.prune().catch((err: unknown) => console.error(`worker: could not prune the answer journal: ${err instanceof Error ? err.message : String(err)}`));
+    // Offloaded payloads (large inputs and results, the limiter's carried state) would grow forever too.
+    const payloadStore = new FileStorageDriver(config.payloads.storeDir);
+    const prunePayloads = () =>
+      config.payloads.offloadBytes > 0 && config.payloads.maxAgeMs
+        ? payloadStore.prune(config.payloads.maxAgeMs).then(
+            (n) => n > 0 && console.log(`worker: pruned ${n} offloaded payloads unused for ${config.payloads.maxAgeMs! / 1000} s from ${config.payloads.storeDir}`),
+            (err: unknown) => console.error(`worker: could not prune offloaded payloads: ${err instanceof Error ? err.message : String(err)}`),
+          )
+        : undefined;
     if (roles.includes('llm')) {
       void pruneCache();
       void pruneJournal();
+      void prunePayloads();
       setInterval(() => void pruneCache(), 3_600_000).unref();
       setInterval(() => void pruneJournal(), 600_000).unref();
+      setInterval(() => void prunePayloads(), 3_600_000).unref();
     }
     const metrics = createLlmMetrics(Runtime.instance().metricMeter);
     const flow = config.flow.enabled

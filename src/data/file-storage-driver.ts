@@ -33,13 +33,46 @@ export class FileStorageDriver implements StorageDriver {
     );
   }
 
+  /**
+   * Deletes payloads neither written nor read for `maxAgeMs` (and half-written leftovers), so the
+   * folder does not grow forever: every store and every read refreshes a payload's time. A payload
+   * is needed while a history that references it exists: keep `maxAgeMs` above the namespace's
+   * retention plus the longest a run stays open without being replayed.
+   */
+  async prune(maxAgeMs: number): Promise<number> {
+    let names: string[];
+    try {
+      names = await fs.readdir(this.dir);
+    } catch {
+      return 0;
+    }
+    const now = Date.now();
+    let removed = 0;
+    for (const name of names) {
+      const payload = /^[0-9a-f]{64}$/.test(name);
+      if (!payload && !name.endsWith('.tmp')) continue;
+      const file = path.join(this.dir, name);
+      const st = await fs.stat(file).catch(() => undefined);
+      if (st && now - st.mtimeMs > (payload ? maxAgeMs : Math.min(maxAgeMs, 3_600_000))) {
+        await fs.rm(file, { force: true });
+        removed++;
+      }
+    }
+    return removed;
+  }
+
   async retrieve(_ctx: unknown, claims: StorageDriverClaim[]): Promise<Payload[]> {
     return Promise.all(
       claims.map(async (c) => {
         const key = c.claimData.key ?? '';
         if (!/^[0-9a-f]{64}$/.test(key)) throw new Error(`invalid payload claim "${key}"`);
         try {
-          return temporal.api.common.v1.Payload.decode(await fs.readFile(path.join(this.dir, key)));
+          const file = path.join(this.dir, key);
+          const bytes = await fs.readFile(file);
+          // Still in use (a replay, a result fetched): not old, whatever its first write.
+          const now = new Date();
+          await fs.utimes(file, now, now).catch(() => {});
+          return temporal.api.common.v1.Payload.decode(bytes);
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
             throw new Error(`payload ${key} is missing from ${this.dir}: workers and clients must share PAYLOAD_STORE_DIR`);

@@ -1,9 +1,13 @@
-/** Payload encryption (with key rotation) and the codec server, without a Temporal server. */
+/** Payload encryption (with key rotation), the codec server and the offloaded payload store, without a Temporal server. */
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { EncryptionCodec, parseKeys } from '../../src/data/encryption-codec';
 import { startCodecServer } from '../../src/data/codec-server';
+import { FileStorageDriver } from '../../src/data/file-storage-driver';
 
 const key = () => randomBytes(32);
 
@@ -90,5 +94,24 @@ describe('codec server', () => {
   test('listens on 127.0.0.1 by default; a short token is refused', async () => {
     expect((server.address() as AddressInfo).address).toBe('127.0.0.1');
     expect(() => startCodecServer(codec, { port: 0, allowOrigin: ui, token: 'short' })).toThrow('at least 16 characters');
+  });
+});
+
+describe('offloaded payload store', () => {
+  test('prune deletes payloads neither written nor read for the max age, and old half-written files; a read keeps a payload', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'payloads-unit-'));
+    const store = new FileStorageDriver(dir);
+    const [kept, read, old] = await store.store(undefined, ['kept', 'read', 'old'].map((v) => defaultPayloadConverter.toPayload(v)!));
+    const age = (name: string, ms: number) => fs.utimesSync(path.join(dir, name), new Date(Date.now() - ms), new Date(Date.now() - ms));
+    age(read.claimData.key!, 10 * 86_400_000);
+    age(old.claimData.key!, 10 * 86_400_000);
+    fs.writeFileSync(path.join(dir, 'x.123.tmp'), 'half');
+    age('x.123.tmp', 2 * 3_600_000);
+    fs.writeFileSync(path.join(dir, 'notes.txt'), 'not ours');
+    age('notes.txt', 100 * 86_400_000);
+    // Reading a payload (a replay, a result fetched) refreshes it.
+    expect(defaultPayloadConverter.fromPayload((await store.retrieve(undefined, [read]))[0])).toBe('read');
+    expect(await store.prune(7 * 86_400_000)).toBe(2);
+    expect(fs.readdirSync(dir).sort()).toEqual([kept.claimData.key, read.claimData.key, 'notes.txt'].sort());
   });
 });
