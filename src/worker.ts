@@ -12,6 +12,8 @@ import { TemporalAdmission } from './llm/admission';
 import { FileCacheStore, ResponseCache } from './llm/cache';
 import { FileAnswerJournal } from './llm/journal';
 import { FlowController } from './llm/flow';
+import { FleetSize } from './llm/fleet';
+import { llmTaskQueue } from './core/names';
 import { FileStorageDriver } from './data/file-storage-driver';
 import { LatencyTracker } from './llm/hedging';
 import { createAnthropicClient } from './llm/client';
@@ -75,9 +77,12 @@ async function main(): Promise<void> {
       setInterval(() => void prunePayloads(), 3_600_000).unref();
     }
     const metrics = createLlmMetrics(Runtime.instance().metricMeter);
+    // Every LLM worker process sees the same advertised buckets: each paces to its share.
+    const fleet = config.flow.enabled && roles.includes('llm') ? new FleetSize(connection, config.temporal.namespace, llmTaskQueue(config.temporal.taskQueue)).start() : undefined;
     const flow = config.flow.enabled
       ? new FlowController({
           initialConcurrency: config.flow.initialConcurrency,
+          fleetSize: () => fleet?.size ?? 1,
           windowMs: config.limitWindowMs,
           ceilings: config.limits,
           onStatus: (s) => metrics.recordFlow(s),

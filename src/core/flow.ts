@@ -103,10 +103,11 @@ export class LearnedBuckets {
     return Object.keys(this.buckets).length > 0;
   }
 
-  /** The advertised limits (for `client limits` and logs). */
+  /** The limits as advertised (for metrics and logs), not this process's share of them. */
   limits(): Partial<Record<BucketName, number>> {
-    return Object.fromEntries(Object.entries(this.buckets).map(([k, b]) => [k, b.limit]));
+    return { ...this.advertised };
   }
+  private readonly advertised: Partial<Record<BucketName, number>> = {};
 
   private levelAt(b: Bucket, now: number): number {
     return Math.min(b.limit, b.level + ((now - b.at) * b.limit) / this.windowMs);
@@ -140,16 +141,22 @@ export class LearnedBuckets {
   /**
    * The answer to a request sent at `sentAt` said where the buckets were then: refilled since,
    * minus what this process sent after it. An answer older than the last one synced is ignored.
+   * `share` is this process's part of the fleet (1 / the number of worker processes calling the
+   * provider with the same key): every process sees the same advertised buckets, so each paces
+   * to its share of their level and refill, and together they stay under what is advertised.
    */
-  sync(h: RateLimitHeaders, sentAt: number, now: number): void {
+  sync(h: RateLimitHeaders, sentAt: number, now: number, share = 1): void {
     if (sentAt < this.syncedFrom) return;
     this.syncedFrom = sentAt;
     const i = this.sent.findIndex((r) => r.at > sentAt);
     const later = i < 0 ? [] : this.sent.slice(i);
     if (i > 0) this.sent.splice(0, i);
+    const s = Math.min(1, Math.max(0.001, share));
     for (const [name] of BUCKETS) {
-      const adv = h[name];
-      if (!adv) continue;
+      const raw = h[name];
+      if (!raw) continue;
+      this.advertised[name] = raw.limit;
+      const adv = { limit: raw.limit * s, remaining: raw.remaining * s };
       const refilled = Math.min(adv.limit, adv.remaining + (Math.max(0, now - sentAt) * adv.limit) / this.windowMs);
       const since = later.reduce((n, r) => n + this.needOf(name, r.need), 0);
       this.buckets[name] = { limit: adv.limit, level: refilled - since, at: now };

@@ -84,6 +84,11 @@ export interface FlowOptions {
   /** Configured limits per model (`*` for any): ceilings over what is learned. */
   ceilings?: Record<string, ModelLimits>;
   now?: () => number;
+  /**
+   * How many worker processes call this provider (with this key) now, this one included: each
+   * paces to its share of the advertised buckets (see LearnedBuckets.sync). Default 1.
+   */
+  fleetSize?: () => number;
   /** Called when a model's state changes (metrics gauges). */
   onStatus?: (s: FlowModelStatus) => void;
   /** Called when answers advertise new limits for a model (a log line). */
@@ -185,7 +190,7 @@ export class FlowController {
         const now = this.now();
         if (o.headers) {
           const before = JSON.stringify(f.buckets.limits());
-          f.buckets.sync(o.headers, sentAt, now);
+          f.buckets.sync(o.headers, sentAt, now, 1 / Math.max(1, this.o.fleetSize?.() ?? 1));
           const after = f.buckets.limits();
           if (JSON.stringify(after) !== before) this.o.onLearned?.(model, after);
         }

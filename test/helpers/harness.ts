@@ -20,6 +20,8 @@ import { TemporalAdmission, type LimitsTable } from '../../src/llm/admission';
 import { FileCacheStore, ResponseCache } from '../../src/llm/cache';
 import { FileAnswerJournal } from '../../src/llm/journal';
 import { FlowController, type FlowOptions } from '../../src/llm/flow';
+import { FleetSize } from '../../src/llm/fleet';
+import { llmTaskQueue } from '../../src/core/names';
 import { LatencyTracker } from '../../src/llm/hedging';
 
 /** Address of the run's dev server (set by the global setup). */
@@ -71,6 +73,8 @@ export interface Harness {
   payloadStoreDir: string;
   /** The response cache's directory (share it with a worker process to share the cache). */
   cacheDir: string;
+  /** The worker processes polling this harness's LLM queue, as the server reports them. */
+  fleet: FleetSize;
   /** Forgets what the workers' flow control learned (for tests sharing one harness). */
   resetFlow(): void;
   /** The workers' latency tracker when hedging is on (hedges sent per model). */
@@ -104,6 +108,8 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
   const journalDir = fs.mkdtempSync(path.join(os.tmpdir(), 'journal-'));
   // One tracker for every set of workers this harness starts (tests read its hedge counts).
   const hedging = o.hedging ? new LatencyTracker(95, 200, 20) : undefined;
+  // As in the worker: the LLM queue's live pollers, from the server.
+  const fleet = new FleetSize(native, 'default', llmTaskQueue(taskQueue));
   const flows: FlowController[] = [];
   const track = (f: FlowController) => (flows.push(f), f);
   const admissions: TemporalAdmission[] = [];
@@ -123,6 +129,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
     journalDir,
     hedging,
     resetFlow: () => flows.forEach((f) => f.reset()),
+    fleet,
     admissions,
     async startWorkers(extra?: { limiterOnly?: boolean }) {
       // Each call adds another complete set of workers on the same task queues (e.g. two "processes").
@@ -148,7 +155,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
           prices: DEFAULT_PRICES,
           cache: new ResponseCache(new FileCacheStore(cacheDir)),
           journal: new FileAnswerJournal(journalDir),
-          flow: o.flow === false ? undefined : track(new FlowController({ windowMs: o.limitWindowMs, ceilings: o.limits, ...o.flow })),
+          flow: o.flow === false ? undefined : track(new FlowController({ windowMs: o.limitWindowMs, ceilings: o.limits, fleetSize: () => fleet.size, ...o.flow })),
           throttleDeadlineMs: o.throttleDeadlineMs,
           hedging,
           admission: o.limits ? track2(new TemporalAdmission(new Client({ connection: native, dataConverter }), taskQueue, o.limits, o.limitWindowMs ?? 60_000, undefined, o.limiterMaxHistory, o.failOpenAfterMs)) : undefined,
@@ -178,6 +185,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
       return (await handle.result()) as T;
     },
     async close() {
+      fleet.stop();
       await h.stopWorkers();
       await native.close();
       await connection.close();
@@ -185,6 +193,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
     },
   };
   if (o.startWorkers ?? true) await h.startWorkers();
+  fleet.start();
   return h;
 }
 

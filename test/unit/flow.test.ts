@@ -54,6 +54,16 @@ describe('LearnedBuckets', () => {
     expect(b.waitMs({ inputTokens: 0, maxOutputTokens: 0 }, 2000)).toBe(1000);
   });
 
+  test('in a fleet of N processes each paces to 1/N of the advertised level and refill', () => {
+    const b = new LearnedBuckets(60_000);
+    b.sync({ inputTokens: { limit: 600, remaining: 600 } }, 0, 0, 1 / 2);
+    expect(b.waitMs({ inputTokens: 300, maxOutputTokens: 1 }, 0)).toBe(0);
+    b.reserve({ inputTokens: 300, maxOutputTokens: 1 }, 0);
+    // This process's half is spent; 150 more come at its half of the refill (5 tokens/s): 30 s.
+    expect(b.waitMs({ inputTokens: 150, maxOutputTokens: 1 }, 0)).toBe(30_000);
+    expect(b.limits()).toEqual({ inputTokens: 600 }); // what the provider advertises, not the share
+  });
+
   test('configured limits are ceilings from the start, and unused output comes back', () => {
     const b = new LearnedBuckets(60_000, { outputTokens: 1000 }, 0);
     expect(b.waitMs({ inputTokens: 0, maxOutputTokens: 1000 }, 0)).toBe(0);

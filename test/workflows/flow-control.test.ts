@@ -116,6 +116,35 @@ describe('flow control on by default (no LLM_* limits configured)', () => {
   });
 });
 
+describe('flow control in a fleet', () => {
+  test('each worker process learns from the server how many processes poll the LLM queue, and a bucket-limited run across two of them succeeds', async () => {
+    const h = await startHarness({ llm: { ttftMs: 100, perTokenMs: 0, outputTokens: 5, rateLimits: { itpm: 600, windowMs: 2000 } }, limitWindowMs: 2000 });
+    const other = await startWorkerProcess({
+      TEMPORAL_ADDRESS: h.address,
+      TEMPORAL_TASK_QUEUE: h.taskQueue,
+      ANTHROPIC_BASE_URL: h.llm.url,
+      LLM_LIMIT_WINDOW_MS: '2000',
+      PAYLOAD_STORE_DIR: h.payloadStoreDir,
+      WORKER_ROLES: 'llm',
+      LOG_LEVEL: 'WARN',
+    });
+    try {
+      for (let i = 0; i < 100 && (await h.fleet.refresh()) < 2; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(h.fleet.size).toBe(2);
+      const padded = tasks(40, 'fleet').map((t) => ({ ...t, prompt: `${t.prompt} ${'context '.repeat(25)}` }));
+      const r = await h.run<FanOutResult>('fanOut', { tasks: padded, maxConcurrent: 40, maxAttempts: 2 });
+      expect(r.stats.succeeded).toBe(40);
+      expect(r.results.every((x) => x.attempts === 1)).toBe(true);
+      const throttled = h.llm.stats().requests.filter((q) => q.status === 429).length;
+      // Measured 30–34 × 429 (mostly the two cold-start windows) and ~5.9 s; 36–42 and 6.2–6.6 s when each process paced to the whole bucket.
+      console.log(`two worker processes, each pacing to half of a 600-token/2 s bucket: ${throttled} × 429, wall ${r.stats.wallClockMs} ms`);
+    } finally {
+      other.kill();
+      await h.close();
+    }
+  });
+});
+
 describe('task-queue rate limit on the server', () => {
   test('LLM_RPM becomes the LLM task queue\'s rate limit in the server\'s task-queue config (not a per-worker option)', async () => {
     const h = await startHarness({ llm: { ttftMs: 20, perTokenMs: 0, outputTokens: 5 }, llmRpm: 600 });
