@@ -17,6 +17,9 @@ import { startLocalLlmServer, type FaultRule } from '../src/llm/local-server';
 import { createWorkers } from '../src/workers';
 import { ROOT, freePort, spawnDevServer, waitForTemporal } from './dev-server';
 
+/** `--only a,b`: write only these histories (the others stay as recorded, still covering older code). */
+const ONLY = process.argv.includes('--only') ? new Set(process.argv[process.argv.indexOf('--only') + 1]?.split(',') ?? []) : undefined;
+
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const port = await freePort();
@@ -61,11 +64,12 @@ async function main(): Promise<void> {
       await handle.result().catch(() => undefined);
       const history = await handle.fetchHistory();
       const file = path.join(outDir, `${s.name}.json`);
+      if (ONLY && !ONLY.has(s.name)) continue;
       fs.writeFileSync(file, `${historyToJSON(history)}\n`);
       console.log(`recorded ${s.workflowType} (${s.name}): ${history.events?.length ?? 0} events → ${path.relative(ROOT, file)}`);
     }
     const limiter = await client.workflow.getHandle(LIMITER_HISTORY.workflowId).fetchHistory();
-    fs.writeFileSync(path.join(outDir, `${LIMITER_HISTORY.name}.json`), `${historyToJSON(limiter)}\n`);
+    if (!ONLY || ONLY.has(LIMITER_HISTORY.name)) fs.writeFileSync(path.join(outDir, `${LIMITER_HISTORY.name}.json`), `${historyToJSON(limiter)}\n`);
     console.log(`recorded llmLimiter: ${limiter.events?.length ?? 0} events`);
     workers.forEach((w) => w.shutdown());
     await running;

@@ -119,10 +119,37 @@ interface ModelState {
   ceiling?: number;
 }
 
-/** Serializable limiter state (carried across continue-as-new). */
+/** Requests and tokens of settled calls, summed per time bucket (a bucket is 1/60 of the window). */
+interface UsedBucket {
+  t: number;
+  /** The latest call in the bucket: the bucket leaves the window with it (so a single call's exit is exact). */
+  last: number;
+  n: number;
+  input: number;
+  output: number;
+}
+
+/** A granted batch, remembered so a batch delivered twice gets the same permits: `p<first>`… `p<first + count - 1>`. */
+interface GrantedBatch {
+  id: string;
+  at: number;
+  first?: number;
+  count?: number;
+  /** The first state format kept the whole list (still read from carried states). */
+  permitIds?: string[];
+}
+
+/**
+ * Serializable limiter state (carried across continue-as-new). Its size is bounded by the calls
+ * in flight, the models and the window's buckets, not by the calls in the window: a settled call
+ * is folded into its model's time bucket at once.
+ */
 export interface LimiterState {
   seq: number;
+  /** Calls in flight (granted, not settled), and, in states carried from before, settled ones. */
   entries: Entry[];
+  /** Per model, what settled calls used, per time bucket within the window. */
+  used?: Record<string, UsedBucket[]>;
   models: Record<string, ModelState>;
   windowMs: number;
   /** Counters for inspection. */
@@ -131,15 +158,32 @@ export interface LimiterState {
   /** Settles taken as done from holders' reports (their own settle never took effect). */
   repaired?: number;
   /** Recently granted batches by id, so a batch delivered twice gets the same permits (not new ones). */
-  batches?: { id: string; at: number; permitIds: string[] }[];
+  batches?: GrantedBatch[];
+  /**
+   * Fold settled calls into usage buckets and remember batches compactly (the bounded state).
+   * Set by the workflow behind `patched('limiter-usage-buckets')`; off, the state keeps every
+   * call of the window and every batch's list, as runs started before the change do.
+   */
+  compact?: boolean;
 }
 
-/** How long a granted batch is remembered for a repeated delivery. */
-const BATCH_MEMORY_MS = 10 * 60_000;
+/** How long a granted batch is remembered for a repeated delivery (which comes within seconds, around a continue-as-new). */
+const BATCH_MEMORY_MS = 2 * 60_000;
+/** The same, in the state format of runs started before the bounded state. */
+const LEGACY_BATCH_MEMORY_MS = 10 * 60_000;
+
+/** The permit ids of a remembered batch. */
+function batchPermits(b: GrantedBatch): string[] {
+  if (b.permitIds) return b.permitIds;
+  return Array.from({ length: b.count ?? 0 }, (_, i) => `p${(b.first ?? 0) + i}`);
+}
+
+/** Width of one usage bucket: 1/60 of the window, at least 50 ms. */
+const bucketWidth = (windowMs: number) => Math.max(50, Math.floor(windowMs / 60));
 
 /** A fresh state. */
 export function initialLimiterState(): LimiterState {
-  return { seq: 0, entries: [], models: {}, windowMs: 60_000, granted: 0, refused: 0 };
+  return { seq: 0, entries: [], models: {}, windowMs: 60_000, granted: 0, refused: 0, compact: true };
 }
 
 /** Multiplicative decrease per congestion event (Netflix concurrency-limits' AIMD default). */
@@ -151,12 +195,43 @@ export const PROBE_SLOWDOWN = 8;
 // longer than the window so the provider never sees more than the budget in any window.
 const margin = (windowMs: number) => Math.min(2000, Math.max(500, Math.round(windowMs / 10)));
 
-/** Drops entries that left the window and expires lost permits. */
+/**
+ * Expires lost permits, folds settled calls into their model's usage buckets, and drops buckets
+ * that left the window: afterwards `entries` holds only calls in flight.
+ */
 function prune(s: LimiterState, now: number): void {
   const horizon = now - s.windowMs - margin(s.windowMs);
-  s.entries = s.entries.filter((e) => e.at > horizon || !e.settled);
+  if (!s.compact) {
+    // The accounting of runs started before the bounded state: every call of the window kept.
+    s.entries = s.entries.filter((e) => e.at > horizon || !e.settled);
+    for (const e of s.entries) {
+      if (!e.settled && e.leaseUntil <= now) e.settled = true;
+    }
+    return;
+  }
+  const width = bucketWidth(s.windowMs);
+  const used = (s.used ??= {});
+  const keep: Entry[] = [];
   for (const e of s.entries) {
     if (!e.settled && e.leaseUntil <= now) e.settled = true;
+    if (!e.settled) {
+      keep.push(e);
+      continue;
+    }
+    if (e.at <= horizon) continue;
+    const t = Math.floor(e.at / width) * width;
+    const buckets = (used[e.model] ??= []);
+    let b = buckets.find((x) => x.t === t);
+    if (!b) buckets.push((b = { t, last: e.at, n: 0, input: 0, output: 0 }));
+    b.last = Math.max(b.last, e.at);
+    b.n++;
+    b.input += e.input;
+    b.output += e.output;
+  }
+  s.entries = keep;
+  for (const m of Object.keys(used)) {
+    used[m] = used[m].filter((b) => b.last > horizon);
+    if (!used[m].length) delete used[m];
   }
 }
 
@@ -178,20 +253,26 @@ export function check(s: LimiterState, req: AcquireRequest, now: number): Refusa
   if (model && now < model.pausedUntil) return refuse(model.pausedUntil - now, 'paused after a rate-limit answer');
   const mine = s.entries.filter((e) => e.model === req.model);
   const horizon = now - windowMs - margin(windowMs);
+  // Calls in flight (and, in a carried state, settled entries not yet folded), plus the buckets.
   const inWindow = mine.filter((e) => e.at > horizon);
+  const buckets = (s.used?.[req.model] ?? []).filter((b) => b.last > horizon);
+  const count = inWindow.length + buckets.reduce((n, b) => n + b.n, 0);
   // When the budget is full, the earliest moment something leaves the window.
-  const nextExpiry = () => (inWindow.length ? Math.min(...inWindow.map((e) => e.at)) - horizon : 100);
+  const nextExpiry = () => {
+    const times = [...inWindow.map((e) => e.at), ...buckets.map((b) => b.last)];
+    return times.length ? Math.min(...times) - horizon : 100;
+  };
   if (limits.adaptiveMax !== undefined) {
     const limit = Math.min(limits.adaptiveMax, model && model.limit > 0 ? model.limit : limits.adaptiveMax);
     const inFlight = mine.filter((e) => !e.settled && e.leaseUntil > now).length;
     if (inFlight >= Math.max(1, Math.floor(limit))) return refuse(100, `concurrency ${Math.floor(limit)} reached`);
   }
-  if (limits.rpm !== undefined && inWindow.length + 1 > limits.rpm) return refuse(nextExpiry(), `${limits.rpm} requests per window reached`);
-  const usedIn = inWindow.reduce((n, e) => n + e.input, 0);
+  if (limits.rpm !== undefined && count + 1 > limits.rpm) return refuse(nextExpiry(), `${limits.rpm} requests per window reached`);
+  const usedIn = inWindow.reduce((n, e) => n + e.input, 0) + buckets.reduce((n, b) => n + b.input, 0);
   // A single call larger than the whole budget is admitted alone, or it could never run.
-  if (limits.itpm !== undefined && usedIn + req.inputTokens > limits.itpm && inWindow.length > 0) return refuse(nextExpiry(), `${limits.itpm} input tokens per window reached`);
-  const usedOut = inWindow.reduce((n, e) => n + e.output, 0);
-  if (limits.otpm !== undefined && usedOut + req.maxOutputTokens > limits.otpm && inWindow.length > 0) return refuse(nextExpiry(), `${limits.otpm} output tokens per window reached`);
+  if (limits.itpm !== undefined && usedIn + req.inputTokens > limits.itpm && count > 0) return refuse(nextExpiry(), `${limits.itpm} input tokens per window reached`);
+  const usedOut = inWindow.reduce((n, e) => n + e.output, 0) + buckets.reduce((n, b) => n + b.output, 0);
+  if (limits.otpm !== undefined && usedOut + req.maxOutputTokens > limits.otpm && count > 0) return refuse(nextExpiry(), `${limits.otpm} output tokens per window reached`);
   return undefined;
 }
 
@@ -216,11 +297,14 @@ export function checkBatch(s: LimiterState, req: AcquireBatchRequest, now: numbe
 export function acquireBatch(s: LimiterState, req: AcquireBatchRequest, now: number): AcquireBatchResponse {
   s.windowMs = req.windowMs;
   prune(s, now);
-  s.batches = (s.batches ?? []).filter((b) => b.at > now - BATCH_MEMORY_MS);
+  s.batches = (s.batches ?? []).filter((b) => b.at > now - (s.compact ? BATCH_MEMORY_MS : LEGACY_BATCH_MEMORY_MS));
   const seen = req.batchId ? s.batches.find((b) => b.id === req.batchId) : undefined;
-  if (seen) return { permitIds: seen.permitIds };
+  if (seen) return { permitIds: batchPermits(seen) };
   const r = grantBatch(s, req, now);
-  if (req.batchId && r.permitIds.length) s.batches.push({ id: req.batchId, at: now, permitIds: r.permitIds });
+  // Permits of one batch are consecutive: remember the first and the count, not the list.
+  if (req.batchId && r.permitIds.length) {
+    s.batches.push(s.compact ? { id: req.batchId, at: now, first: permitNumber(r.permitIds[0]), count: r.permitIds.length } : { id: req.batchId, at: now, permitIds: r.permitIds });
+  }
   return r;
 }
 
@@ -266,7 +350,10 @@ export function settle(s: LimiterState, req: SettleRequest, now: number): void {
     e.output = 0;
   }
   const model = s.models[e.model];
-  if (!model || model.limit <= 0) return;
+  if (!model || model.limit <= 0) {
+    prune(s, now);
+    return;
+  }
   // The concurrency level this call ran at, itself included.
   const level = (e.conc ?? Math.floor(model.limit) - 1) + 1;
   if (req.outcome === 'throttled') {

@@ -5,7 +5,7 @@
  * Handlers never wait: a refusal says when to ask again, so handlers finish at once, no update
  * stays in flight (the server allows only a few per workflow) and continue-as-new is clean.
  */
-import { ApplicationFailure, allHandlersFinished, condition, continueAsNew, defineQuery, defineSignal, defineUpdate, log, metricMeter, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, allHandlersFinished, condition, continueAsNew, defineQuery, defineSignal, defineUpdate, log, metricMeter, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import {
   PERMIT_REFUSED,
   acquire,
@@ -47,6 +47,9 @@ const MAX_HISTORY = 4000;
 export async function llmLimiter(input: { state?: LimiterState; /** Continue as new past this many events (tests use a small one). */ maxHistory?: number } = {}): Promise<void> {
   const maxHistory = input.maxHistory ?? MAX_HISTORY;
   const state = input.state ?? initialLimiterState();
+  // The bounded state (settled calls folded into usage buckets, batches as first + count) is a
+  // change of accounting: runs that started before it keep the old one until they continue as new.
+  state.compact = patched('limiter-usage-buckets');
   // Settles first: signals that arrived before this run's first task are dispatched when their
   // handler is registered, and a permit request in the same task must see the slots they free.
   // A signal cannot be refused, and one that throws would fail every workflow task after it (the

@@ -13,6 +13,10 @@ import { quietRuntime } from '../helpers/runtime';
 const DIR = path.join(__dirname, '..', 'histories');
 /** Recorded before permits were asked for in batches (kept, not re-recorded). */
 const LIMITER_V1 = 'llmLimiter-v1';
+/** Recorded before the bounded state (patch `limiter-usage-buckets`): replays through the old accounting. */
+const LIMITER_V2 = 'llmLimiter-v2';
+/** How the patch id appears in a recorded marker (a JSON payload, base64). */
+const BUCKETS_PATCH = Buffer.from('"limiter-usage-buckets"').toString('base64').replace(/=+$/, '');
 const load = (name: string) => historyFromJSON(JSON.parse(fs.readFileSync(path.join(DIR, `${name}.json`), 'utf8')));
 
 describe('replay of recorded histories', () => {
@@ -21,7 +25,7 @@ describe('replay of recorded histories', () => {
 
   test('a history is committed for every scenario and every workflow type', () => {
     const files = fs.readdirSync(DIR).filter((f) => f.endsWith('.json'));
-    expect(files.sort()).toEqual([...HISTORY_SCENARIOS.map((s) => `${s.name}.json`), `${LIMITER_HISTORY.name}.json`, `${LIMITER_V1}.json`].sort());
+    expect(files.sort()).toEqual([...HISTORY_SCENARIOS.map((s) => `${s.name}.json`), `${LIMITER_HISTORY.name}.json`, `${LIMITER_V1}.json`, `${LIMITER_V2}.json`].sort());
     expect(new Set(HISTORY_SCENARIOS.map((s) => s.workflowType))).toEqual(new Set(['fanOut', 'runDag', 'decomposeAndSynthesize', 'pipeline', 'competitiveIntel']));
   });
 
@@ -29,9 +33,17 @@ describe('replay of recorded histories', () => {
     await expect(Worker.runReplayHistory({ workflowBundle: bundle }, load(name), `history-${name}`)).resolves.toBeUndefined();
   });
 
-  test('the llmLimiter history (batches of permits granted through updates, settled through signals) replays', async () => {
+  test('the llmLimiter history (batches of permits granted through updates, settled through signals, bounded state) replays', async () => {
     const history = load(LIMITER_HISTORY.name);
     expect(JSON.stringify(history)).toContain('acquirePermits');
+    expect(JSON.stringify(history)).toContain(BUCKETS_PATCH);
+    await expect(Worker.runReplayHistory({ workflowBundle: bundle }, history, LIMITER_HISTORY.workflowId)).resolves.toBeUndefined();
+  });
+
+  test('a limiter history recorded before the bounded state replays (the old accounting, behind patched())', async () => {
+    const history = load(LIMITER_V2);
+    expect(JSON.stringify(history)).toContain('acquirePermits');
+    expect(JSON.stringify(history)).not.toContain(BUCKETS_PATCH);
     await expect(Worker.runReplayHistory({ workflowBundle: bundle }, history, LIMITER_HISTORY.workflowId)).resolves.toBeUndefined();
   });
 

@@ -174,3 +174,43 @@ describe('limiter', () => {
     expect(acquire(copy, req({ limits: { itpm: 150 } }), 1).granted).toBe(false);
   });
 });
+
+describe('limiter state at fleet scale', () => {
+  test('a state from before the bounded one (compact unset) keeps the old accounting: every settled call and batch list', () => {
+    const s = { ...initialLimiterState(), compact: undefined };
+    const a = acquireBatch(s, { model: 'm', limits: { itpm: 1000 }, windowMs: 10_000, leaseMs: 60_000, batchId: 'b1', requests: [{ inputTokens: 10, maxOutputTokens: 10 }] }, 0);
+    settle(s, { permitId: a.permitIds[0], outcome: 'success', tokens: { input: 10, output: 5 } }, 100);
+    expect(s.entries).toHaveLength(1);
+    expect(s.used).toBeUndefined();
+    expect(s.batches?.[0].permitIds).toEqual(a.permitIds);
+    // The bounded state folds it and keeps first + count.
+    const c = initialLimiterState();
+    const b = acquireBatch(c, { model: 'm', limits: { itpm: 1000 }, windowMs: 10_000, leaseMs: 60_000, batchId: 'b1', requests: [{ inputTokens: 10, maxOutputTokens: 10 }, { inputTokens: 10, maxOutputTokens: 10 }] }, 0);
+    settle(c, { permitId: b.permitIds[0], outcome: 'success', tokens: { input: 10, output: 5 } }, 100);
+    expect(c.entries).toHaveLength(1);
+    expect(c.used?.m).toEqual([{ t: 0, last: 0, n: 1, input: 10, output: 5 }]);
+    expect(acquireBatch(c, { model: 'm', limits: { itpm: 1000 }, windowMs: 10_000, leaseMs: 60_000, batchId: 'b1', requests: [{ inputTokens: 10, maxOutputTokens: 10 }] }, 200).permitIds).toEqual(b.permitIds);
+  });
+
+  test('20 workers, 5,000 calls a minute for 5 minutes: the carried state stays small (calls in flight + buckets, not calls in the window)', () => {
+    const s = initialLimiterState();
+    const limits = { itpm: 10_000_000, otpm: 10_000_000, rpm: 100_000, adaptiveMax: 1000 };
+    const inFlight: { permitId: string; until: number }[] = [];
+    let maxBytes = 0;
+    let batchNo = 0;
+    // Every 60 ms one of 20 workers asks for 5 calls (5,000 a minute); each call takes 3 s.
+    for (let now = 0; now < 5 * 60_000; now += 60) {
+      for (const c of inFlight.filter((x) => x.until <= now)) settle(s, { permitId: c.permitId, outcome: 'success', tokens: { input: 50, output: 200 }, sentAt: c.until - 3000 }, now);
+      inFlight.splice(0, inFlight.length, ...inFlight.filter((x) => x.until > now));
+      const holder = `worker-${batchNo % 20}`;
+      const r = acquireBatch(s, { model: 'claude-sonnet-4-6', limits, windowMs: 60_000, leaseMs: 60_000, batchId: `b${batchNo++}`, holder, requests: Array.from({ length: 5 }, () => ({ inputTokens: 50, maxOutputTokens: 1024 })) }, now);
+      for (const permitId of r.permitIds) inFlight.push({ permitId, until: now + 3000 });
+      if (now % 10_000 === 0) maxBytes = Math.max(maxBytes, JSON.stringify(s).length);
+    }
+    expect(s.granted).toBe(25_000);
+    // In flight: ~250 calls; the window's 5,000 settled calls are 62 buckets; 2 min of batch ids.
+    console.log(`limiter state at 5,000 calls/min from 20 workers: max ${Math.round(maxBytes / 1024)} KB carried (entries ${s.entries.length}, buckets ${s.used?.['claude-sonnet-4-6']?.length}, batches ${s.batches?.length})`);
+    expect(maxBytes).toBeLessThan(300_000);
+    expect(describeLimiter(s, 5 * 60_000).inFlight).toBeLessThanOrEqual(260);
+  });
+});
