@@ -21,6 +21,9 @@ import { progressQuery } from './workflows/defs';
 import { limiterStatusQuery } from './workflows/llm-limiter';
 import { limiterWorkflowId } from './llm/admission';
 import { writeTimeline } from './timeline';
+import { FleetSize } from './llm/fleet';
+import { llmTaskQueue } from './core/names';
+import { readWorkerFlows, workerFlowLines } from './cli/worker-flow';
 
 /** Reads the tasks file of `fanout`: a list of tasks, or an object with `tasks` and options. */
 function fanOutInputFromFile(file: string, o: { maxConcurrent?: number; failFast?: boolean; model?: string }): unknown {
@@ -181,25 +184,40 @@ function program(run: (work: (ctx: { client: Client; config: Config }) => Promis
     });
 
   p.command('limits')
-    .description("show the task queue's LLM limiter: permits granted, refused and in flight, and each model's adaptive concurrency limit")
+    .description(
+      "show flow control: the LLM worker processes the server sees, each worker's learned state (with --metrics), and the task queue's LLM limiter (permits, each model's adaptive concurrency limit)",
+    )
     .option('--json', 'print as JSON')
-    .action(async (o: { json?: boolean }) => {
+    .option('--metrics <urls>', "workers' Prometheus endpoints, comma-separated (e.g. http://127.0.0.1:9464/metrics): their adaptive limits and the provider's advertised limits")
+    .action(async (o: { json?: boolean; metrics?: string }) => {
       await run(async ({ client, config }) => {
+        const fleet = await new FleetSize(client.connection, config.temporal.namespace, llmTaskQueue(config.temporal.taskQueue)).refresh();
+        const workers = o.metrics ? await readWorkerFlows(o.metrics.split(',').map((u) => u.trim()).filter(Boolean)) : [];
         const id = limiterWorkflowId(config.temporal.taskQueue);
         const handle = client.workflow.getHandle(id);
+        let limiterRunning = true;
         try {
           await handle.describe();
         } catch (err) {
           if (!(err instanceof WorkflowNotFoundError)) throw err;
-          if (o.json) console.log(JSON.stringify({ workflowId: id, running: false }));
-          else console.log(`no limiter on task queue ${config.temporal.taskQueue}: no call has gone through admission (it is on when LLM_RPM, LLM_ITPM, LLM_OTPM, LLM_ADAPTIVE_MAX or LLM_LIMITS is set on the workers)`);
+          limiterRunning = false;
+        }
+        if (!limiterRunning) {
+          if (o.json) console.log(JSON.stringify({ workflowId: id, running: false, llmWorkerProcesses: fleet, workers }, null, 2));
+          else {
+            console.log(`${fleet} LLM worker process(es) polling ${llmTaskQueue(config.temporal.taskQueue)}; each paces to 1/${fleet} of the provider's advertised buckets`);
+            for (const line of workerFlowLines(workers)) console.log(line);
+            console.log(`no limiter on task queue ${config.temporal.taskQueue}: no call has gone through fleet admission (it is on when LLM_RPM, LLM_ITPM, LLM_OTPM, LLM_ADAPTIVE_MAX or LLM_LIMITS is set on the workers)`);
+          }
           return 0;
         }
         const s = await handle.query(limiterStatusQuery);
         if (o.json) {
-          console.log(JSON.stringify({ workflowId: id, running: true, ...s }, null, 2));
+          console.log(JSON.stringify({ workflowId: id, running: true, ...s, llmWorkerProcesses: fleet, workers }, null, 2));
           return 0;
         }
+        console.log(`${fleet} LLM worker process(es) polling ${llmTaskQueue(config.temporal.taskQueue)}; each paces to 1/${fleet} of the provider's advertised buckets`);
+        for (const line of workerFlowLines(workers)) console.log(line);
         console.log(`${id}: ${s.granted} permits granted, ${s.inFlight} in flight${s.repaired ? `, ${s.repaired} lost settles repaired from workers' reports` : ''}`);
         for (const [model, m] of Object.entries(s.models)) {
           const conc = m.limit > 0 ? `concurrency limit ${m.limit}${m.ceiling !== null ? ` (throttled at ${m.ceiling})` : ''}` : 'no concurrency limit';

@@ -2,6 +2,7 @@
 import { AdaptiveLimit, LearnedBuckets, parseRateLimitHeaders } from '../../src/core/flow';
 import { FlowController } from '../../src/llm/flow';
 import { LocalRateLimiter } from '../../src/llm/local-rate-limits';
+import { flowFromMetrics, workerFlowLines } from '../../src/cli/worker-flow';
 
 const headers = (h: Record<string, string>) => (n: string) => h[n];
 
@@ -162,5 +163,26 @@ describe('LocalRateLimiter (the emulated API)', () => {
     expect(l.admit('k1', 'm', { input: 100, maxOutput: 400 }).ok).toBe(true);
     now += 60_000;
     expect(l.admit('k1', 'm', { input: 1000, maxOutput: 600 }).ok).toBe(true);
+  });
+});
+
+describe('client limits: reading a worker\'s flow state from its metrics', () => {
+  test('parses the Prometheus samples it needs, per model and bucket', () => {
+    const text = [
+      '# HELP llm_flow_concurrency_limit adaptive concurrency limit',
+      'llm_flow_concurrency_limit{model="claude-sonnet-4-6",service_name="temporal-core-sdk"} 36',
+      'llm_flow_in_flight{model="claude-sonnet-4-6"} 2',
+      'llm_flow_waiting{model="claude-sonnet-4-6"} 5',
+      'llm_provider_limit{model="claude-sonnet-4-6",bucket="inputTokens"} 30000',
+      'llm_throttled_total{model="claude-sonnet-4-6",status="429"} 3',
+      'llm_throttled_total{model="claude-sonnet-4-6",status="529"} 1',
+      'llm_limiter_failed_open 1',
+    ].join('\n');
+    expect(flowFromMetrics('http://w1/metrics', text)).toEqual({
+      endpoint: 'http://w1/metrics',
+      failedOpen: true,
+      models: { 'claude-sonnet-4-6': { concurrencyLimit: 36, inFlight: 2, waiting: 5, advertised: { inputTokens: 30000 }, throttled: 4 } },
+    });
+    expect(workerFlowLines([flowFromMetrics('http://w1/metrics', text)]).join('\n')).toContain('concurrency limit 36, 2 in flight, 5 waiting, 4 throttles waited out; the provider advertises inputTokens 30000 per window');
   });
 });

@@ -1,7 +1,10 @@
 /** A real worker process: Prometheus metrics after a run, and structured logs with ids and without prompts. */
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
-import { freePort } from '../../scripts/dev-server';
+import { ROOT, freePort } from '../../scripts/dev-server';
 import { startLocalLlmServer, type LocalLlmServer } from '../../src/llm/local-server';
 import type { FanOutResult } from '../../src/workflows/fan-out';
 import { temporalAddress } from '../helpers/harness';
@@ -65,6 +68,15 @@ describe('worker observability', () => {
     // This process's flow control: its adaptive limit and nothing left in flight.
     expect(value('llm_flow_concurrency_limit', 'model="claude-sonnet-4-6"')).toBeGreaterThan(0);
     expect(value('llm_flow_in_flight', 'model="claude-sonnet-4-6"')).toBe(0);
+    // `client limits --metrics` shows the same to a user, with the worker processes the server sees.
+    const cli = await promisify(execFile)(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'src/client.ts'), 'limits', '--json', '--metrics', `http://127.0.0.1:${metricsPort}/metrics`], {
+      cwd: ROOT,
+      env: { ...process.env, TEMPORAL_ADDRESS: temporalAddress(), TEMPORAL_TASK_QUEUE: taskQueue },
+    });
+    const shown = JSON.parse(cli.stdout) as { running: boolean; llmWorkerProcesses: number; workers: { models: Record<string, { concurrencyLimit: number; inFlight: number; throttled: number }> }[] };
+    expect(shown).toMatchObject({ running: false, llmWorkerProcesses: 1 });
+    expect(shown.workers[0].models['claude-sonnet-4-6']).toMatchObject({ inFlight: 0, throttled: 1 });
+    expect(shown.workers[0].models['claude-sonnet-4-6'].concurrencyLimit).toBeGreaterThan(0);
     expect(value('llm_output_tokens', 'model="claude-sonnet-4-6"')).toBe(20);
     expect(value('llm_latency_count', 'model="claude-sonnet-4-6"')).toBe(2);
     expect(value('llm_estimated_cost_microusd', 'model="claude-sonnet-4-6"')).toBe(Math.round(r.stats.costUsd * 1e6));
