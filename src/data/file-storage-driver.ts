@@ -9,6 +9,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { StorageDriverClaim, type Payload, type StorageDriver } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
+import { removeOldFiles } from './old-files';
 
 /** Stores payloads as files named by their hash. */
 export class FileStorageDriver implements StorageDriver {
@@ -39,26 +40,8 @@ export class FileStorageDriver implements StorageDriver {
    * is needed while a history that references it exists: keep `maxAgeMs` above the namespace's
    * retention plus the longest a run stays open without being replayed.
    */
-  async prune(maxAgeMs: number): Promise<number> {
-    let names: string[];
-    try {
-      names = await fs.readdir(this.dir);
-    } catch {
-      return 0;
-    }
-    const now = Date.now();
-    let removed = 0;
-    for (const name of names) {
-      const payload = /^[0-9a-f]{64}$/.test(name);
-      if (!payload && !name.endsWith('.tmp')) continue;
-      const file = path.join(this.dir, name);
-      const st = await fs.stat(file).catch(() => undefined);
-      if (st && now - st.mtimeMs > (payload ? maxAgeMs : Math.min(maxAgeMs, 3_600_000))) {
-        await fs.rm(file, { force: true });
-        removed++;
-      }
-    }
-    return removed;
+  prune(maxAgeMs: number): Promise<number> {
+    return removeOldFiles(this.dir, (name) => (/^[0-9a-f]{64}$/.test(name) ? maxAgeMs : name.endsWith('.tmp') ? Math.min(maxAgeMs, 3_600_000) : undefined));
   }
 
   async retrieve(_ctx: unknown, claims: StorageDriverClaim[]): Promise<Payload[]> {

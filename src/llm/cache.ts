@@ -9,6 +9,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { removeOldFiles } from '../data/old-files';
 
 /** What the cache keeps of a response. */
 export interface CachedResponse {
@@ -73,37 +74,15 @@ export class FileCacheStore implements CacheStore {
   }
 
   async prune(maxAgeMs: number): Promise<number> {
-    let names: string[];
-    try {
-      names = await fs.readdir(this.dir);
-    } catch {
-      return 0;
-    }
-    const now = Date.now();
-    let removed = 0;
     const leftover = Math.max(3_600_000, CLAIM_LEASE_MS);
-    for (const name of names) {
-      const file = path.join(this.dir, name);
-      if (name.endsWith('.lock')) {
-        // Claims of processes that died an hour ago; the folder goes once empty.
-        for (const g of await generations(file)) {
-          const st = await fs.stat(path.join(file, String(g))).catch(() => undefined);
-          if (st && now - st.mtimeMs > leftover) {
-            await fs.rm(path.join(file, String(g)), { force: true });
-            removed++;
-          }
-        }
-        await fs.rmdir(file).catch(() => {});
-        continue;
-      }
-      // Entries by age; half-written files of processes that died an hour ago.
-      const limit = name.endsWith('.json') ? maxAgeMs : name.endsWith('.tmp') ? leftover : undefined;
-      if (limit === undefined) continue;
-      const st = await fs.stat(file).catch(() => undefined);
-      if (st && now - st.mtimeMs > limit) {
-        await fs.rm(file, { force: true });
-        removed++;
-      }
+    // Entries by age; half-written files of processes that died an hour ago.
+    let removed = await removeOldFiles(this.dir, (name) => (name.endsWith('.json') ? maxAgeMs : name.endsWith('.tmp') ? leftover : undefined));
+    // Claims of processes that died an hour ago; a claim folder goes once empty.
+    const names = await fs.readdir(this.dir).catch(() => [] as string[]);
+    for (const name of names.filter((n) => n.endsWith('.lock'))) {
+      const lockDir = path.join(this.dir, name);
+      removed += await removeOldFiles(lockDir, (g) => (/^\d+$/.test(g) ? leftover : undefined));
+      await fs.rmdir(lockDir).catch(() => {});
     }
     return removed;
   }
