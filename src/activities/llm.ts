@@ -96,6 +96,31 @@ interface AnswerHeartbeat {
 /** A wait that would end this close to the attempt's start-to-close deadline ends the attempt instead. */
 const ATTEMPT_MARGIN_MS = 2_000;
 
+/**
+ * `parent`, or aborted after `ms` (with a TimeoutError reason), whichever comes first; `clear`
+ * stops the timer, so a finished call leaves no timer behind (AbortSignal.timeout's cannot be
+ * cleared and would hold every call's signal for the whole timeout).
+ */
+function withTimeout(parent: AbortSignal, ms: number): { signal: AbortSignal; timedOut: () => boolean; clear: () => void } {
+  const c = new AbortController();
+  let fired = false;
+  const onAbort = () => c.abort(parent.reason);
+  if (parent.aborted) c.abort(parent.reason);
+  else parent.addEventListener('abort', onAbort, { once: true });
+  const t = setTimeout(() => {
+    fired = true;
+    c.abort(new DOMException('The operation timed out.', 'TimeoutError'));
+  }, Math.max(0, ms));
+  return {
+    signal: c.signal,
+    timedOut: () => fired,
+    clear: () => {
+      clearTimeout(t);
+      parent.removeEventListener('abort', onAbort);
+    },
+  };
+}
+
 /** The rate-limit headers of an SDK error, if it carries any. */
 function headersOfError(err: unknown): RateLimitHeaders | undefined {
   const h = (err as { headers?: unknown } | null)?.headers;
@@ -163,12 +188,14 @@ export function createLlmActivities(deps: LlmDeps) {
         const waitUntil = Math.min(throttleDeadline, attemptDeadline);
         let slot: FlowSlot | undefined;
         if (deps.flow) {
-          const waitSignal = AbortSignal.any([signal, AbortSignal.timeout(Math.max(0, waitUntil - Date.now()))]);
+          const wait = withTimeout(signal, waitUntil - Date.now());
           try {
-            slot = await deps.flow.acquire(model, need, waitSignal, notBefore);
+            slot = await deps.flow.acquire(model, need, wait.signal, notBefore);
           } catch (err) {
             if (signal.aborted) throw err;
             throw tooLong(waitUntil === throttleDeadline);
+          } finally {
+            wait.clear();
           }
         }
         let permit: Awaited<ReturnType<Admission['acquire']>> | undefined;
@@ -181,8 +208,8 @@ export function createLlmActivities(deps: LlmDeps) {
         const sentAt = Date.now();
         sent?.();
         // The request's own timeout counts from now, not from the attempt's start.
-        const requestTimeout = input.requestTimeoutMs ? AbortSignal.timeout(input.requestTimeoutMs) : undefined;
-        const requestSignal = requestTimeout ? AbortSignal.any([signal, requestTimeout]) : signal;
+        const requestTimeout = input.requestTimeoutMs ? withTimeout(signal, input.requestTimeoutMs) : undefined;
+        const requestSignal = requestTimeout?.signal ?? signal;
         try {
           const { data: msg, response } = await deps.anthropic.messages
             .create({ model, max_tokens: maxTokens, ...(input.system ? { system: input.system } : {}), messages: [{ role: 'user', content: input.prompt }] }, { signal: requestSignal })
@@ -199,7 +226,7 @@ export function createLlmActivities(deps: LlmDeps) {
           void permit?.settle({ outcome: 'success', tokens, sentAt });
           return { text, model: msg.model, stopReason: msg.stop_reason ?? null, tokens, durationMs, storedAt: Date.now() };
         } catch (caught) {
-          const timedOut = requestTimeout?.aborted === true && !signal.aborted;
+          const timedOut = requestTimeout?.timedOut() === true && !signal.aborted;
           const err = timedOut ? ApplicationFailure.retryable(`the LLM request timed out after ${input.requestTimeoutMs} ms`, 'Timeout', { attempt }) : caught;
           const c = classifyLlmError(err);
           const throttled = !timedOut && (c.type === 'RateLimited' || c.type === 'Overloaded');
@@ -215,6 +242,8 @@ export function createLlmActivities(deps: LlmDeps) {
           if (resumeAt > attemptDeadline) throw err;
           deps.metrics?.recordThrottle(model, String(c.status ?? c.type));
           log.info('LLM call throttled; waiting to go again', { model, attempt, throttles, status: c.status, retryAfterMs: c.retryAfterMs });
+        } finally {
+          requestTimeout?.clear();
         }
       }
     };
