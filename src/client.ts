@@ -202,22 +202,17 @@ function program(run: (work: (ctx: { client: Client; config: Config }) => Promis
           if (!(err instanceof WorkflowNotFoundError)) throw err;
           limiterRunning = false;
         }
-        if (!limiterRunning) {
-          if (o.json) console.log(JSON.stringify({ workflowId: id, running: false, llmWorkerProcesses: fleet, workers }, null, 2));
-          else {
-            console.log(`${fleet} LLM worker process(es) polling ${llmTaskQueue(config.temporal.taskQueue)}; each paces to 1/${fleet} of the provider's advertised buckets`);
-            for (const line of workerFlowLines(workers)) console.log(line);
-            console.log(`no limiter on task queue ${config.temporal.taskQueue}: no call has gone through fleet admission (it is on when LLM_RPM, LLM_ITPM, LLM_OTPM, LLM_ADAPTIVE_MAX or LLM_LIMITS is set on the workers)`);
-          }
-          return 0;
-        }
-        const s = await handle.query(limiterStatusQuery);
+        const s = limiterRunning ? await handle.query(limiterStatusQuery) : undefined;
         if (o.json) {
-          console.log(JSON.stringify({ workflowId: id, running: true, ...s, llmWorkerProcesses: fleet, workers }, null, 2));
+          console.log(JSON.stringify({ workflowId: id, running: limiterRunning, ...s, llmWorkerProcesses: fleet, workers }, null, 2));
           return 0;
         }
         console.log(`${fleet} LLM worker process(es) polling ${llmTaskQueue(config.temporal.taskQueue)}; each paces to 1/${fleet} of the provider's advertised buckets`);
         for (const line of workerFlowLines(workers)) console.log(line);
+        if (!s) {
+          console.log(`no limiter on task queue ${config.temporal.taskQueue}: no call has gone through fleet admission (it is on when LLM_RPM, LLM_ITPM, LLM_OTPM, LLM_ADAPTIVE_MAX or LLM_LIMITS is set on the workers)`);
+          return 0;
+        }
         console.log(`${id}: ${s.granted} permits granted, ${s.inFlight} in flight${s.repaired ? `, ${s.repaired} lost settles repaired from workers' reports` : ''}`);
         for (const [model, m] of Object.entries(s.models)) {
           const conc = m.limit > 0 ? `concurrency limit ${m.limit}${m.ceiling !== null ? ` (throttled at ${m.ceiling})` : ''}` : 'no concurrency limit';

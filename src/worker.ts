@@ -38,6 +38,17 @@ function installRuntime(config: Config): void {
   });
 }
 
+/** Runs `prune` now and every `everyMs`, saying what it removed (when `removed` says how) and what failed. */
+function keepPruned(what: string, everyMs: number, prune: () => Promise<number>, removed?: (n: number) => string): void {
+  const once = () =>
+    prune().then(
+      (n) => n > 0 && removed && console.log(`worker: pruned ${removed(n)}`),
+      (err: unknown) => console.error(`worker: could not prune ${what}: ${err instanceof Error ? err.message : String(err)}`),
+    );
+  void once();
+  setInterval(() => void once(), everyMs).unref();
+}
+
 async function main(): Promise<void> {
   const config = loadConfig();
   installRuntime(config);
@@ -49,32 +60,20 @@ async function main(): Promise<void> {
   try {
     const roles = config.worker.roles;
     const dataConverter = buildDataConverter(config.payloads);
-    // The cache directory would grow forever: entries past CACHE_MAX_AGE_SECONDS go, now and hourly.
+    // Folders the LLM workers write to would grow forever: each is pruned at start and then periodically.
     const cacheStore = new FileCacheStore(config.cacheDir);
-    const pruneCache = () =>
-      cacheStore.prune(config.cacheMaxAgeMs).then(
-        (n) => n > 0 && console.log(`worker: pruned ${n} cache entries older than ${config.cacheMaxAgeMs / 1000} s from ${config.cacheDir}`),
-        (err: unknown) => console.error(`worker: could not prune the cache: ${err instanceof Error ? err.message : String(err)}`),
-      );
-    // Journal entries matter only until their activity completes: buckets older than an hour go.
     const journal = new FileAnswerJournal(config.journalDir);
-    const pruneJournal = () => journal.prune().catch((err: unknown) => console.error(`worker: could not prune the answer journal: ${err instanceof Error ? err.message : String(err)}`));
-    // Offloaded payloads (large inputs and results, the limiter's carried state) would grow forever too.
     const payloadStore = new FileStorageDriver(config.payloads.storeDir);
-    const prunePayloads = () =>
-      config.payloads.offloadBytes > 0 && config.payloads.maxAgeMs
-        ? payloadStore.prune(config.payloads.maxAgeMs).then(
-            (n) => n > 0 && console.log(`worker: pruned ${n} offloaded payloads unused for ${config.payloads.maxAgeMs! / 1000} s from ${config.payloads.storeDir}`),
-            (err: unknown) => console.error(`worker: could not prune offloaded payloads: ${err instanceof Error ? err.message : String(err)}`),
-          )
-        : undefined;
     if (roles.includes('llm')) {
-      void pruneCache();
-      void pruneJournal();
-      void prunePayloads();
-      setInterval(() => void pruneCache(), 3_600_000).unref();
-      setInterval(() => void pruneJournal(), 600_000).unref();
-      setInterval(() => void prunePayloads(), 3_600_000).unref();
+      // Cache entries past CACHE_MAX_AGE_SECONDS.
+      keepPruned('the cache', 3_600_000, () => cacheStore.prune(config.cacheMaxAgeMs), (n) => `${n} cache entries older than ${config.cacheMaxAgeMs / 1000} s from ${config.cacheDir}`);
+      // Journal entries matter only until their activity completes: buckets older than an hour go.
+      keepPruned('the answer journal', 600_000, () => journal.prune());
+      // Offloaded payloads (large inputs and results, the limiter's carried state).
+      const maxAgeMs = config.payloads.maxAgeMs;
+      if (config.payloads.offloadBytes > 0 && maxAgeMs) {
+        keepPruned('offloaded payloads', 3_600_000, () => payloadStore.prune(maxAgeMs), (n) => `${n} offloaded payloads unused for ${maxAgeMs / 1000} s from ${config.payloads.storeDir}`);
+      }
     }
     const metrics = createLlmMetrics(Runtime.instance().metricMeter);
     // Every LLM worker process sees the same advertised buckets: each paces to its share.

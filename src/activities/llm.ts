@@ -16,7 +16,7 @@ import { estimateInputTokens, type Admission } from '../llm/admission';
 import { hedgedRace, type LatencyTracker } from '../llm/hedging';
 import type { AnswerJournal, JournalKey } from '../llm/journal';
 import type { FlowController, FlowSlot } from '../llm/flow';
-import { DEFAULT_THROTTLE_DEADLINE_MS, parseRateLimitHeaders, type RateLimitHeaders } from '../core/flow';
+import { DEFAULT_THROTTLE_DEADLINE_MS, DEFAULT_THROTTLE_WAIT_MS, parseRateLimitHeaders, type RateLimitHeaders } from '../core/flow';
 
 /** One LLM call. */
 export interface LlmCallInput {
@@ -235,7 +235,7 @@ export function createLlmActivities(deps: LlmDeps) {
           if (!throttled || !deps.flow || signal.aborted) throw err;
           throttles++;
           lastThrottle = `${c.status ?? c.type}`;
-          const resumeAt = Date.now() + (c.retryAfterMs ?? 1000);
+          const resumeAt = Date.now() + (c.retryAfterMs ?? DEFAULT_THROTTLE_WAIT_MS);
           notBefore = resumeAt;
           if (resumeAt > throttleDeadline) throw tooLong(true);
           // Out of attempt time: end this attempt (Temporal retries after the retry-after).

@@ -18,6 +18,9 @@
  */
 export const DEFAULT_THROTTLE_DEADLINE_MS = 10 * 60_000;
 
+/** How long a throttled call waits when the answer carried no retry-after. */
+export const DEFAULT_THROTTLE_WAIT_MS = 1000;
+
 /** One of the provider's buckets, as an answer advertised it. */
 export interface BucketHeader {
   limit: number;
@@ -172,14 +175,6 @@ export class LearnedBuckets {
       b.at = now;
     }
   }
-
-  /** A 429 from the buckets: whatever this process thought was left is not. */
-  exhaust(now: number): void {
-    for (const b of Object.values(this.buckets)) {
-      b.level = Math.min(this.levelAt(b, now), 0);
-      b.at = now;
-    }
-  }
 }
 
 /** Backoff factor per congestion event (Netflix concurrency-limits' AIMD default). */
@@ -187,49 +182,83 @@ export const BACKOFF = 0.9;
 /** Additive growth next to the level last throttled is this many times slower. */
 export const PROBE_SLOWDOWN = 8;
 
-/** Allowed concurrency of one model: slow start, then AIMD around the level the provider refused. */
-export class AdaptiveLimit {
+/**
+ * The AIMD state of one model's concurrency, shared by this process's flow control and the
+ * fleet's `llmLimiter` (whose state is plain JSON carried across continue-as-new).
+ */
+export interface AimdState {
   limit: number;
-  /** Until the first throttle the window doubles per round trip. */
-  slowStart = true;
   /** The lowest concurrency (the call included) that drew a 429/529 since a success at that level. */
   ceiling?: number;
-  private lastDecreaseAt = -Infinity;
+  /** When the limit last dropped: throttles of calls sent before it are the same congestion event. */
+  lastDecreaseAt?: number;
+  /** Until the first throttle each success adds 1 (the window doubles per round trip). */
+  slowStart?: boolean;
+}
+
+/** A success of a call sent at concurrency `level` (itself included); the limit grows at most to `max`. */
+export function aimdSuccess(s: AimdState, level: number, max = Infinity): void {
+  // The provider took `level` calls at once: a ceiling at or below that is out of date.
+  if (s.ceiling !== undefined && level >= s.ceiling) s.ceiling = level + 1;
+  if (s.slowStart) {
+    s.limit = Math.min(max, s.limit + 1);
+    return;
+  }
+  const probing = s.ceiling !== undefined && Math.floor(s.limit) + 1 >= s.ceiling;
+  s.limit = Math.min(max, s.limit + 1 / (Math.max(1, s.limit) * (probing ? PROBE_SLOWDOWN : 1)));
+}
+
+/** A 429/529 of a call sent at `sentAt` at concurrency `level`. */
+export function aimdThrottled(s: AimdState, level: number, sentAt: number, now: number): void {
+  if (s.slowStart) s.slowStart = false;
+  // Decrease once per congestion event (as TCP does once per round trip): the other throttles of
+  // calls already in flight when the limit dropped say nothing new...
+  if (sentAt >= (s.lastDecreaseAt ?? -Infinity)) {
+    s.limit = Math.max(1, s.limit * BACKOFF);
+    s.lastDecreaseAt = now;
+  }
+  // ...except the level: the provider refused `level` calls at once, so the limit goes below that
+  // at once instead of backing off its way down over several events.
+  s.limit = Math.max(1, Math.min(s.limit, level - 1));
+  s.ceiling = Math.min(s.ceiling ?? Infinity, level);
+}
+
+/** Allowed concurrency of one model in this process: slow start, then AIMD (see aimdSuccess/aimdThrottled). */
+export class AdaptiveLimit {
+  private readonly s: AimdState;
 
   constructor(
     initial: number,
     /** The most it may grow to (LLM_ADAPTIVE_MAX or the default ceiling). */
     readonly max: number,
   ) {
-    this.limit = Math.min(initial, max);
+    this.s = { limit: Math.min(initial, max), slowStart: true };
+  }
+
+  get limit(): number {
+    return this.s.limit;
+  }
+
+  get slowStart(): boolean {
+    return this.s.slowStart === true;
+  }
+
+  get ceiling(): number | undefined {
+    return this.s.ceiling;
   }
 
   /** Whole calls allowed at once. */
   get allowed(): number {
-    return Math.max(1, Math.floor(this.limit));
+    return Math.max(1, Math.floor(this.s.limit));
   }
 
   /** A success of a call sent at concurrency `level` (itself included). */
   success(level: number): void {
-    if (this.ceiling !== undefined && level >= this.ceiling) this.ceiling = level + 1;
-    if (this.slowStart) {
-      this.limit = Math.min(this.max, this.limit + 1);
-      return;
-    }
-    const probing = this.ceiling !== undefined && Math.floor(this.limit) + 1 >= this.ceiling;
-    this.limit = Math.min(this.max, this.limit + 1 / (Math.max(1, this.limit) * (probing ? PROBE_SLOWDOWN : 1)));
+    aimdSuccess(this.s, level, this.max);
   }
 
   /** A 429/529 of a call sent at `sentAt` at concurrency `level`. */
   throttled(level: number, sentAt: number, now: number): void {
-    this.slowStart = false;
-    // Once per congestion event: the other throttles of calls already in flight say nothing new...
-    if (sentAt >= this.lastDecreaseAt) {
-      this.limit = Math.max(1, this.limit * BACKOFF);
-      this.lastDecreaseAt = now;
-    }
-    // ...except the level: the provider refused `level` at once, so go below it now.
-    this.limit = Math.max(1, Math.min(this.limit, level - 1));
-    this.ceiling = Math.min(this.ceiling ?? Infinity, level);
+    aimdThrottled(this.s, level, sentAt, now);
   }
 }

@@ -11,6 +11,7 @@
  * Deterministic: time comes from the caller (workflow time), no I/O.
  */
 import { z } from 'zod';
+import { DEFAULT_THROTTLE_WAIT_MS, aimdSuccess, aimdThrottled } from './flow';
 
 /** Limits of one model (any may be absent). */
 export const modelLimitsSchema = z.object({
@@ -113,7 +114,7 @@ interface ModelState {
   /** Allowed concurrency (float; floor is used); 0 = not controlled. JSON-safe, unlike Infinity. */
   limit: number;
   pausedUntil: number;
-  /** When the limit was last halved: 429s of requests granted before that are the same congestion event. */
+  /** When the limit last dropped: 429s of requests granted before that are the same congestion event. */
   lastDecreaseAt?: number;
   /** The lowest concurrency level (this call included) that drew a 429 since the last success at that level. */
   ceiling?: number;
@@ -186,10 +187,7 @@ export function initialLimiterState(): LimiterState {
   return { seq: 0, entries: [], models: {}, windowMs: 60_000, granted: 0, refused: 0, compact: true };
 }
 
-/** Multiplicative decrease per congestion event (Netflix concurrency-limits' AIMD default). */
-export const BACKOFF = 0.9;
-/** Near the level that was last throttled, grow this many times more slowly (probe rarely). */
-export const PROBE_SLOWDOWN = 8;
+export { BACKOFF, PROBE_SLOWDOWN } from './flow';
 
 // Network delay between a grant and the request's arrival at the provider: keep entries a little
 // longer than the window so the provider never sees more than the budget in any window.
@@ -357,24 +355,9 @@ export function settle(s: LimiterState, req: SettleRequest, now: number): void {
   // The concurrency level this call ran at, itself included.
   const level = (e.conc ?? Math.floor(model.limit) - 1) + 1;
   if (req.outcome === 'throttled') {
-    // Decrease once per congestion event (as TCP does once per round trip): the other 429s of
-    // requests already in flight when the limit dropped say nothing new...
-    if ((e.grantedAt ?? e.at) >= (model.lastDecreaseAt ?? -Infinity)) {
-      model.limit = Math.max(1, model.limit * BACKOFF);
-      model.lastDecreaseAt = now;
-    }
-    // ...except the level they were throttled at: the provider refused `level` calls at once, so
-    // the limit goes below that at once instead of halving its way down over several events.
-    model.limit = Math.max(1, Math.min(model.limit, level - 1));
-    model.ceiling = Math.min(model.ceiling ?? Infinity, level);
-    model.pausedUntil = Math.max(model.pausedUntil, now + (req.retryAfterMs ?? 1000));
-  } else if (req.outcome === 'success') {
-    // The provider took `level` calls at once: a ceiling at or below that is out of date.
-    if (model.ceiling !== undefined && level >= model.ceiling) model.ceiling = level + 1;
-    const next = Math.floor(model.limit) + 1;
-    const probing = model.ceiling !== undefined && next >= model.ceiling;
-    model.limit += 1 / (Math.max(1, model.limit) * (probing ? PROBE_SLOWDOWN : 1));
-  }
+    aimdThrottled(model, level, e.grantedAt ?? e.at, now);
+    model.pausedUntil = Math.max(model.pausedUntil, now + (req.retryAfterMs ?? DEFAULT_THROTTLE_WAIT_MS));
+  } else if (req.outcome === 'success') aimdSuccess(model, level);
   prune(s, now);
 }
 

@@ -14,14 +14,12 @@
  *   over what is learned.
  * Waiting calls are granted in arrival order (FIFO) as far as the limits allow.
  */
-import { AdaptiveLimit, LearnedBuckets, type BucketNeed, type RateLimitHeaders } from '../core/flow';
+import { AdaptiveLimit, DEFAULT_THROTTLE_WAIT_MS, LearnedBuckets, type BucketNeed, type RateLimitHeaders } from '../core/flow';
 import type { ModelLimits } from '../core/limiter';
 
 /** Defaults of the flow controller. */
 export const FLOW_INITIAL_CONCURRENCY = 16;
 export const FLOW_MAX_CONCURRENCY = 1000;
-/** What a throttle that carried no retry-after is taken to ask for. */
-const DEFAULT_PAUSE_MS = 1000;
 /**
  * A retry-after at least this long pauses the whole model (the provider wants quiet); shorter
  * ones are waited out by the throttled call alone while adaptive concurrency and the buckets
@@ -164,11 +162,14 @@ export class FlowController {
       // The first waiter in order that may go now (a throttled call waiting out its own
       // retry-after does not hold up the others).
       const ready = f.waiters.find((w) => w.notBefore <= now);
-      const soonest = Math.min(...f.waiters.map((w) => w.notBefore));
       const head = ready ?? f.waiters[0];
-      const wait = ready ? Math.max(f.pausedUntil - now, f.buckets.waitMs(head.need, now)) : soonest - now;
-      if (wait > 0) {
-        f.timer = setTimeout(() => this.pump(model, f), ready ? Math.min(wait, Math.max(1, soonest - now)) : wait);
+      const wait = ready ? Math.max(f.pausedUntil - now, f.buckets.waitMs(head.need, now)) : 0;
+      if (!ready || wait > 0) {
+        // Look again when the head fits, or sooner when a throttled call's own wait ends (only
+        // calls still waiting out a retry-after count: the ready ones are what waits now).
+        const later = f.waiters.filter((w) => w.notBefore > now).map((w) => w.notBefore - now);
+        const soonest = later.length ? Math.min(...later) : Infinity;
+        f.timer = setTimeout(() => this.pump(model, f), Math.min(ready ? wait : Infinity, soonest));
         f.timer.unref?.();
         return;
       }
@@ -205,7 +206,7 @@ export class FlowController {
           const bucketLimited = o.headers !== undefined && Object.keys(o.headers).length > 0 && f.buckets.waitMs(need, now) > 0;
           if (!bucketLimited) f.limit.throttled(level, sentAt, now);
           // A model-wide pause is kept only for a throttle long enough to say the provider wants quiet.
-          if ((o.retryAfterMs ?? DEFAULT_PAUSE_MS) >= MODEL_PAUSE_AFTER_MS) f.pausedUntil = Math.max(f.pausedUntil, now + (o.retryAfterMs ?? DEFAULT_PAUSE_MS));
+          if ((o.retryAfterMs ?? DEFAULT_THROTTLE_WAIT_MS) >= MODEL_PAUSE_AFTER_MS) f.pausedUntil = Math.max(f.pausedUntil, now + (o.retryAfterMs ?? DEFAULT_THROTTLE_WAIT_MS));
         }
         this.pump(model, f);
         if (this.o.onStatus) this.o.onStatus(this.statusOf(model, f, now));

@@ -16,7 +16,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { ProgressTracker } from '../core/progress';
-import { FANOUT_SHARD_SIZE, computeStats, shardTasks, validateFanOutInput, type FanOutInput, type ResolvedTask, type RunStats, type TaskResult } from '../core/tasks';
+import { computeStats, shardTasks, validateFanOutInput, type FanOutInput, type ResolvedTask, type RunStats, type TaskResult } from '../core/tasks';
 import { progressQuery } from './defs';
 import { DEFAULT_MAX_CONCURRENT, cancelledBeforeStart, runBounded } from './lib/bounded';
 import { BudgetShares } from '../core/budget';
@@ -24,7 +24,6 @@ import { notRunForBudget } from './lib/budget-gate';
 import { validateOrFail } from './lib/validate';
 import { Window } from './lib/window';
 
-export { FANOUT_SHARD_SIZE };
 
 /** Result of a fan-out run. */
 export interface FanOutResult {

@@ -111,9 +111,9 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
   // As in the worker: the LLM queue's live pollers, from the server.
   const fleet = new FleetSize(native, 'default', llmTaskQueue(taskQueue));
   const flows: FlowController[] = [];
-  const track = (f: FlowController) => (flows.push(f), f);
+  const trackFlow = (f: FlowController) => (flows.push(f), f);
   const admissions: TemporalAdmission[] = [];
-  const track2 = (a: TemporalAdmission) => (admissions.push(a), a);
+  const trackAdmission = (a: TemporalAdmission) => (admissions.push(a), a);
   let workers: Worker[] = [];
   const running: Promise<unknown>[] = [];
 
@@ -155,10 +155,10 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
           prices: DEFAULT_PRICES,
           cache: new ResponseCache(new FileCacheStore(cacheDir)),
           journal: new FileAnswerJournal(journalDir),
-          flow: o.flow === false ? undefined : track(new FlowController({ windowMs: o.limitWindowMs, ceilings: o.limits, fleetSize: () => fleet.size, ...o.flow })),
+          flow: o.flow === false ? undefined : trackFlow(new FlowController({ windowMs: o.limitWindowMs, ceilings: o.limits, fleetSize: () => fleet.size, ...o.flow })),
           throttleDeadlineMs: o.throttleDeadlineMs,
           hedging,
-          admission: o.limits ? track2(new TemporalAdmission(new Client({ connection: native, dataConverter }), taskQueue, o.limits, o.limitWindowMs ?? 60_000, undefined, o.limiterMaxHistory, o.failOpenAfterMs)) : undefined,
+          admission: o.limits ? trackAdmission(new TemporalAdmission(new Client({ connection: native, dataConverter }), taskQueue, o.limits, o.limitWindowMs ?? 60_000, undefined, o.limiterMaxHistory, o.failOpenAfterMs)) : undefined,
         },
         llmMaxConcurrent: o.llmMaxConcurrent ?? 100,
         llmRpm: o.llmRpm ?? 0,
