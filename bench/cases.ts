@@ -12,6 +12,7 @@ import { arrivalsPerWindow, callMs, type Latency } from './lib/llm-admin';
 import { type Bench, type BaselineRun, type Measured, type WfResult } from './lib/measure';
 import { ensurePythonBaseline } from './lib/python';
 import { histories } from './lib/runwf';
+import { fleet } from './fleet';
 
 /** A target the issue sets, and how this run did against it. */
 export interface Target {
@@ -884,4 +885,4 @@ const flow: CaseDef = {
   },
 };
 
-export const CASES: CaseDef[] = [seed, overhead, ceiling, dag, baselines, limits, scale, tuning, profile, hedging, flow];
+export const CASES: CaseDef[] = [seed, overhead, ceiling, dag, baselines, limits, scale, tuning, profile, hedging, flow, fleet];

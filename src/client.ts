@@ -213,10 +213,11 @@ function program(run: (work: (ctx: { client: Client; config: Config }) => Promis
           console.log(`no limiter on task queue ${config.temporal.taskQueue}: no call has gone through fleet admission (it is on when LLM_RPM, LLM_ITPM, LLM_OTPM, LLM_ADAPTIVE_MAX or LLM_LIMITS is set on the workers)`);
           return 0;
         }
-        console.log(`${id}: ${s.granted} permits granted, ${s.inFlight} in flight${s.repaired ? `, ${s.repaired} lost settles repaired from workers' reports` : ''}`);
+        console.log(`${id}: ${s.holders} worker process(es) holding leases, ${s.inFlight} calls in flight, ${s.reported} calls reported in ${s.renewals} lease renewals; state ${(s.stateBytes / 1024).toFixed(1)} KB${s.granted ? `; ${s.granted} single permits granted (workers of an older version)` : ''}${s.repaired ? `, ${s.repaired} lost settles repaired` : ''}`);
         for (const [model, m] of Object.entries(s.models)) {
-          const conc = m.limit > 0 ? `concurrency limit ${m.limit}${m.ceiling !== null ? ` (throttled at ${m.ceiling})` : ''}` : 'no concurrency limit';
-          console.log(`  ${model}: ${conc}${m.pausedForMs > 0 ? `, paused ${m.pausedForMs} ms for retry-after` : ''}`);
+          const conc = m.limit > 0 ? `concurrency limit ${m.limit}${m.ceiling !== null ? ` (throttled at ${m.ceiling})` : ''}, ${m.slotsLeased} slots leased` : 'no concurrency limit';
+          const buckets = Object.entries(m.buckets ?? {}).map(([k, v]) => `${k} bucket ${v}`);
+          console.log(`  ${model}: ${[conc, ...buckets].join(', ')}${m.pausedForMs > 0 ? `, paused ${m.pausedForMs} ms for retry-after` : ''}`);
         }
         console.log(`Web UI: ${workflowUiLink(config, id)}`);
         return 0;

@@ -132,6 +132,7 @@ async function main(): Promise<void> {
         (config.metricsPort > 0 ? `, metrics on :${config.metricsPort}/metrics` : ''),
     );
     await Promise.all(workers.map((w) => w.run()));
+    admission?.close();
   } finally {
     await connection.close();
   }

@@ -200,7 +200,7 @@ export function createLlmActivities(deps: LlmDeps) {
         }
         let permit: Awaited<ReturnType<Admission['acquire']>> | undefined;
         try {
-          permit = deps.admission ? await deps.admission.acquire({ model, prompt: input.prompt, system: input.system, maxTokens }, signal) : undefined;
+          permit = deps.admission ? await deps.admission.acquire({ model, prompt: input.prompt, system: input.system, maxTokens, ...(run ? { group: `${run.workflowId}/${run.runId}` } : {}) }, signal) : undefined;
         } catch (err) {
           slot?.release({ outcome: 'unused' });
           throw err;
@@ -231,7 +231,7 @@ export function createLlmActivities(deps: LlmDeps) {
           const c = classifyLlmError(err);
           const throttled = !timedOut && (c.type === 'RateLimited' || c.type === 'Overloaded');
           slot?.release({ outcome: signal.aborted ? 'unused' : throttled ? 'throttled' : 'error', headers: headersOfError(err), retryAfterMs: c.retryAfterMs });
-          void permit?.settle({ outcome: throttled ? 'throttled' : 'error', retryAfterMs: c.retryAfterMs, sentAt });
+          void permit?.settle({ outcome: throttled ? 'throttled' : 'error', retryAfterMs: c.retryAfterMs, sentAt, cancelled: ctx.cancellationSignal.aborted });
           if (!throttled || !deps.flow || signal.aborted) throw err;
           throttles++;
           lastThrottle = `${c.status ?? c.type}`;

@@ -166,7 +166,90 @@ export interface LimiterState {
    * call of the window and every batch's list, as runs started before the change do.
    */
   compact?: boolean;
+  /** Lease renewals applied (see ./lease.ts). */
+  renewals?: number;
+  /** Calls that ended, as lease holders reported them. */
+  reported?: number;
+  /** Per model, the lease protocol's token buckets and holders (see ./lease.ts). */
+  leases?: Record<string, LeaseModelState>;
+  /**
+   * Set by the workflow behind `patched('limiter-leases')`: the permit protocol (older workers,
+   * during a rolling deploy) counts leased slots and spends from the same token buckets, so both
+   * protocols share one set of limits. Off, permits are judged as before.
+   */
+  leasing?: boolean;
 }
+
+/** A token bucket of the lease protocol: refills continuously to its capacity (the limit) over the window. */
+export interface TokenBucket {
+  level: number;
+  at: number;
+}
+
+/** One lease, as the limiter answers a renewal. `null`: that dimension is not limited. */
+export interface LeaseGrant {
+  /** Slots the holder may fill in all (its calls in flight included). */
+  slots: number | null;
+  /** Quota granted now, on top of nothing: the holder handed back what it had. */
+  requests: number | null;
+  input: number | null;
+  output: number | null;
+  /** Renew within this long (sooner while demand exceeds a limit). */
+  renewInMs: number;
+  /** Set when the holder's first waiting call got nothing: ask again after this long. */
+  retryAfterMs?: number;
+  reason?: string;
+  /** The model's adaptive concurrency limit, for the holder's status. */
+  limit?: number;
+}
+
+/** A worker process holding a lease on one model. */
+export interface LeaseHolder {
+  slots: number;
+  inFlight: number;
+  want: { slots: number; requests: number; input: number; output: number };
+  /** Quota granted at its last renewal (spent or not: it says at the next). */
+  outstanding?: { rpm: number; itpm: number; otpm: number };
+  /** What it asked for beyond its needs (expected calls). */
+  ahead?: { slots: number; requests: number; input: number; output: number };
+  /** When it last renewed. */
+  seen: number;
+  leaseMs: number;
+  /** Its last renewal's id and answer (a renewal delivered twice gets the same answer). */
+  lastId?: string;
+  last?: LeaseGrant;
+  /** Its last few renewal ids (the last included). */
+  recentIds?: string[];
+}
+
+export interface LeaseModelState {
+  buckets: Partial<Record<'rpm' | 'itpm' | 'otpm', TokenBucket>>;
+  holders: Record<string, LeaseHolder>;
+}
+
+/** A bucket refilled to `now` (a new one starts full). Pure: returns a new bucket. */
+export function refill(b: TokenBucket | undefined, capacity: number, windowMs: number, now: number): TokenBucket {
+  if (!b) return { level: capacity, at: now };
+  return { level: Math.min(capacity, b.level + (Math.max(0, now - b.at) * capacity) / windowMs), at: Math.max(b.at, now) };
+}
+
+/** Permits of the first protocol in flight for a model. */
+export function oldInFlight(s: LimiterState, model: string, now: number): number {
+  return s.entries.filter((e) => e.model === model && !e.settled && e.leaseUntil > now).length;
+}
+
+/** Slots held through leases on a model (a holder running more than its slots counts what it runs). */
+export function leasedInFlight(s: LimiterState, model: string, now: number): number {
+  return Object.values(s.leases?.[model]?.holders ?? {})
+    .filter((h) => h.seen + h.leaseMs > now)
+    .reduce((n, h) => n + Math.max(h.slots, h.inFlight), 0);
+}
+
+const RATE_NEED = [
+  ['rpm', () => 1],
+  ['itpm', (r: { inputTokens: number }) => r.inputTokens],
+  ['otpm', (r: { maxOutputTokens: number }) => r.maxOutputTokens],
+] as const;
 
 /** How long a granted batch is remembered for a repeated delivery (which comes within seconds, around a continue-as-new). */
 const BATCH_MEMORY_MS = 2 * 60_000;
@@ -262,7 +345,7 @@ export function check(s: LimiterState, req: AcquireRequest, now: number): Refusa
   };
   if (limits.adaptiveMax !== undefined) {
     const limit = Math.min(limits.adaptiveMax, model && model.limit > 0 ? model.limit : limits.adaptiveMax);
-    const inFlight = mine.filter((e) => !e.settled && e.leaseUntil > now).length;
+    const inFlight = mine.filter((e) => !e.settled && e.leaseUntil > now).length + (s.leasing ? leasedInFlight(s, req.model, now) : 0);
     if (inFlight >= Math.max(1, Math.floor(limit))) return refuse(100, `concurrency ${Math.floor(limit)} reached`);
   }
   if (limits.rpm !== undefined && count + 1 > limits.rpm) return refuse(nextExpiry(), `${limits.rpm} requests per window reached`);
@@ -271,6 +354,18 @@ export function check(s: LimiterState, req: AcquireRequest, now: number): Refusa
   if (limits.itpm !== undefined && usedIn + req.inputTokens > limits.itpm && count > 0) return refuse(nextExpiry(), `${limits.itpm} input tokens per window reached`);
   const usedOut = inWindow.reduce((n, e) => n + e.output, 0) + buckets.reduce((n, b) => n + b.output, 0);
   if (limits.otpm !== undefined && usedOut + req.maxOutputTokens > limits.otpm && count > 0) return refuse(nextExpiry(), `${limits.otpm} output tokens per window reached`);
+  // During a rolling deploy, permits also spend from the buckets that leases draw on.
+  if (s.leasing) {
+    const buckets = s.leases?.[req.model]?.buckets ?? {};
+    for (const [rate, need] of RATE_NEED) {
+      const capacity = limits[rate];
+      const b = buckets[rate];
+      if (capacity === undefined || !b) continue;
+      const level = refill(b, capacity, windowMs, now).level;
+      const n = Math.min(need(req), capacity);
+      if (level < n) return refuse(((n - level) * windowMs) / capacity, `${capacity} ${rate} reached (shared with leases)`);
+    }
+  }
   return undefined;
 }
 
@@ -306,6 +401,19 @@ export function acquireBatch(s: LimiterState, req: AcquireBatchRequest, now: num
   return r;
 }
 
+/** Takes a permit's reservation out of the model's lease buckets (or gives a correction back, negative). */
+function spendBuckets(s: LimiterState, model: string, limits: ModelLimits, windowMs: number, now: number, n: { requests: number; input: number; output: number }): void {
+  const m = s.leases?.[model];
+  if (!m) return;
+  for (const [rate, amount] of [['rpm', n.requests], ['itpm', n.input], ['otpm', n.output]] as const) {
+    const capacity = limits[rate];
+    if (capacity === undefined || !m.buckets[rate]) continue;
+    const b = refill(m.buckets[rate], capacity, windowMs, now);
+    b.level = Math.min(capacity, b.level - amount);
+    m.buckets[rate] = b;
+  }
+}
+
 function grantBatch(s: LimiterState, req: AcquireBatchRequest, now: number): AcquireBatchResponse {
   const { limits } = req;
   const model = (s.models[req.model] ??= { limit: limits.adaptiveMax ?? 0, pausedUntil: 0 });
@@ -317,7 +425,8 @@ function grantBatch(s: LimiterState, req: AcquireBatchRequest, now: number): Acq
       s.refused++;
       return { permitIds, ...refusal };
     }
-    const conc = s.entries.filter((e) => e.model === req.model && !e.settled).length;
+    if (s.leasing) spendBuckets(s, req.model, limits, req.windowMs, now, { requests: 1, input: r.inputTokens, output: r.maxOutputTokens });
+    const conc = s.entries.filter((e) => e.model === req.model && !e.settled).length + (s.leasing ? leasedInFlight(s, req.model, now) : 0);
     const permitId = `p${++s.seq}`;
     s.entries.push({ permitId, model: req.model, at: now, grantedAt: now, input: r.inputTokens, output: r.maxOutputTokens, settled: false, leaseUntil: now + req.leaseMs, conc, ...(req.holder ? { holder: req.holder } : {}) });
     s.granted++;
@@ -340,12 +449,19 @@ export function settle(s: LimiterState, req: SettleRequest, now: number): void {
   // The grant time is the workflow task's time; the request may have left later (a cold worker,
   // a busy event loop). Count it from when it really went out.
   if (req.sentAt !== undefined && req.sentAt > e.at) e.at = req.sentAt;
+  const reserved = { input: e.input, output: e.output };
   if (req.tokens) {
     e.input = req.tokens.input;
     e.output = req.tokens.output;
   } else if (req.outcome !== 'success') {
     // A refused or failed request used no output tokens.
     e.output = 0;
+  }
+  if (s.leasing) {
+    // What the reservation took from the lease buckets beyond the real usage goes back.
+    const m = s.leases?.[e.model];
+    if (m?.buckets.itpm) m.buckets.itpm.level += reserved.input - e.input;
+    if (m?.buckets.otpm) m.buckets.otpm.level += reserved.output - e.output;
   }
   const model = s.models[e.model];
   if (!model || model.limit <= 0) {
@@ -403,22 +519,62 @@ export function reconcile(s: LimiterState, r: HeldReport, now: number): number {
 export interface LimiterStatus {
   granted: number;
   refused: number;
+  /** Calls in flight: permits not settled, plus what lease holders last reported running. */
   inFlight: number;
   /** Settles repaired from holders' reports. */
   repaired: number;
-  /** Per model: the adaptive concurrency limit (0 = not adaptive), the level last throttled, the pause left. */
-  models: Record<string, { limit: number; ceiling: number | null; pausedForMs: number }>;
+  /** Worker processes holding a lease (renewed within their lease time). */
+  holders: number;
+  /** Lease renewals applied. */
+  renewals: number;
+  /** Calls that ended, as lease holders reported them (in aggregate, at their renewals). */
+  reported: number;
+  /** Size of the state carried into a continue-as-new (JSON bytes). */
+  stateBytes: number;
+  /**
+   * Per model: the adaptive concurrency limit (0 = not adaptive), the level last throttled, the
+   * pause left, slots leased out, and the level of each rate bucket.
+   */
+  models: Record<string, { limit: number; ceiling: number | null; pausedForMs: number; slotsLeased: number; buckets: Record<string, number> }>;
 }
 
 /** A summary for the limiter's query. */
 export function describeLimiter(s: LimiterState, now: number): LimiterStatus {
+  const live = (h: LeaseHolder) => h.seen + h.leaseMs > now;
+  const holders = new Set<string>();
+  let leasedRunning = 0;
+  for (const m of Object.values(s.leases ?? {})) {
+    for (const [id, h] of Object.entries(m.holders)) {
+      if (!live(h)) continue;
+      holders.add(id);
+      leasedRunning += h.inFlight;
+    }
+  }
+  const names = new Set([...Object.keys(s.models), ...Object.keys(s.leases ?? {})]);
   return {
     granted: s.granted,
     refused: s.refused,
-    inFlight: s.entries.filter((e) => !e.settled).length,
+    inFlight: s.entries.filter((e) => !e.settled).length + leasedRunning,
     repaired: s.repaired ?? 0,
+    holders: holders.size,
+    renewals: s.renewals ?? 0,
+    reported: s.reported ?? 0,
+    stateBytes: JSON.stringify(s).length,
     models: Object.fromEntries(
-      Object.entries(s.models).map(([m, st]) => [m, { limit: Math.floor(st.limit), ceiling: st.ceiling ?? null, pausedForMs: Math.max(0, st.pausedUntil - now) }]),
+      [...names].map((m) => {
+        const st = s.models[m];
+        const lm = s.leases?.[m];
+        return [
+          m,
+          {
+            limit: Math.floor(st?.limit ?? 0),
+            ceiling: st?.ceiling ?? null,
+            pausedForMs: Math.max(0, (st?.pausedUntil ?? 0) - now),
+            slotsLeased: leasedInFlight(s, m, now),
+            buckets: Object.fromEntries(Object.entries(lm?.buckets ?? {}).map(([k, b]) => [k, Math.floor(b!.level)])),
+          },
+        ];
+      }),
     ),
   };
 }

@@ -1,20 +1,21 @@
 /**
- * The worker side of admission control: before each LLM call the activity asks the task queue's
- * `llmLimiter` workflow for a permit (starting it if needed), waits and asks again while refused,
- * and settles the permit with the real usage afterwards. Because the limiter is one workflow, the
- * budgets hold across every worker process and every run.
- *
- * Calls waiting in one worker process queue up locally and are asked for together: one update
- * per model at a time carries the whole queue (granted in order as far as it fits), so a hundred
- * waiting calls cost one request every retry-after, not a hundred. When one of this process's
- * calls settles, the queue is asked again at once: its slot is free now.
+ * The worker side of admission control. Each worker process holds, per model, a lease from the
+ * task queue's `llmLimiter` workflow (started if needed): concurrency slots and quota of each
+ * configured rate limit (see src/core/lease.ts). Calls are admitted locally against the lease,
+ * first come first served, and their usage is reported in aggregate at the next renewal; a
+ * process renews one model's lease with one update when its calls need more than it holds, soon
+ * after a throttle (so the fleet backs off together), and every few seconds while it holds
+ * anything (which keeps its slots; a dead process's slots come back after the lease time).
+ * Because the limiter is one workflow, the limits hold across every worker process and every run,
+ * at a cost per process and renewal, not per call.
  */
 import { randomUUID } from 'node:crypto';
 import { WithStartWorkflowOperation, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { limiterTaskQueue } from '../core/names';
-import { PERMIT_REFUSED, type AcquireBatchResponse, type ModelLimits, type SettleRequest } from '../core/limiter';
-import { acquirePermitsUpdate, heldPermitsSignal, limiterStatusQuery, settlePermitSignal } from '../workflows/llm-limiter';
+import { PERMIT_REFUSED, type LeaseGrant, type ModelLimits, type SettleRequest } from '../core/limiter';
+import type { LeaseRequest } from '../core/lease';
+import { limiterStatusQuery, renewLeaseUpdate } from '../workflows/llm-limiter';
 
 /** A call asking to be admitted. */
 export interface AdmissionRequest {
@@ -22,11 +23,14 @@ export interface AdmissionRequest {
   prompt: string;
   system?: string;
   maxTokens: number;
+  /** The calling workflow run: when one of its calls is cancelled, its waiting calls are held back a moment. */
+  group?: string;
 }
 
 /** A granted permit; settle it exactly once. */
 export interface Permit {
-  settle(r: Omit<SettleRequest, 'permitId'>): Promise<void>;
+  /** `cancelled`: the call's activity was cancelled (its run is likely being cancelled as a whole). */
+  settle(r: Omit<SettleRequest, 'permitId'> & { cancelled?: boolean }): Promise<void>;
 }
 
 /** Admission control as the activity sees it. */
@@ -47,65 +51,107 @@ export function limiterWorkflowId(taskQueue: string): string {
   return `llm-limiter-${taskQueue}`;
 }
 
-/** Requests in one batch update (the rest of a longer queue goes in the next one). */
-const MAX_BATCH = 100;
-/** How long one try of a batch update may take (it normally takes milliseconds). */
+/** How long one try of a renewal may take (it normally takes milliseconds). */
 const ASK_DEADLINE_MS = 20_000;
-/** How long a settle is retried (a lost settle holds a concurrency slot until the next report). */
-const SETTLE_RETRY_MS = 120_000;
-/** How often a worker process reports the permits it holds (renewing their leases, repairing lost settles). */
-const REPORT_MS = 5_000;
 /** A limiter that has not answered for this long is bypassed (fail open) until it answers again. */
 export const FAIL_OPEN_AFTER_MS = 30_000;
 /** How often a process that failed open checks whether the limiter answers again. */
 const REJOIN_PROBE_MS = 5_000;
+/** Renewals for waiting calls are at least this far apart (a throttle report may go sooner). */
+const MIN_RENEW_GAP_MS = 200;
+/** A throttle is reported this soon (throttles of one burst share one report). */
+const THROTTLE_REPORT_MS = 50;
+/** A process with nothing left in flight and nothing waiting hands its lease back this soon. */
+const IDLE_RELEASE_MS = 500;
+/**
+ * How long the waiting calls of a run whose call was cancelled are held back: long enough for
+ * their own cancellation to arrive (a heartbeat interval plus the worker's heartbeat throttle).
+ */
+const CANCEL_HOLD_MS = 6000;
+/** A lease is used for at most this fraction of the lease time after its renewal was sent (clock skew, transit). */
+const LEASE_USE_FRACTION = 0.8;
+/** Quota asked for ahead of the calls already waiting: the calls expected until the next renewal, and this much more. */
+const PREFETCH_MARGIN = 1.25;
+/** The arrival rate before the first renewal is measured over this long. */
+const FIRST_RATE_MS = 2000;
 
 /** The limiter did not answer within the fail-open time. */
 class LimiterUnreachable extends Error {}
 
-/** A permit granted locally while the limiter cannot be reached: nothing to settle. */
-const LOCAL_PERMIT: Permit = { settle: async () => {} };
-
 interface Waiter {
+  group?: string;
   inputTokens: number;
   maxOutputTokens: number;
-  /** Resolved, rejected or given up: a permit granted to it now is released at once. */
+  /** Resolved, rejected or given up. */
   done: boolean;
   grant(p: Permit): void;
   fail(err: unknown): void;
 }
 
-/** The waiting calls of one model in this process, and the loop asking for them. */
-interface ModelQueue {
+type Quota = { requests: number | null; input: number | null; output: number | null };
+interface Usage {
+  success: number;
+  throttled: number;
+  failed: number;
+  throttledSentAt?: number;
+  retryAfterMs?: number;
+  inputRefund: number;
+  outputRefund: number;
+}
+const noUsage = (): Usage => ({ success: 0, throttled: 0, failed: 0, inputRefund: 0, outputRefund: 0 });
+
+/** One model's lease in this process, its waiting calls and their bookkeeping. */
+interface ModelLease {
+  model: string;
+  limits: ModelLimits;
   waiters: Waiter[];
-  running: boolean;
-  /** Ends the loop's wait for a refusal's retry-after early. */
-  wake?: () => void;
-  /** Set when a permit settled while the loop was asking: ask again without waiting. */
-  woken: boolean;
+  inFlight: number;
+  /** Slots held (`null`: concurrency not limited). */
+  slots: number | null;
+  /** Quota left of the last grant (`null`: not limited). */
+  quota: Quota;
+  /** What happened since the last renewal. */
+  usage: Usage;
+  renewing: boolean;
+  /** Renew again as soon as the renewal in flight ends. */
+  again: boolean;
+  timer?: NodeJS.Timeout;
+  timerAt: number;
+  /** A refusal's retry-after: no renewal for waiting calls before this. */
+  notBefore: number;
+  lastRenewAt: number;
+  renewInMs: number;
+  /** Calls that arrived since the last renewal, and the arrival rate (per ms, smoothed). */
+  arrivals: number;
+  arrivalsTotal: number;
+  rate: number;
+  avgInput: number;
+  avgOutput: number;
+  /** The model's adaptive limit, as the limiter last said. */
+  limit?: number;
+  /**
+   * The lease is good until then (this process's clock, counted from when the renewal was sent):
+   * the limiter takes a silent holder's slots back after its lease time, so past it nothing new
+   * starts on them.
+   */
+  validUntil: number;
 }
 
 /** Admission through the limiter workflow on `taskQueue`. */
 export class TemporalAdmission implements Admission {
-  private readonly queues = new Map<string, ModelQueue>();
+  private readonly leases = new Map<string, ModelLease>();
+  /** Runs whose calls are held back until then (one of their calls was cancelled). */
+  private readonly heldBack = new Map<string, number>();
   /** This process, as the limiter knows it. */
   private readonly holder = randomUUID();
-  /** Permits granted to this process and not yet settled. */
-  private readonly held = new Set<string>();
-  /** Per model, the highest permit number received. */
-  private readonly seen: Record<string, number> = {};
-  private reporting?: NodeJS.Timeout;
-  /** Whether the limiter may believe this process holds something: a grant or a non-empty report since the last empty one. */
-  private reportDue = false;
 
   constructor(
     private readonly client: Client,
     private readonly taskQueue: string,
     private readonly limits: LimitsTable,
     private readonly windowMs = 60_000,
-    // A permit whose holder has not reported it for this long belongs to a dead worker (live
-    // workers report every REPORT_MS, which renews the lease of every permit they hold).
-    private readonly leaseMs = 60_000,
+    /** A holder that has not renewed for this long is presumed dead: its slots go back to the fleet. */
+    private readonly leaseMs = 15_000,
     /** The limiter's history length before it continues as new (default 4000; tests use a small one). */
     private readonly limiterMaxHistory?: number,
     /** How long the limiter may stay silent before calls go ahead without it (fail open). */
@@ -119,6 +165,8 @@ export class TemporalAdmission implements Admission {
   failedOpen = false;
   /** Calls admitted without the limiter since this process started. */
   admittedWithoutLimiter = 0;
+  /** What this process asked of the limiter: renewals sent (applied), refused in the validator, calls admitted. */
+  readonly stats = { renewals: 0, refusals: 0, admitted: 0 };
   /** Told when this process fails open and when it rejoins (metrics). */
   onFailOpen?: (failedOpen: boolean) => void;
   /** Told for each call admitted without the limiter (metrics). */
@@ -127,22 +175,42 @@ export class TemporalAdmission implements Admission {
 
   /** True when any limit is configured (otherwise the activity skips admission entirely). */
   static enabled(limits: LimitsTable): boolean {
-    return Object.values(limits).some((l) => l.rpm || l.itpm || l.otpm || l.adaptiveMax);
+    return Object.values(limits).some((l) => limited(l));
+  }
+
+  private closed = false;
+
+  /** Stops renewing (the process is shutting down); calls still waiting are failed. */
+  close(): void {
+    this.closed = true;
+    clearInterval(this.probing);
+    for (const l of this.leases.values()) {
+      clearTimeout(l.timer);
+      for (const w of l.waiters) if (!w.done) w.fail(new Error('admission closed: the worker is shutting down'));
+      l.waiters = [];
+    }
+  }
+
+  /** This process's leases, for inspection. */
+  leaseStatus(): Record<string, { slots: number | null; inFlight: number; waiting: number; quota: Quota; limit?: number }> {
+    return Object.fromEntries([...this.leases].map(([m, l]) => [m, { slots: l.slots, inFlight: l.inFlight, waiting: l.waiters.length, quota: { ...l.quota }, limit: l.limit }]));
   }
 
   acquire(req: AdmissionRequest, signal: AbortSignal): Promise<Permit> {
+    const limits = this.limits[req.model] ?? this.limits['*'] ?? {};
+    // Nothing limited for this model: nothing to ask.
+    if (!limited(limits)) return Promise.resolve(NO_PERMIT);
     return new Promise<Permit>((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason);
-      let q = this.queues.get(req.model);
-      if (!q) this.queues.set(req.model, (q = { waiters: [], running: false, woken: false }));
-      const queue = q;
+      const l = this.lease(req.model, limits);
       const onAbort = () => {
         if (w.done) return;
         w.done = true;
-        queue.waiters = queue.waiters.filter((x) => x !== w);
+        l.waiters = l.waiters.filter((x) => x !== w);
         reject(signal.reason);
       };
       const w: Waiter = {
+        group: req.group,
         inputTokens: estimateInputTokens(req),
         maxOutputTokens: req.maxTokens,
         done: false,
@@ -158,49 +226,236 @@ export class TemporalAdmission implements Admission {
         },
       };
       signal.addEventListener('abort', onAbort, { once: true });
-      queue.waiters.push(w);
-      if (!queue.running) void this.pump(req.model, queue);
+      l.arrivals++;
+      l.arrivalsTotal++;
+      l.avgInput = l.avgInput ? 0.9 * l.avgInput + 0.1 * w.inputTokens : w.inputTokens;
+      l.avgOutput = l.avgOutput ? 0.9 * l.avgOutput + 0.1 * w.maxOutputTokens : w.maxOutputTokens;
+      l.waiters.push(w);
+      this.drain(l);
     });
   }
 
-  /** Asks for the queue's permits until it is empty. */
-  private async pump(model: string, q: ModelQueue): Promise<void> {
-    q.running = true;
-    try {
-      while (q.waiters.length) {
-        const batch = q.waiters.slice(0, MAX_BATCH);
-        q.woken = false;
-        let r: AcquireBatchResponse;
-        try {
-          if (this.failedOpen) throw new LimiterUnreachable('failed open');
-          r = await this.ask(model, batch);
-        } catch (err) {
-          if (err instanceof LimiterUnreachable) {
-            // Fail open: the fleet must not stall on its limiter. Local flow control still paces.
-            this.failOpen(err.message);
-            for (const w of batch) {
-              if (w.done) continue;
-              this.admittedWithoutLimiter++;
-              this.onAdmittedWithout?.();
-              w.grant(LOCAL_PERMIT);
-            }
-          } else for (const w of batch) if (!w.done) w.fail(err);
-          q.waiters = q.waiters.filter((w) => !w.done);
-          continue;
+  private lease(model: string, limits: ModelLimits): ModelLease {
+    let l = this.leases.get(model);
+    if (!l) {
+      l = {
+        model,
+        limits,
+        waiters: [],
+        inFlight: 0,
+        // Nothing held until the limiter grants it.
+        slots: limits.adaptiveMax !== undefined ? 0 : null,
+        quota: { requests: limits.rpm !== undefined ? 0 : null, input: limits.itpm !== undefined ? 0 : null, output: limits.otpm !== undefined ? 0 : null },
+        usage: noUsage(),
+        renewing: false,
+        again: false,
+        timerAt: 0,
+        notBefore: 0,
+        lastRenewAt: 0,
+        renewInMs: Math.floor(this.leaseMs / 3),
+        validUntil: 0,
+        arrivals: 0,
+        arrivalsTotal: 0,
+        rate: 0,
+        avgInput: 0,
+        avgOutput: 0,
+      };
+      this.leases.set(model, l);
+    }
+    return l;
+  }
+
+  /** Whether the first waiting call fits what the lease has left. */
+  private fits(l: ModelLease, w: Waiter): boolean {
+    if (Date.now() >= l.validUntil) return false;
+    if (l.slots !== null && l.inFlight >= l.slots) return false;
+    const q = l.quota;
+    if (q.requests !== null && q.requests < 1) return false;
+    // A call larger than the whole bucket was granted the whole bucket (it runs alone).
+    if (q.input !== null && q.input < Math.min(w.inputTokens, l.limits.itpm ?? Infinity)) return false;
+    if (q.output !== null && q.output < Math.min(w.maxOutputTokens, l.limits.otpm ?? Infinity)) return false;
+    return true;
+  }
+
+  /** Admits waiting calls in order while they fit the lease; asks for more when the first does not. */
+  private drain(l: ModelLease): void {
+    l.waiters = l.waiters.filter((w) => !w.done);
+    const now = Date.now();
+    for (const [g, until] of this.heldBack) if (until <= now) this.heldBack.delete(g);
+    let i = 0;
+    while (i < l.waiters.length) {
+      const w = l.waiters[i];
+      // A run whose call was just cancelled is likely being cancelled: its other calls wait a moment.
+      if (w.group && this.heldBack.has(w.group)) {
+        i++;
+        continue;
+      }
+      if (this.failedOpen) {
+        // Fail open: the fleet must not stall on its limiter. Local flow control still paces.
+        l.waiters.splice(i, 1);
+        this.admittedWithoutLimiter++;
+        this.onAdmittedWithout?.();
+        w.grant(this.permit(l, { requests: 0, input: 0, output: 0 }, w.group));
+        continue;
+      }
+      if (!this.fits(l, w)) break;
+      l.waiters.splice(i, 1);
+      const q = l.quota;
+      const taken = { requests: q.requests === null ? 0 : 1, input: q.input === null ? 0 : Math.min(q.input, w.inputTokens), output: q.output === null ? 0 : Math.min(q.output, w.maxOutputTokens) };
+      if (q.requests !== null) q.requests -= taken.requests;
+      if (q.input !== null) q.input -= taken.input;
+      if (q.output !== null) q.output -= taken.output;
+      this.stats.admitted++;
+      w.grant(this.permit(l, taken, w.group));
+    }
+    // A waiting call (not held back) does not fit: ask for more.
+    if (i < l.waiters.length && !this.failedOpen) this.schedule(l, Math.max(l.notBefore - Date.now(), l.lastRenewAt + MIN_RENEW_GAP_MS - Date.now(), 0));
+  }
+
+  /** A call admitted against the lease: ending it frees its slot locally and adds to the next report. */
+  private permit(l: ModelLease, taken: { requests: number; input: number; output: number }, group?: string): Permit {
+    let settled = false;
+    l.inFlight++;
+    return {
+      settle: async (r) => {
+        if (settled) return;
+        settled = true;
+        l.inFlight--;
+        if (r.outcome === 'unused') {
+          // Never sent: its quota is still good.
+          if (l.quota.requests !== null) l.quota.requests += taken.requests;
+          if (l.quota.input !== null) l.quota.input += taken.input;
+          if (l.quota.output !== null) l.quota.output += taken.output;
+        } else {
+          const u = l.usage;
+          if (r.outcome === 'success') u.success++;
+          if (r.outcome === 'error') u.failed++;
+          if (r.outcome === 'throttled') {
+            u.throttled++;
+            u.throttledSentAt = Math.min(u.throttledSentAt ?? Infinity, r.sentAt ?? Date.now());
+            if (r.retryAfterMs !== undefined) u.retryAfterMs = Math.max(u.retryAfterMs ?? 0, r.retryAfterMs);
+          }
+          // What the reservation took beyond the real usage goes back (a failed call without
+          // usage produced no output; its input counts, as the provider may have read it).
+          if (l.quota.input !== null) u.inputRefund += taken.input - (r.tokens?.input ?? taken.input);
+          if (l.quota.output !== null) u.outputRefund += taken.output - (r.tokens?.output ?? (r.outcome === 'success' ? taken.output : 0));
         }
-        r.permitIds.forEach((permitId, i) => {
-          const permit = this.permit(permitId, model, q);
-          const w = batch[i];
-          // Its call gave up while the update was on its way: hand the slot back.
-          if (w.done) void permit.settle({ outcome: 'unused' });
-          else w.grant(permit);
-        });
-        q.waiters = q.waiters.filter((w) => !w.done);
-        if (r.permitIds.length < batch.length && !q.woken) await this.pause(q, r.retryAfterMs ?? 100);
+        // When a run is cancelled, the cancellations of its waiting calls arrive over their next
+        // heartbeats: they should not take the freed slot just to be aborted. Other runs' calls may.
+        if (r.cancelled && group) {
+          this.heldBack.set(group, Date.now() + CANCEL_HOLD_MS);
+          setTimeout(() => this.drain(l), CANCEL_HOLD_MS + 10).unref();
+        }
+        this.drain(l);
+        if (r.outcome === 'throttled') this.schedule(l, THROTTLE_REPORT_MS);
+        else if (l.inFlight === 0 && !l.waiters.length) this.schedule(l, IDLE_RELEASE_MS);
+      },
+    };
+  }
+
+  /** Renews the model's lease in `delayMs` (or sooner if already scheduled sooner). */
+  private schedule(l: ModelLease, delayMs: number): void {
+    if (this.closed) return;
+    if (l.renewing) {
+      if (delayMs <= THROTTLE_REPORT_MS) l.again = true;
+      return;
+    }
+    const at = Date.now() + delayMs;
+    if (l.timer && l.timerAt <= at) return;
+    clearTimeout(l.timer);
+    l.timerAt = at;
+    l.timer = setTimeout(() => {
+      l.timer = undefined;
+      void this.renew(l);
+    }, delayMs);
+    l.timer.unref();
+  }
+
+  private isHeldBack(w: Waiter): boolean {
+    return w.group !== undefined && (this.heldBack.get(w.group) ?? 0) > Date.now();
+  }
+
+  /** Whether the lease holds or owes the limiter anything (then it keeps renewing). */
+  private holding(l: ModelLease): boolean {
+    const q = l.quota;
+    const u = l.usage;
+    return l.inFlight > 0 || l.waiters.length > 0 || (l.slots ?? 0) > 0 || (q.requests ?? 0) > 0 || (q.input ?? 0) > 0 || (q.output ?? 0) > 0 || u.success > 0 || u.throttled > 0 || u.failed > 0 || u.inputRefund !== 0 || u.outputRefund !== 0;
+  }
+
+  /** One renewal: hand back the unused quota, report the usage, get the new lease. */
+  private async renew(l: ModelLease): Promise<void> {
+    if (l.renewing || this.failedOpen || this.closed) return;
+    l.renewing = true;
+    l.again = false;
+    const now = Date.now();
+    const elapsed = Math.max(1, now - (l.lastRenewAt || now - FIRST_RATE_MS));
+    l.rate = 0.5 * l.rate + 0.5 * (l.arrivals / elapsed);
+    l.arrivals = 0;
+    l.lastRenewAt = now;
+    l.waiters = l.waiters.filter((w) => !w.done);
+    const ahead = Math.min(100, Math.ceil(l.rate * l.renewInMs * PREFETCH_MARGIN));
+    const returned = { requests: l.quota.requests ?? 0, input: l.quota.input ?? 0, output: l.quota.output ?? 0 };
+    const usage = l.usage;
+    l.usage = noUsage();
+    // The quota handed back is not spent while the renewal is on its way.
+    const held = { ...l.quota };
+    l.quota = { requests: held.requests === null ? null : 0, input: held.input === null ? null : 0, output: held.output === null ? null : 0 };
+    const first = l.waiters[0];
+    const arrivedBefore = l.arrivalsTotal;
+    const request: LeaseRequest = {
+      id: randomUUID(),
+      holder: this.holder,
+      model: l.model,
+      limits: l.limits,
+      windowMs: this.windowMs,
+      leaseMs: this.leaseMs,
+      inFlight: l.inFlight,
+      want: {
+        slots: l.inFlight + l.waiters.length,
+        requests: l.waiters.length,
+        input: l.waiters.reduce((n, w) => n + w.inputTokens, 0),
+        output: l.waiters.reduce((n, w) => n + w.maxOutputTokens, 0),
+      },
+      // The calls expected before the next renewal, so they find quota here instead of asking.
+      ahead: { slots: ahead, requests: ahead, input: Math.ceil(ahead * l.avgInput), output: Math.ceil(ahead * l.avgOutput) },
+      ...(first ? { first: { input: first.inputTokens, output: first.maxOutputTokens } } : {}),
+      returned,
+      usage: { ...usage, throttledSentAt: usage.throttledSentAt === undefined || !Number.isFinite(usage.throttledSentAt) ? undefined : usage.throttledSentAt },
+    };
+    try {
+      const g = await this.ask(request);
+      if ('refused' in g) {
+        // Not applied: what was handed back and reported is still this process's.
+        this.stats.refusals++;
+        l.quota = held;
+        mergeUsage(l.usage, usage);
+        l.notBefore = Date.now() + g.retryAfterMs;
+      } else {
+        this.stats.renewals++;
+        l.validUntil = now + LEASE_USE_FRACTION * this.leaseMs;
+        l.slots = g.slots;
+        l.quota = { requests: g.requests, input: g.input, output: g.output };
+        l.renewInMs = g.renewInMs;
+        l.notBefore = g.retryAfterMs ? Date.now() + g.retryAfterMs : 0;
+        l.limit = g.limit;
+      }
+    } catch (err) {
+      l.quota = held;
+      mergeUsage(l.usage, usage);
+      if (err instanceof LimiterUnreachable) this.failOpen(err.message);
+      else {
+        // The limiter rejected the request itself (invalid): the calls cannot be admitted.
+        for (const w of l.waiters) if (!w.done) w.fail(err);
+        l.waiters = [];
       }
     } finally {
-      q.running = false;
+      l.renewing = false;
     }
+    this.drain(l);
+    // Calls that arrived while the renewal was on its way were not asked for: ask for them now.
+    const unasked = l.waiters.length > 0 && l.arrivalsTotal > arrivedBefore && l.notBefore <= Date.now();
+    if (l.again || unasked) this.schedule(l, 0);
+    else if (this.holding(l) && !this.failedOpen) this.schedule(l, l.waiters.some((w) => !this.isHeldBack(w)) ? Math.max(MIN_RENEW_GAP_MS, l.notBefore - Date.now()) : l.renewInMs);
   }
 
   /** Goes on without the limiter, and probes it until it answers again. */
@@ -217,46 +472,30 @@ export class TemporalAdmission implements Admission {
         clearInterval(this.probing);
         this.probing = undefined;
         console.error(`llm limiter: it answers again; rejoined after admitting ${this.admittedWithoutLimiter} calls without it`);
+        for (const l of this.leases.values()) if (this.holding(l)) this.schedule(l, 0);
       } catch {
         // Still silent: go on without it.
       }
     };
     this.probing = setInterval(() => void probe(), REJOIN_PROBE_MS);
     this.probing.unref();
-  }
-
-  /** Waits for a refusal's retry-after, or less if one of this process's permits settles. */
-  private pause(q: ModelQueue, ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(t);
-        q.wake = undefined;
-        resolve();
-      };
-      const t = setTimeout(done, ms);
-      q.wake = done;
-    });
+    for (const l of this.leases.values()) this.drain(l);
   }
 
   /**
-   * One batch update: the permits granted, or (a rejected update, never in history) when to ask
-   * again. Each try has a deadline, and a try that times out or fails in transit (the server
-   * restarting, say) is repeated with the same update id, which the server deduplicates: a grant
-   * whose answer was lost is returned again instead of granted twice. Tries go on while any call
-   * of the batch still waits: nothing can run without the server anyway, and failing the calls
-   * would spend their attempts on an outage.
+   * One renewal update (started with the limiter if it is not running). A refusal (rejected in
+   * the validator, never in history) says when to ask again. Each try has a deadline, and a try
+   * that times out or fails in transit (the server restarting, say) is repeated with the same
+   * update id, which the server deduplicates; after the fail-open time without an answer it gives up.
    */
-  private async ask(model: string, batch: Waiter[]): Promise<AcquireBatchResponse> {
-    const limits = this.limits[model] ?? this.limits['*'] ?? {};
-    const updateId = randomUUID();
+  private async ask(request: LeaseRequest): Promise<LeaseGrant | { refused: true; retryAfterMs: number; reason: string }> {
     const firstTry = Date.now();
-    const request = { model, limits, windowMs: this.windowMs, leaseMs: this.leaseMs, batchId: updateId, holder: this.holder, requests: batch.map((w) => ({ inputTokens: w.inputTokens, maxOutputTokens: w.maxOutputTokens })) };
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.client.withDeadline(Date.now() + Math.min(ASK_DEADLINE_MS, this.failOpenAfterMs), () =>
-          this.client.workflow.executeUpdateWithStart(acquirePermitsUpdate, {
+          this.client.workflow.executeUpdateWithStart(renewLeaseUpdate, {
             args: [request],
-            updateId,
+            updateId: request.id,
             startWorkflowOperation: new WithStartWorkflowOperation('llmLimiter', {
               workflowId: limiterWorkflowId(this.taskQueue),
               taskQueue: limiterTaskQueue(this.taskQueue),
@@ -267,76 +506,32 @@ export class TemporalAdmission implements Admission {
         );
       } catch (err) {
         if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure && err.cause.type === PERMIT_REFUSED) {
-          return { permitIds: [], retryAfterMs: Number(err.cause.details?.[0] ?? 100), reason: err.cause.message };
+          return { refused: true, retryAfterMs: Number(err.cause.details?.[0] ?? 250), reason: err.cause.message };
         }
         if (err instanceof WorkflowUpdateFailedError) throw new Error(`LLM limiter rejected the request: ${err.cause?.message ?? err.message}`);
-        if (batch.every((w) => w.done)) throw err;
+        if (this.closed) throw new Error('admission closed: the worker is shutting down');
         if (Date.now() - firstTry >= this.failOpenAfterMs) throw new LimiterUnreachable(`no answer for ${Math.round((Date.now() - firstTry) / 1000)} s (${err instanceof Error ? err.message : String(err)})`);
-        if (attempt === 1 || attempt % 10 === 0) console.error(`llm limiter: asking for permits failed (${err instanceof Error ? err.message : String(err)}); trying again`);
+        if (attempt === 1 || attempt % 10 === 0) console.error(`llm limiter: renewing the lease failed (${err instanceof Error ? err.message : String(err)}); trying again`);
         await new Promise((r) => setTimeout(r, Math.min(2000, 250 * attempt)));
       }
     }
   }
+}
 
-  /** A granted permit: settling it tells the limiter (retried: a lost settle holds a slot until the lease ends) and wakes the queue. */
-  private permit(permitId: string, model: string, q: ModelQueue): Permit {
-    let settled = false;
-    const workflowId = limiterWorkflowId(this.taskQueue);
-    this.held.add(permitId);
-    this.reportDue = true;
-    this.seen[model] = Math.max(this.seen[model] ?? 0, Number(permitId.slice(1)) || 0);
-    this.startReporting();
-    return {
-      settle: async (outcome) => {
-        if (settled) return;
-        settled = true;
-        const giveUpAt = Date.now() + SETTLE_RETRY_MS;
-        for (let attempt = 1; ; attempt++) {
-          try {
-            await this.client.workflow.getHandle(workflowId).signal(settlePermitSignal, { permitId, ...outcome });
-            break;
-          } catch (err) {
-            if (Date.now() > giveUpAt) {
-              // The next report says it is no longer held, which settles it.
-              console.error(`llm limiter: could not settle permit ${permitId} (${err instanceof Error ? err.message : String(err)}); the next report will`);
-              this.held.delete(permitId);
-              return;
-            }
-            await new Promise((r) => setTimeout(r, Math.min(2000, 100 * 2 ** attempt)));
-          }
-        }
-        // Only now: a report sent before the settle took effect would settle it without its usage.
-        this.held.delete(permitId);
-        // A slot of this model is free now: ask for the waiting calls without waiting out the retry-after.
-        q.woken = true;
-        q.wake?.();
-      },
-    };
-  }
+/** Whether a model's limits ask for admission at all. */
+function limited(l: ModelLimits): boolean {
+  return Boolean(l.rpm || l.itpm || l.otpm || l.adaptiveMax);
+}
 
-  /**
-   * Every REPORT_MS while this process holds permits (and once after it holds none), tell
-   * the limiter which ones: their leases are renewed, and permits it received and settled but
-   * whose settle never took effect are settled. A lost signal then costs a slot for seconds, not
-   * for a lease.
-   */
-  private startReporting(): void {
-    if (this.reporting) return;
-    this.reporting = setInterval(() => void this.report(), REPORT_MS);
-    this.reporting.unref();
-  }
+/** A permit for a model without limits: nothing to settle. */
+const NO_PERMIT: Permit = { settle: async () => {} };
 
-  private async report(): Promise<void> {
-    if (!this.reportDue && this.held.size === 0) return;
-    const report = { holder: this.holder, held: [...this.held], seen: { ...this.seen }, leaseMs: this.leaseMs };
-    this.reportDue = false;
-    try {
-      await this.client.workflow.getHandle(limiterWorkflowId(this.taskQueue)).signal(heldPermitsSignal, report);
-      // Holding nothing and said so: nothing more to say until the next grant.
-      if (report.held.length > 0) this.reportDue = true;
-    } catch {
-      // The next report carries the same information.
-      this.reportDue = true;
-    }
-  }
+function mergeUsage(into: Usage, u: Usage): void {
+  into.success += u.success;
+  into.throttled += u.throttled;
+  into.failed += u.failed;
+  into.inputRefund += u.inputRefund;
+  into.outputRefund += u.outputRefund;
+  if (u.throttledSentAt !== undefined) into.throttledSentAt = Math.min(into.throttledSentAt ?? Infinity, u.throttledSentAt);
+  if (u.retryAfterMs !== undefined) into.retryAfterMs = Math.max(into.retryAfterMs ?? 0, u.retryAfterMs);
 }

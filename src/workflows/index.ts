@@ -5,4 +5,4 @@ export { decomposeAndSynthesize } from './decompose';
 export { pipeline } from './pipeline';
 export { competitiveIntel } from './competitive-intel';
 export { progressQuery } from './defs';
-export { llmLimiter, acquirePermitsUpdate, acquirePermitUpdate, heldPermitsSignal, settlePermitSignal, limiterStatusQuery } from './llm-limiter';
+export { llmLimiter, renewLeaseUpdate, acquirePermitsUpdate, acquirePermitUpdate, heldPermitsSignal, settlePermitSignal, limiterStatusQuery } from './llm-limiter';

@@ -1,7 +1,10 @@
 /**
  * The `llmLimiter` workflow: one long-lived admission controller per task queue, shared by every
- * worker and run. Each worker process asks it for permits for its waiting LLM calls in one batch
- * (`acquirePermits` update) and settles each permit when its call ends (`settlePermit` signal).
+ * worker and run. Each worker process holds a lease per model (concurrency slots and rate quota,
+ * see src/core/lease.ts) and renews it with one `renewLease` update every few seconds, reporting
+ * its usage in aggregate: no update or signal per call. The first protocol (a permit per call:
+ * `acquirePermits` update, `settlePermit` and `heldPermits` signals) is still served, for workers
+ * of an older version during a rolling deploy and for recorded histories.
  * Handlers never wait: a refusal says when to ask again, so handlers finish at once, no update
  * stays in flight (the server allows only a few per workflow) and continue-as-new is clean.
  */
@@ -28,9 +31,13 @@ import {
   type SettleRequest,
   reconcile,
 } from '../core/limiter';
+import { leaseRefusal, leaseRequestSchema, renewLease, type LeaseRequest } from '../core/lease';
+import type { LeaseGrant } from '../core/limiter';
 
 /** Asks for permits for a worker's waiting calls, granted in order as far as they fit. */
 export const acquirePermitsUpdate = defineUpdate<AcquireBatchResponse, [AcquireBatchRequest]>('acquirePermits');
+/** Renews a worker process's lease on one model, reporting its usage since the last renewal. */
+export const renewLeaseUpdate = defineUpdate<LeaseGrant, [LeaseRequest]>('renewLease');
 /** Asks for one permit (the first protocol; kept so running limiters and recorded histories still work). */
 export const acquirePermitUpdate = defineUpdate<AcquireResponse, [AcquireRequest]>('acquirePermit');
 /** Reports how a permitted call ended. */
@@ -50,6 +57,9 @@ export async function llmLimiter(input: { state?: LimiterState; /** Continue as 
   // The bounded state (settled calls folded into usage buckets, batches as first + count) is a
   // change of accounting: runs that started before it keep the old one until they continue as new.
   state.compact = patched('limiter-usage-buckets');
+  // Leases (src/core/lease.ts) share the limits with permits: permits count leased slots and
+  // spend from the same buckets. Runs that started before keep judging permits alone.
+  state.leasing = patched('limiter-leases');
   // Settles first: signals that arrived before this run's first task are dispatched when their
   // handler is registered, and a permit request in the same task must see the slots they free.
   // A signal cannot be refused, and one that throws would fail every workflow task after it (the
@@ -70,7 +80,7 @@ export async function llmLimiter(input: { state?: LimiterState; /** Continue as 
     if (r.success) reconcile(state, r.data, Date.now());
     else drop('heldPermits', r.error.issues);
   });
-  const invalid = (issues: { path: PropertyKey[]; message: string }[]) => new Error(`invalid permit request: ${issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  const invalid = (issues: { path: PropertyKey[]; message: string }[], what = 'permit request') => new Error(`invalid ${what}: ${issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   const refused = (r: { reason: string; retryAfterMs: number }) => ApplicationFailure.create({ type: PERMIT_REFUSED, message: r.reason, details: [r.retryAfterMs] });
   // In the workflow task that continues as new, every request is refused (asked again in a moment,
   // it lands on the new run), so no permit is granted in that task: an update completed in the same
@@ -81,6 +91,18 @@ export async function llmLimiter(input: { state?: LimiterState; /** Continue as 
   const CONTINUING = { reason: 'limiter is continuing as new', retryAfterMs: 50 };
   // Refusals are rejected in the validators, so they never reach history: a busy limiter refuses
   // far more often than it grants, and its history would otherwise grow with every retry.
+  setHandler(renewLeaseUpdate, (req) => renewLease(state, req, Date.now()), {
+    validator: (req) => {
+      const r = leaseRequestSchema.safeParse(req);
+      if (!r.success) throw invalid(r.error.issues, 'lease renewal');
+      // Accepted even in the task that continues as new: a renewal applied again on the new run
+      // (temporalio/temporal#6375) is recognised by its id and answered from memory, not applied
+      // twice. Refusing here would leave the run without a task to continue in (a rejected
+      // update's task is not recorded), and renewals are the only traffic leases make.
+      const refusal = leaseRefusal(state, r.data, Date.now());
+      if (refusal) throw refused(refusal);
+    },
+  });
   setHandler(acquirePermitsUpdate, (req) => acquireBatch(state, req, Date.now()), {
     validator: (req) => {
       const r = acquireBatchSchema.safeParse(req);

@@ -45,6 +45,8 @@ export interface HarnessOptions {
   limitWindowMs?: number;
   /** The limiter's history length before it continues as new. */
   limiterMaxHistory?: number;
+  /** The workers' lease time at the limiter (default 15 s; they renew every third of it). */
+  limiterLeaseMs?: number;
   /** Run the limiter's workflow worker in this harness's workers (default: when limits are set). */
   limiterWorker?: boolean;
   /** How long the limiter may stay silent before calls go ahead without it. */
@@ -158,7 +160,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
           flow: o.flow === false ? undefined : trackFlow(new FlowController({ windowMs: o.limitWindowMs, ceilings: o.limits, fleetSize: () => fleet.size, ...o.flow })),
           throttleDeadlineMs: o.throttleDeadlineMs,
           hedging,
-          admission: o.limits ? trackAdmission(new TemporalAdmission(new Client({ connection: native, dataConverter }), taskQueue, o.limits, o.limitWindowMs ?? 60_000, undefined, o.limiterMaxHistory, o.failOpenAfterMs)) : undefined,
+          admission: o.limits ? trackAdmission(new TemporalAdmission(new Client({ connection: native, dataConverter }), taskQueue, o.limits, o.limitWindowMs ?? 60_000, o.limiterLeaseMs, o.limiterMaxHistory, o.failOpenAfterMs)) : undefined,
         },
         llmMaxConcurrent: o.llmMaxConcurrent ?? 100,
         llmRpm: o.llmRpm ?? 0,
@@ -187,6 +189,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
     async close() {
       fleet.stop();
       await h.stopWorkers();
+      for (const a of admissions) a.close();
       await native.close();
       await connection.close();
       await llm.close();

@@ -5,17 +5,21 @@ import { limiterWorkflowId } from '../../src/llm/admission';
 import { limiterStatusQuery } from '../../src/workflows/llm-limiter';
 
 /**
- * The limiter's status once no permit is in flight, or after `timeoutMs` (whatever it is then).
- * Waiting allows for one report of the permits a worker holds (every 5 s), which repairs a
- * settle that never took effect.
+ * The limiter's status once nothing is in flight and the workers' last reports are in (no new
+ * call reported for a second; a worker reports half a second after its last call ends), or after
+ * `timeoutMs` (whatever it is then).
  */
 export async function limiterWhenIdle(client: Client, taskQueue: string, timeoutMs = 15_000): Promise<LimiterStatus> {
   const handle = client.workflow.getHandle(limiterWorkflowId(taskQueue));
   const deadline = Date.now() + timeoutMs;
   let status = await handle.query(limiterStatusQuery);
-  while (status.inFlight > 0 && Date.now() < deadline) {
+  let lastChange = Date.now();
+  while (Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 100));
-    status = await handle.query(limiterStatusQuery);
+    const next = await handle.query(limiterStatusQuery);
+    if (next.reported !== status.reported || next.inFlight !== status.inFlight) lastChange = Date.now();
+    status = next;
+    if (status.inFlight === 0 && Date.now() - lastChange >= 1000) break;
   }
   return status;
 }

@@ -15,8 +15,17 @@ const DIR = path.join(__dirname, '..', 'histories');
 const LIMITER_V1 = 'llmLimiter-v1';
 /** Recorded before the bounded state (patch `limiter-usage-buckets`): replays through the old accounting. */
 const LIMITER_V2 = 'llmLimiter-v2';
-/** How the patch id appears in a recorded marker (a JSON payload, base64). */
-const BUCKETS_PATCH = Buffer.from('"limiter-usage-buckets"').toString('base64').replace(/=+$/, '');
+/** Recorded before leases (patch `limiter-leases`): permits judged alone, bounded state. */
+const LIMITER_V3 = 'llmLimiter-v3';
+/** The patch ids recorded in a history file (its `core_patch` markers). */
+const patchesIn = (name: string): string[] => {
+  const raw = JSON.parse(fs.readFileSync(path.join(DIR, `${name}.json`), 'utf8')) as { events: { markerRecordedEventAttributes?: { markerName: string; details: Record<string, { payloads: { data: string }[] }> } }[] };
+  return raw.events
+    .map((e) => e.markerRecordedEventAttributes)
+    .filter((m) => m?.markerName === 'core_patch')
+    .map((m) => JSON.parse(Buffer.from(m!.details['patch-data'].payloads[0].data, 'base64').toString('utf8')) as { id: string })
+    .map((p) => p.id);
+};
 const load = (name: string) => historyFromJSON(JSON.parse(fs.readFileSync(path.join(DIR, `${name}.json`), 'utf8')));
 
 describe('replay of recorded histories', () => {
@@ -25,7 +34,7 @@ describe('replay of recorded histories', () => {
 
   test('a history is committed for every scenario and every workflow type', () => {
     const files = fs.readdirSync(DIR).filter((f) => f.endsWith('.json'));
-    expect(files.sort()).toEqual([...HISTORY_SCENARIOS.map((s) => `${s.name}.json`), `${LIMITER_HISTORY.name}.json`, `${LIMITER_V1}.json`, `${LIMITER_V2}.json`].sort());
+    expect(files.sort()).toEqual([...HISTORY_SCENARIOS.map((s) => `${s.name}.json`), `${LIMITER_HISTORY.name}.json`, `${LIMITER_V1}.json`, `${LIMITER_V2}.json`, `${LIMITER_V3}.json`].sort());
     expect(new Set(HISTORY_SCENARIOS.map((s) => s.workflowType))).toEqual(new Set(['fanOut', 'runDag', 'decomposeAndSynthesize', 'pipeline', 'competitiveIntel']));
   });
 
@@ -33,17 +42,24 @@ describe('replay of recorded histories', () => {
     await expect(Worker.runReplayHistory({ workflowBundle: bundle }, load(name), `history-${name}`)).resolves.toBeUndefined();
   });
 
-  test('the llmLimiter history (batches of permits granted through updates, settled through signals, bounded state) replays', async () => {
+  test('the llmLimiter history (lease renewals through updates, usage in aggregate) replays', async () => {
     const history = load(LIMITER_HISTORY.name);
+    expect(JSON.stringify(history)).toContain('renewLease');
+    expect(patchesIn(LIMITER_HISTORY.name)).toEqual(['limiter-usage-buckets', 'limiter-leases']);
+    await expect(Worker.runReplayHistory({ workflowBundle: bundle }, history, LIMITER_HISTORY.workflowId)).resolves.toBeUndefined();
+  });
+
+  test('a limiter history recorded before leases (batches of permits, settle signals, bounded state) replays, permits judged alone', async () => {
+    const history = load(LIMITER_V3);
     expect(JSON.stringify(history)).toContain('acquirePermits');
-    expect(JSON.stringify(history)).toContain(BUCKETS_PATCH);
+    expect(patchesIn(LIMITER_V3)).toEqual(['limiter-usage-buckets']);
     await expect(Worker.runReplayHistory({ workflowBundle: bundle }, history, LIMITER_HISTORY.workflowId)).resolves.toBeUndefined();
   });
 
   test('a limiter history recorded before the bounded state replays (the old accounting, behind patched())', async () => {
     const history = load(LIMITER_V2);
     expect(JSON.stringify(history)).toContain('acquirePermits');
-    expect(JSON.stringify(history)).not.toContain(BUCKETS_PATCH);
+    expect(patchesIn(LIMITER_V2)).toEqual([]);
     await expect(Worker.runReplayHistory({ workflowBundle: bundle }, history, LIMITER_HISTORY.workflowId)).resolves.toBeUndefined();
   });
 

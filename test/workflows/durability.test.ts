@@ -457,15 +457,15 @@ describe('durability with real worker processes', () => {
       const r = (await after.client.workflow.getHandle(workflowId).result()) as FanOutResult;
       expect(r.stats).toMatchObject({ total: 8, succeeded: 8, failed: 0 });
       const requests = llm.stats().requests;
-      // The limit held through the outage, and no call went out while the server was down.
+      // The limit held through the outage. The worker's lease (15 s) outlives a 4 s outage, so
+      // calls may start on its slots while the server is down; never more than its slots.
       expect(llm.stats().maxInFlight).toBeLessThanOrEqual(3);
-      expect(requests.filter((q) => q.receivedAt > downAt && q.receivedAt < restartAt)).toEqual([]);
-      // Every permit was settled (or handed back): none is left to be reclaimed by its 5-minute lease.
-      // (a settle lost in the outage is repaired by the worker's next report of what it holds, every 5 s)
+      const duringOutage = requests.filter((q) => q.receivedAt > downAt && q.receivedAt < restartAt).length;
+      // The usage reached the limiter after the restart, and nothing is left in flight.
       const status = await limiterWhenIdle(after.client, taskQueue, 10_000);
       expect(status.inFlight).toBe(0);
-      expect(status.granted).toBeGreaterThanOrEqual(8);
-      console.log(`durability/limiter: ${requests.length} LLM requests, max ${llm.stats().maxInFlight} in flight, ${status.granted} permits granted, ${status.repaired} settles repaired, run done ${((Date.now() - upAt) / 1000).toFixed(1)} s after the restart`);
+      expect(status.reported).toBeGreaterThanOrEqual(8);
+      console.log(`durability/limiter: ${requests.length} LLM requests (${duringOutage} sent on the lease while the server was down), max ${llm.stats().maxInFlight} in flight, ${status.renewals} lease renewals, run done ${((Date.now() - upAt) / 1000).toFixed(1)} s after the restart`);
       await killWorker(worker);
     });
   });
