@@ -85,6 +85,7 @@ export const fleet: CaseDef = {
     // The last reports (half a second after each holder's last call).
     await sleep(1500);
     clearInterval(sampler);
+    for (const h of holders) h.close();
     const cpu = cpuDelta(cpu0, b.env.cpu());
     const server = counterDelta(server0, await b.env.serverCounters());
     const tasks = (await workflowTasks(b, id)) - tasks0;

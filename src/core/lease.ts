@@ -84,6 +84,9 @@ const RATES: { rate: Rate; want: 'requests' | 'input' | 'output' }[] = [
 /** `mine` of `pool` when the asks (`total`) exceed it, in proportion; else all of `mine`. */
 const share = (pool: number, mine: number, total: number) => (total > pool ? Math.floor((pool * mine) / Math.max(1, total)) : mine);
 
+/** What is kept back from spare grants (a tenth of a limit), for calls that arrive elsewhere. */
+const reserve = (limit: number) => Math.ceil(limit / 10);
+
 /** A holder still alive at `now`. */
 const live = (h: LeaseHolder, now: number) => h.seen + h.leaseMs > now;
 
@@ -179,8 +182,12 @@ export function renewLease(s: LimiterState, req: LeaseRequest, now: number): Lea
     const totalNeed = holders.reduce((n, x) => n + needOf(x), 0) + old;
     contended = totalNeed > limit;
     const base = contended ? Math.max(1, Math.floor((limit * needOf(h)) / Math.max(1, totalNeed))) : needOf(h);
-    const spare = share(Math.max(0, limit - totalNeed), aheadOf(h, 'slots'), holders.reduce((n, x) => n + aheadOf(x, 'slots'), 0));
+    // Spare slots come out of what nobody needs less a reserve, so a holder whose calls arrive
+    // finds free slots without waiting for the others to hand their spares back.
+    const spare = share(Math.max(0, limit - totalNeed - reserve(limit)), aheadOf(h, 'slots'), holders.reduce((n, x) => n + aheadOf(x, 'slots'), 0));
     let target = Math.min(base + spare, Math.max(0, limit - others));
+    // Nearly all slots out: holders renew sooner, so spares go where calls wait within a second.
+    if (others + target >= limit - reserve(limit) / 2) contended = true;
     // Paused after a throttle: what runs may finish, nothing new starts.
     if (paused) target = Math.min(target, h.inFlight);
     h.slots = Math.max(0, target);
@@ -202,7 +209,7 @@ export function renewLease(s: LimiterState, req: LeaseRequest, now: number): Lea
     const demand = holders.reduce((n, x) => n + x.want[want], 0);
     if (demand > level) contended = true;
     const base = demand > level ? Math.floor((level * req.want[want]) / Math.max(1, demand)) : req.want[want];
-    const spare = share(Math.max(0, level - demand), aheadOf(h, want), holders.reduce((n, x) => n + aheadOf(x, want), 0));
+    const spare = share(Math.max(0, level - demand - reserve(capacity)), aheadOf(h, want), holders.reduce((n, x) => n + aheadOf(x, want), 0));
     quota[rate] = paused ? 0 : Math.max(0, Math.min(level, base + spare));
     if (req.first && !paused) {
       // A call larger than the whole bucket goes alone once the bucket is full, or it never could.

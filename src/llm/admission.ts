@@ -72,6 +72,8 @@ const CANCEL_HOLD_MS = 6000;
 const LEASE_USE_FRACTION = 0.8;
 /** Quota asked for ahead of the calls already waiting: the calls expected until the next renewal, and this much more. */
 const PREFETCH_MARGIN = 1.25;
+/** Spare slots asked for: the calls expected over this long (a slot is reused when its call ends). */
+const SPARE_SLOTS_MS = 1000;
 /** The arrival rate before the first renewal is measured over this long. */
 const FIRST_RATE_MS = 2000;
 
@@ -417,7 +419,8 @@ export class TemporalAdmission implements Admission {
         output: l.waiters.reduce((n, w) => n + w.maxOutputTokens, 0),
       },
       // The calls expected before the next renewal, so they find quota here instead of asking.
-      ahead: { slots: ahead, requests: ahead, input: Math.ceil(ahead * l.avgInput), output: Math.ceil(ahead * l.avgOutput) },
+      // Slots are reused as calls end, so spare slots only cover about a second of arrivals.
+      ahead: { slots: Math.min(ahead, Math.ceil(l.rate * SPARE_SLOTS_MS)), requests: ahead, input: Math.ceil(ahead * l.avgInput), output: Math.ceil(ahead * l.avgOutput) },
       ...(first ? { first: { input: first.inputTokens, output: first.maxOutputTokens } } : {}),
       returned,
       usage: { ...usage, throttledSentAt: usage.throttledSentAt === undefined || !Number.isFinite(usage.throttledSentAt) ? undefined : usage.throttledSentAt },

@@ -108,7 +108,8 @@ export class FlowController {
       const c = this.o.ceilings?.[model] ?? this.o.ceilings?.['*'] ?? {};
       const max = Math.min(c.adaptiveMax ?? Infinity, this.o.maxConcurrency ?? FLOW_MAX_CONCURRENCY);
       f = {
-        limit: new AdaptiveLimit(Math.min(this.o.initialConcurrency ?? FLOW_INITIAL_CONCURRENCY, max), max),
+        // A fleet starts at one window in all, not one per process: each process opens at its share.
+        limit: new AdaptiveLimit(Math.min(Math.ceil((this.o.initialConcurrency ?? FLOW_INITIAL_CONCURRENCY) / Math.max(1, this.o.fleetSize?.() ?? 1)), max), max),
         buckets: new LearnedBuckets(this.o.windowMs ?? 60_000, { requests: c.rpm, inputTokens: c.itpm, outputTokens: c.otpm }, this.now()),
         inFlight: 0,
         pausedUntil: 0,

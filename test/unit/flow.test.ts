@@ -97,6 +97,20 @@ describe('AdaptiveLimit', () => {
 });
 
 describe('FlowController', () => {
+  test('in a fleet of N processes each starts at 1/N of the initial window (the fleet opens at one window in all), then grows on its own', async () => {
+    const f = new FlowController({ initialConcurrency: 16, fleetSize: () => 4 });
+    const ac = new AbortController();
+    const slots = await Promise.all(Array.from({ length: 4 }, () => f.acquire('m', { inputTokens: 1, maxOutputTokens: 1 }, ac.signal)));
+    expect(f.status()[0]).toMatchObject({ concurrencyLimit: 4, inFlight: 4, slowStart: true });
+    for (const s of slots) s.release({ outcome: 'success' });
+    // Slow start: each success adds one.
+    expect(f.status()[0].concurrencyLimit).toBe(8);
+    // More processes than the window: each starts at one call.
+    const big = new FlowController({ initialConcurrency: 16, fleetSize: () => 40 });
+    (await big.acquire('m', { inputTokens: 1, maxOutputTokens: 1 }, ac.signal)).release({ outcome: 'unused' });
+    expect(big.status()[0].concurrencyLimit).toBe(1);
+  });
+
   test('grants in order up to the adaptive limit; a throttle cuts it; the throttled call waits out its retry-after, others do not', async () => {
     const f = new FlowController({ initialConcurrency: 2 });
     const ac = new AbortController();

@@ -37,6 +37,17 @@ describe('lease: concurrency slots', () => {
     expect(renewLease(s, renewal({ limits, inFlight: 4, want: want(12) }), 2010).slots).toBe(5);
   });
 
+  test('spare slots (for calls a holder expects) leave a reserve, so calls arriving at another holder start without waiting for spares to come back', () => {
+    const s = fresh();
+    const limits = { adaptiveMax: 10 };
+    // A needs 2 and expects 20 more: it gets its 2 and spares from the 8 nobody needs, less a reserve of 1.
+    expect(renewLease(s, renewal({ holder: 'a', limits, want: want(2), ahead: want(20) }), 0)).toMatchObject({ slots: 9 });
+    // B's call arrives: it fits the reserve at once; with all slots out, holders are told to renew soon.
+    expect(renewLease(s, renewal({ holder: 'b', limits, want: want(1) }), 10)).toMatchObject({ slots: 1, renewInMs: CONTENDED_RENEW_MS });
+    // At A's next renewal its spares shrink to what is left over.
+    expect(renewLease(s, renewal({ holder: 'a', limits, inFlight: 2, want: want(2), ahead: want(20) }), 1000).slots).toBe(8);
+  });
+
   test('a holder that stops renewing loses its slots after its lease; the first one waiting gets them', () => {
     const s = fresh();
     const limits = { adaptiveMax: 4 };
@@ -184,7 +195,7 @@ describe('lease state and cost at fleet scale', () => {
           leaseMs: 15_000,
           inFlight: w.running.length,
           want: { slots: w.running.length + w.waiting, requests: w.waiting, input: w.waiting * 50, output: w.waiting * 1024 },
-          ahead: { slots: ahead, requests: ahead, input: ahead * 50, output: ahead * 1024 },
+          ahead: { slots: Math.min(ahead, Math.ceil(w.rate * 1000)), requests: ahead, input: ahead * 50, output: ahead * 1024 },
           ...(w.waiting ? { first: { input: 50, output: 1024 } } : {}),
           returned: { ...w.quota },
           usage: { ...w.usage },
