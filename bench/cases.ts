@@ -776,16 +776,25 @@ const flow: CaseDef = {
 
     // Token admission: ~50 input tokens per call, 500 per 2 s window, 60 calls in one run.
     const adm = await b.measure({
-      label: 'LLM_ITPM=500 per 2 s window',
+      label: 'LLM_ITPM=500 per 2 s window (a token bucket)',
       worker: { maxConcurrent: 200, extraEnv: { LLM_ITPM: '500', LLM_LIMIT_WINDOW_MS: '2000' } },
       latency: fast,
       type: 'fanOut',
       input: { tasks: tasks(60, 180), maxConcurrent: 60 },
       keepArrivals: true,
     });
-    const reqs = adm.requestTokens ?? [];
-    const maxWin = Math.max(0, ...reqs.map((q) => reqs.filter((o) => o.at > q.at - 2000 && o.at <= q.at).reduce((n, o) => n + o.input, 0)));
-    rows.push(['admission: input tokens per 2 s window', '60 calls × ~50 tokens, budget 500', `max ${maxWin} tokens in any 2 s window; wall ${ms(adm.wallMs)}`, verdict(maxWin <= 500)]);
+    // The limit is a token bucket (as the API's): 500 tokens, refilled at 500 per 2 s. Over any
+    // span of d ms the LLM server may see at most 500 + 500 × d / 2000 (+100 ms for transit).
+    const reqs = [...(adm.requestTokens ?? [])].sort((a, c) => a.at - c.at);
+    let excess = -Infinity;
+    for (let i = 0; i < reqs.length; i++) {
+      let sum = 0;
+      for (let j = i; j < reqs.length; j++) {
+        sum += reqs[j].input;
+        excess = Math.max(excess, sum - (500 * (reqs[j].at - reqs[i].at + 100)) / 2000);
+      }
+    }
+    rows.push(['admission: input-token bucket shared by the fleet', '60 calls × ~50 tokens, bucket 500 per 2 s', `at most ${Math.round(excess)} tokens beyond the refill over any span (bucket: 500); wall ${ms(adm.wallMs)}`, verdict(excess <= 500)]);
     data.admission = adm;
 
     // Flow control on by default: the provider answers 429 (retry-after 1 s) above 4 concurrent
