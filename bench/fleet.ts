@@ -9,6 +9,7 @@ import { limiterStatusQuery } from '../src/workflows/llm-limiter';
 import { type WorkerConfig, cpuDelta } from './lib/env';
 import { median, ms, num, ratio, verdict, type Cell } from './lib/format';
 import { counterDelta, type Bench, type Measured } from './lib/measure';
+import { runWorkflow } from './lib/runwf';
 
 const MODEL = 'claude-sonnet-4-6';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -28,7 +29,7 @@ const rpc = (d: Record<string, number>, op: string) => d[`frontend:${op}`] ?? 0;
 
 export const fleet: CaseDef = {
   id: 'fleet',
-  title: '12. Fleet limiter at scale: 20 simulated workers at 5,000 calls/min (leases), and server CPU per call with admission vs without',
+  title: '12. Fleet: the limiter at 20 simulated workers × 5,000 calls/min (leases), server CPU per call with admission vs without, fairness between runs',
   inQuick: true,
   async run(b) {
     const rows: Cell[][] = [];
@@ -128,6 +129,25 @@ export const fleet: CaseDef = {
     rows.push(['  with / without', 'server CPU per call', ratio(r), verdict(r <= 1.2)]);
     targets.push({ case: 'fleet', target: 'server CPU per call with fleet admission ≤ 1.2 × without', measured: `${num(cpuPerCall(runs.with), 2)} vs ${num(cpuPerCall(runs.without), 2)} ms = ${ratio(r)} (the permit protocol: ~2×)`, met: r <= 1.2 });
     data.cost = runs;
+
+    // --- Part C: fairness between runs on one queue: a 12-task run alone, and started behind a
+    // 400-task run's backlog (5 LLM slots in the worker, L = 100 ms, so the backlog waits on the server).
+    const fw = await b.worker({ maxConcurrent: 5 });
+    await b.env.llm.prepare({ ttftMs: 100, perTokenMs: 0, outputTokens: 5 });
+    const mk = (n: number, p: string) => Array.from({ length: n }, (_, i) => ({ name: `${p} ${i}`, prompt: `${p} fairness task ${i}` }));
+    const small = () => runWorkflow<{ stats: { succeeded: number } }>(b.env.client, 'fanOut', { tasks: mk(12, 'small') }, { taskQueue: fw.taskQueue, idPrefix: 'bench-fair-small', timeoutMs: 120_000 });
+    const alone = await small();
+    const bigStart = Date.now();
+    const big = await b.env.client.workflow.start('fanOut', { taskQueue: fw.taskQueue, workflowId: `bench-fair-big-${bigStart}`, args: [{ tasks: mk(400, 'big'), maxConcurrent: 400 }] });
+    await sleep(1000);
+    const behind = await small();
+    const bigResult = (await big.result()) as { stats: { succeeded: number } };
+    const bigWall = Date.now() - bigStart;
+    b.log(`  fairness: small run alone ${ms(alone.wallMs)}, behind a 400-task run ${ms(behind.wallMs)}; big run ${ms(bigWall)} (${bigResult.stats.succeeded} succeeded)`);
+    const fairOk = !behind.error && behind.wallMs < 0.5 * bigWall;
+    rows.push(['fairness: a 12-task run alone vs started 1 s behind a 400-task run (5 slots, L = 100 ms)', 'small run wall; the big run\'s wall', `alone ${ms(alone.wallMs)}, behind ${ms(behind.wallMs)}${behind.error ? ` (${behind.error})` : ''}; big run ${ms(bigWall)}`, verdict(fairOk)]);
+    targets.push({ case: 'fleet', target: 'fairness: a small run behind a big one finishes long before it (< half the big run\'s wall)', measured: `${ms(behind.wallMs)} behind vs ${ms(alone.wallMs)} alone; big run ${ms(bigWall)}`, met: fairOk });
+    data.fairness = { alone, behind, bigWallMs: bigWall };
 
     return { tables: [{ title: fleet.title, head: ['case', 'what', 'measured', 'check'], rows, notes: ['Part A drives the real TemporalAdmission of 20 holders in the bench process (no LLM request; each call holds its slot 3 s) against the llmLimiter on the dev server; counts come from the server\'s own metrics and the limiter\'s histories.'] }], targets, data };
   },

@@ -84,6 +84,9 @@ const RATES: { rate: Rate; want: 'requests' | 'input' | 'output' }[] = [
 /** `mine` of `pool` when the asks (`total`) exceed it, in proportion; else all of `mine`. */
 const share = (pool: number, mine: number, total: number) => (total > pool ? Math.floor((pool * mine) / Math.max(1, total)) : mine);
 
+/** Width of a slot of the window's grant record (a twentieth of the window). */
+const slotWidth = (windowMs: number) => Math.max(50, Math.floor(windowMs / 20));
+
 /** What is kept back from spare grants (a tenth of a limit), for calls that arrive elsewhere. */
 const reserve = (limit: number) => Math.ceil(limit / 10);
 
@@ -143,12 +146,28 @@ export function renewLease(s: LimiterState, req: LeaseRequest, now: number): Lea
   give('rpm', req.returned.requests);
   give('itpm', req.returned.input + req.usage.inputRefund);
   give('otpm', req.returned.output + req.usage.outputRefund);
+  // The window's record of what was granted: what comes back is taken off the slot the holder's
+  // last grant went into (while that slot is still in the window).
+  const win = (m.windows ??= {});
+  const slot = slotWidth(windowMs);
+  const horizon = now - windowMs;
+  for (const { rate } of RATES) {
+    if (!m.buckets[rate]) delete win[rate];
+    else win[rate] = (win[rate] ?? []).filter((x) => x.t + slot > horizon);
+  }
+  const takeBack = (rate: Rate, n: number) => {
+    const x = win[rate]?.find((e) => e.t === h.grantSlot);
+    if (x && n > 0) x.n = Math.max(0, x.n - n);
+  };
 
   // The holder's report.
   const h: LeaseHolder = (m.holders[req.holder] ??= { slots: 0, inFlight: 0, want: { slots: 0, requests: 0, input: 0, output: 0 }, seen: now, leaseMs: req.leaseMs });
   h.inFlight = req.inFlight;
   h.want = req.want;
   h.ahead = req.ahead;
+  takeBack('rpm', req.returned.requests);
+  takeBack('itpm', req.returned.input + req.usage.inputRefund);
+  takeBack('otpm', req.returned.output + req.usage.outputRefund);
   h.seen = now;
   h.leaseMs = req.leaseMs;
   const holders = Object.values(m.holders);
@@ -205,7 +224,10 @@ export function renewLease(s: LimiterState, req: LeaseRequest, now: number): Lea
     const b = m.buckets[rate];
     if (!b) continue;
     const capacity = limits[rate]!;
-    const level = Math.max(0, b.level);
+    // A bucket, and never more than the limit granted within any window (the stricter reading
+    // of a per-minute limit, and what a provider enforcing it over shorter intervals needs).
+    const inWindow = (win[rate] ?? []).reduce((n, x) => n + x.n, 0);
+    const level = Math.max(0, Math.min(b.level, capacity - inWindow));
     const demand = holders.reduce((n, x) => n + x.want[want], 0);
     if (demand > level) contended = true;
     const base = demand > level ? Math.floor((level * req.want[want]) / Math.max(1, demand)) : req.want[want];
@@ -229,9 +251,17 @@ export function renewLease(s: LimiterState, req: LeaseRequest, now: number): Lea
   if (!firstFits) for (const { rate } of RATES) if (quota[rate] !== null) quota[rate] = 0;
   for (const { rate } of RATES) {
     const b = m.buckets[rate];
-    if (b && quota[rate]) b.level -= quota[rate]!;
+    if (b && quota[rate]) {
+      b.level -= quota[rate]!;
+      const t = Math.floor(now / slot) * slot;
+      const list = (win[rate] ??= []);
+      const x = list.find((e) => e.t === t);
+      if (x) x.n += quota[rate]!;
+      else list.push({ t, n: quota[rate]! });
+    }
   }
   h.outstanding = { rpm: quota.rpm ?? 0, itpm: quota.itpm ?? 0, otpm: quota.otpm ?? 0 };
+  h.grantSlot = Math.floor(now / slot) * slot;
 
   const grant: LeaseGrant = {
     slots,

@@ -208,6 +208,8 @@ export interface LeaseHolder {
   slots: number;
   inFlight: number;
   want: { slots: number; requests: number; input: number; output: number };
+  /** The window slot its last grant was recorded in. */
+  grantSlot?: number;
   /** Quota granted at its last renewal (spent or not: it says at the next). */
   outstanding?: { rpm: number; itpm: number; otpm: number };
   /** What it asked for beyond its needs (expected calls). */
@@ -224,6 +226,8 @@ export interface LeaseHolder {
 
 export interface LeaseModelState {
   buckets: Partial<Record<'rpm' | 'itpm' | 'otpm', TokenBucket>>;
+  /** Per rate, quota granted per slot of the window (net of what came back). */
+  windows?: Partial<Record<'rpm' | 'itpm' | 'otpm', { t: number; n: number }[]>>;
   holders: Record<string, LeaseHolder>;
 }
 

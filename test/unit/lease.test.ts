@@ -101,6 +101,20 @@ describe('lease: rate quota from token buckets', () => {
     expect(describeLimiter(s, 1000).models.m.buckets).toEqual({ itpm: 1000, otpm: 500 });
   });
 
+  test('never more than the limit granted within any window, however full the bucket (a per-minute limit read strictly); what comes back counts off', () => {
+    const s = fresh();
+    const limits = { rpm: 10 };
+    const first = { input: 1, output: 1 };
+    expect(renewLease(s, renewal({ limits, want: want(0, 10), first }), 0).requests).toBe(10);
+    // 5 s later the bucket holds 5 again, but 10 were granted within the window: nothing yet.
+    expect(renewLease(s, renewal({ holder: 'b', limits, want: want(0, 5), first }), 5000)).toMatchObject({ requests: 0, reason: '10 requests per window reached' });
+    // The first holder hands 4 back unused: they count off its grant, and b gets them.
+    renewLease(s, renewal({ limits, want: want(0), returned: { requests: 4, input: 0, output: 0 } }), 5100);
+    expect(renewLease(s, renewal({ holder: 'b', limits, want: want(0, 5), first }), 5200).requests).toBe(4);
+    // Once the first grant has left the window, only b's 4 count: c gets its share (b still wants 5) of what is left.
+    expect(renewLease(s, renewal({ holder: 'c', limits, want: want(0, 10), first }), 10_600).requests).toBe(3);
+  });
+
   test('under contention each holder gets a share by demand, at least its first call when it fits; otherwise nothing, and when to come back', () => {
     const s = fresh();
     const limits = { rpm: 10 };
