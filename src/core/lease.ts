@@ -21,7 +21,7 @@
  */
 import { z } from 'zod';
 import { DEFAULT_THROTTLE_WAIT_MS, aimdSuccess, aimdThrottled } from './flow';
-import { modelLimitsSchema, oldInFlight, refill, type LeaseGrant, type LeaseHolder, type LeaseModelState, type LimiterState, type Refusal } from './limiter';
+import { holderLive as live, initialLimiterState, modelLimitsSchema, oldInFlight, refill, type LeaseGrant, type LeaseHolder, type LeaseModelState, type LimiterState, type Refusal } from './limiter';
 
 const count = z.number().int().min(0).max(1e12);
 /** Token corrections may be negative (a call used more input than estimated). */
@@ -75,10 +75,10 @@ const RECENT_IDS = 4;
 const MIN_RETRY_MS = 250;
 
 type Rate = 'rpm' | 'itpm' | 'otpm';
-const RATES: { rate: Rate; want: 'requests' | 'input' | 'output' }[] = [
-  { rate: 'rpm', want: 'requests' },
-  { rate: 'itpm', want: 'input' },
-  { rate: 'otpm', want: 'output' },
+const RATES: { rate: Rate; want: 'requests' | 'input' | 'output'; unit: string }[] = [
+  { rate: 'rpm', want: 'requests', unit: 'requests' },
+  { rate: 'itpm', want: 'input', unit: 'input tokens' },
+  { rate: 'otpm', want: 'output', unit: 'output tokens' },
 ];
 
 /** `mine` of `pool` when the asks (`total`) exceed it, in proportion; else all of `mine`. */
@@ -90,11 +90,8 @@ const slotWidth = (windowMs: number) => Math.max(50, Math.floor(windowMs / 20));
 /** What is kept back from spare grants (a tenth of a limit), for calls that arrive elsewhere. */
 const reserve = (limit: number) => Math.ceil(limit / 10);
 
-/** A holder still alive at `now`. */
-const live = (h: LeaseHolder, now: number) => h.seen + h.leaseMs > now;
-
 /** Drops holders that stopped renewing (their slots come back) and the models nobody holds. */
-export function expireHolders(s: LimiterState, now: number): void {
+function expireHolders(s: LimiterState, now: number): void {
   for (const [model, m] of Object.entries(s.leases ?? {})) {
     for (const [id, h] of Object.entries(m.holders)) if (!live(h, now)) delete m.holders[id];
     if (!Object.keys(m.holders).length && !Object.keys(m.buckets).length) delete s.leases![model];
@@ -139,15 +136,7 @@ export function renewLease(s: LimiterState, req: LeaseRequest, now: number): Lea
     b.level = Math.min(b.level, Math.max(cap[rate]!, Math.min(before, capacity)));
     m.buckets[rate] = b;
   }
-  const give = (rate: Rate, n: number) => {
-    const b = m.buckets[rate];
-    if (b && n) b.level = Math.min(cap[rate]!, b.level + n);
-  };
-  give('rpm', req.returned.requests);
-  give('itpm', req.returned.input + req.usage.inputRefund);
-  give('otpm', req.returned.output + req.usage.outputRefund);
-  // The window's record of what was granted: what comes back is taken off the slot the holder's
-  // last grant went into (while that slot is still in the window).
+  // The window's record of what was granted, without the slots that left it.
   const win = (m.windows ??= {});
   const slot = slotWidth(windowMs);
   const horizon = now - windowMs;
@@ -155,19 +144,21 @@ export function renewLease(s: LimiterState, req: LeaseRequest, now: number): Lea
     if (!m.buckets[rate]) delete win[rate];
     else win[rate] = (win[rate] ?? []).filter((x) => x.t + slot > horizon);
   }
-  const takeBack = (rate: Rate, n: number) => {
-    const x = win[rate]?.find((e) => e.t === h.grantSlot);
-    if (x && n > 0) x.n = Math.max(0, x.n - n);
-  };
 
-  // The holder's report.
+  // The holder's report. What comes back (quota not used, reservations' corrections) goes into
+  // the bucket, and is taken off the window slot the holder's last grant went into.
   const h: LeaseHolder = (m.holders[req.holder] ??= { slots: 0, inFlight: 0, want: { slots: 0, requests: 0, input: 0, output: 0 }, seen: now, leaseMs: req.leaseMs });
+  const back: Record<Rate, number> = { rpm: req.returned.requests, itpm: req.returned.input + req.usage.inputRefund, otpm: req.returned.output + req.usage.outputRefund };
+  for (const { rate } of RATES) {
+    const b = m.buckets[rate];
+    if (!b || !back[rate]) continue;
+    b.level = Math.min(cap[rate]!, b.level + back[rate]);
+    const x = win[rate]?.find((e) => e.t === h.grantSlot);
+    if (x && back[rate] > 0) x.n = Math.max(0, x.n - back[rate]);
+  }
   h.inFlight = req.inFlight;
   h.want = req.want;
   h.ahead = req.ahead;
-  takeBack('rpm', req.returned.requests);
-  takeBack('itpm', req.returned.input + req.usage.inputRefund);
-  takeBack('otpm', req.returned.output + req.usage.outputRefund);
   h.seen = now;
   h.leaseMs = req.leaseMs;
   const holders = Object.values(m.holders);
@@ -220,7 +211,7 @@ export function renewLease(s: LimiterState, req: LeaseRequest, now: number): Lea
   const quota: Record<Rate, number | null> = { rpm: null, itpm: null, otpm: null };
   const firstNeed: Record<Rate, number> = { rpm: 1, itpm: req.first?.input ?? 0, otpm: req.first?.output ?? 0 };
   let firstFits = true;
-  for (const { rate, want } of RATES) {
+  for (const { rate, want, unit } of RATES) {
     const b = m.buckets[rate];
     if (!b) continue;
     const capacity = limits[rate]!;
@@ -241,7 +232,7 @@ export function renewLease(s: LimiterState, req: LeaseRequest, now: number): Lea
         else {
           firstFits = false;
           const rate_ = capacity / windowMs;
-          refusals.push({ retryAfterMs: (need - b.level) / rate_, reason: `${capacity} ${rate === 'rpm' ? 'requests' : rate === 'itpm' ? 'input tokens' : 'output tokens'} per window reached` });
+          refusals.push({ retryAfterMs: (need - b.level) / rate_, reason: `${capacity} ${unit} per window reached` });
         }
       }
     }
@@ -298,14 +289,12 @@ export function leaseRefusal(s: LimiterState, req: LeaseRequest, now: number): R
   const changed = req.inFlight !== h.inFlight || JSON.stringify([req.want, req.ahead ?? null]) !== JSON.stringify([h.want, h.ahead ?? null]);
   if (reports || changed || now - h.seen >= calmRenewMs(req.leaseMs) / 2) return undefined;
   // The same ask as before: decide it on a copy; refuse it if it would grant nothing new.
-  const copy = JSON.parse(JSON.stringify({ leases: { [req.model]: s.leases![req.model] }, models: s.models[req.model] ? { [req.model]: s.models[req.model] } : {}, entries: s.entries.filter((e) => e.model === req.model) })) as LimiterState;
+  const copy: LimiterState = JSON.parse(
+    JSON.stringify({ ...initialLimiterState(), leasing: s.leasing, leases: { [req.model]: s.leases![req.model] }, models: s.models[req.model] ? { [req.model]: s.models[req.model] } : {}, entries: s.entries.filter((e) => e.model === req.model) }),
+  );
   const before = h.slots;
-  const g = renewLease({ ...initialCopy(copy) }, { ...req, id: `${req.id}#check` }, now);
+  const g = renewLease(copy, { ...req, id: `${req.id}#check` }, now);
   const more = (g.slots ?? 0) > before || (g.requests ?? 0) > 0 || (g.input ?? 0) > 0 || (g.output ?? 0) > 0;
   if (more) return undefined;
   return { retryAfterMs: g.retryAfterMs ?? MIN_RETRY_MS, reason: g.reason ?? 'nothing to grant yet' };
-}
-
-function initialCopy(c: LimiterState): LimiterState {
-  return { seq: 0, entries: c.entries ?? [], models: c.models ?? {}, windowMs: 60_000, granted: 0, refused: 0, compact: true, leasing: true, leases: c.leases };
 }

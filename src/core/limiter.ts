@@ -237,6 +237,9 @@ export function refill(b: TokenBucket | undefined, capacity: number, windowMs: n
   return { level: Math.min(capacity, b.level + (Math.max(0, now - b.at) * capacity) / windowMs), at: Math.max(b.at, now) };
 }
 
+/** Whether a lease holder has renewed within its lease time. */
+export const holderLive = (h: LeaseHolder, now: number) => h.seen + h.leaseMs > now;
+
 /** Permits of the first protocol in flight for a model. */
 export function oldInFlight(s: LimiterState, model: string, now: number): number {
   return s.entries.filter((e) => e.model === model && !e.settled && e.leaseUntil > now).length;
@@ -245,7 +248,7 @@ export function oldInFlight(s: LimiterState, model: string, now: number): number
 /** Slots held through leases on a model (a holder running more than its slots counts what it runs). */
 export function leasedInFlight(s: LimiterState, model: string, now: number): number {
   return Object.values(s.leases?.[model]?.holders ?? {})
-    .filter((h) => h.seen + h.leaseMs > now)
+    .filter((h) => holderLive(h, now))
     .reduce((n, h) => n + Math.max(h.slots, h.inFlight), 0);
 }
 
@@ -544,12 +547,11 @@ export interface LimiterStatus {
 
 /** A summary for the limiter's query. */
 export function describeLimiter(s: LimiterState, now: number): LimiterStatus {
-  const live = (h: LeaseHolder) => h.seen + h.leaseMs > now;
   const holders = new Set<string>();
   let leasedRunning = 0;
   for (const m of Object.values(s.leases ?? {})) {
     for (const [id, h] of Object.entries(m.holders)) {
-      if (!live(h)) continue;
+      if (!holderLive(h, now)) continue;
       holders.add(id);
       leasedRunning += h.inFlight;
     }

@@ -123,9 +123,10 @@ interface ModelLease {
   notBefore: number;
   lastRenewAt: number;
   renewInMs: number;
-  /** Calls that arrived since the last renewal, and the arrival rate (per ms, smoothed). */
+  /** Calls that have arrived, and their rate (per ms, smoothed over renewals). */
   arrivals: number;
-  arrivalsTotal: number;
+  /** `arrivals` at the last renewal (the rate is measured between renewals). */
+  arrivalsAtRenewal: number;
   rate: number;
   avgInput: number;
   avgOutput: number;
@@ -229,7 +230,6 @@ export class TemporalAdmission implements Admission {
       };
       signal.addEventListener('abort', onAbort, { once: true });
       l.arrivals++;
-      l.arrivalsTotal++;
       l.avgInput = l.avgInput ? 0.9 * l.avgInput + 0.1 * w.inputTokens : w.inputTokens;
       l.avgOutput = l.avgOutput ? 0.9 * l.avgOutput + 0.1 * w.maxOutputTokens : w.maxOutputTokens;
       l.waiters.push(w);
@@ -257,7 +257,7 @@ export class TemporalAdmission implements Admission {
         renewInMs: Math.floor(this.leaseMs / 3),
         validUntil: 0,
         arrivals: 0,
-        arrivalsTotal: 0,
+        arrivalsAtRenewal: 0,
         rate: 0,
         avgInput: 0,
         avgOutput: 0,
@@ -391,8 +391,8 @@ export class TemporalAdmission implements Admission {
     l.again = false;
     const now = Date.now();
     const elapsed = Math.max(1, now - (l.lastRenewAt || now - FIRST_RATE_MS));
-    l.rate = 0.5 * l.rate + 0.5 * (l.arrivals / elapsed);
-    l.arrivals = 0;
+    l.rate = 0.5 * l.rate + 0.5 * ((l.arrivals - l.arrivalsAtRenewal) / elapsed);
+    l.arrivalsAtRenewal = l.arrivals;
     l.lastRenewAt = now;
     l.waiters = l.waiters.filter((w) => !w.done);
     const ahead = Math.min(100, Math.ceil(l.rate * l.renewInMs * PREFETCH_MARGIN));
@@ -403,7 +403,7 @@ export class TemporalAdmission implements Admission {
     const held = { ...l.quota };
     l.quota = { requests: held.requests === null ? null : 0, input: held.input === null ? null : 0, output: held.output === null ? null : 0 };
     const first = l.waiters[0];
-    const arrivedBefore = l.arrivalsTotal;
+    const arrivedBefore = l.arrivals;
     const request: LeaseRequest = {
       id: randomUUID(),
       holder: this.holder,
@@ -423,7 +423,7 @@ export class TemporalAdmission implements Admission {
       ahead: { slots: Math.min(ahead, Math.ceil(l.rate * SPARE_SLOTS_MS)), requests: ahead, input: Math.ceil(ahead * l.avgInput), output: Math.ceil(ahead * l.avgOutput) },
       ...(first ? { first: { input: first.inputTokens, output: first.maxOutputTokens } } : {}),
       returned,
-      usage: { ...usage, throttledSentAt: usage.throttledSentAt === undefined || !Number.isFinite(usage.throttledSentAt) ? undefined : usage.throttledSentAt },
+      usage,
     };
     try {
       const g = await this.ask(request);
@@ -456,7 +456,7 @@ export class TemporalAdmission implements Admission {
     }
     this.drain(l);
     // Calls that arrived while the renewal was on its way were not asked for: ask for them now.
-    const unasked = l.waiters.length > 0 && l.arrivalsTotal > arrivedBefore && l.notBefore <= Date.now();
+    const unasked = l.waiters.length > 0 && l.arrivals > arrivedBefore && l.notBefore <= Date.now();
     if (l.again || unasked) this.schedule(l, 0);
     else if (this.holding(l) && !this.failedOpen) this.schedule(l, l.waiters.some((w) => !this.isHeldBack(w)) ? Math.max(MIN_RENEW_GAP_MS, l.notBefore - Date.now()) : l.renewInMs);
   }
