@@ -228,11 +228,20 @@ export function renewLease(s: LimiterState, req: LeaseRequest, now: number): Lea
       // A call larger than the whole bucket goes alone once the bucket is full, or it never could.
       const need = Math.min(firstNeed[rate], capacity);
       if (quota[rate]! < firstNeed[rate]) {
-        if (b.level >= need) quota[rate] = Math.max(quota[rate]!, Math.min(firstNeed[rate], Math.max(0, b.level)), need);
+        // `level` holds the window rule too: the first call's exception must not step over it.
+        if (level >= need) quota[rate] = Math.max(quota[rate]!, Math.min(firstNeed[rate], level), need);
         else {
           firstFits = false;
-          const rate_ = capacity / windowMs;
-          refusals.push({ retryAfterMs: (need - b.level) / rate_, reason: `${capacity} ${unit} per window reached` });
+          // When it fits: the bucket refilled enough, and enough of the window's grants left it.
+          const refillMs = ((need - b.level) * windowMs) / capacity;
+          let expiring = capacity - inWindow;
+          let windowMs_ = 0;
+          for (const x of [...(win[rate] ?? [])].sort((a, c) => a.t - c.t)) {
+            if (expiring >= need) break;
+            expiring += x.n;
+            windowMs_ = x.t + slot - horizon;
+          }
+          refusals.push({ retryAfterMs: Math.max(refillMs, windowMs_), reason: `${capacity} ${unit} per window reached` });
         }
       }
     }

@@ -115,6 +115,18 @@ describe('lease: rate quota from token buckets', () => {
     expect(renewLease(s, renewal({ holder: 'c', limits, want: want(0, 10), first }), 10_600).requests).toBe(3);
   });
 
+  test('the exception for a holder\'s first waiting call does not step over the window: a full window refuses it until its grants leave', () => {
+    const s = fresh();
+    const limits = { rpm: 10 };
+    const first = { input: 1, output: 1 };
+    // a takes the whole window and spends it (its next renewal hands nothing back).
+    expect(renewLease(s, renewal({ holder: 'a', limits, want: want(0, 10), first }), 0).requests).toBe(10);
+    renewLease(s, renewal({ holder: 'a', limits, want: want(0), usage: { success: 10, throttled: 0, inputRefund: 0, outputRefund: 0 } }), 4000);
+    // At 6 s the bucket has refilled 6, but 10 were granted within the window: b waits until they leave (at 10 s).
+    expect(renewLease(s, renewal({ holder: 'b', limits, want: want(0, 1), first }), 6000)).toMatchObject({ requests: 0, retryAfterMs: 4500 });
+    expect(renewLease(s, renewal({ holder: 'b', limits, want: want(0, 1), first }), 10_600).requests).toBe(1);
+  });
+
   test('under contention each holder gets a share by demand, at least its first call when it fits; otherwise nothing, and when to come back', () => {
     const s = fresh();
     const limits = { rpm: 10 };
@@ -122,8 +134,9 @@ describe('lease: rate quota from token buckets', () => {
     // 2 left; b wants 8: the fleet wants 16 of 2 → b gets 1 (its share), enough for its first call.
     expect(renewLease(s, renewal({ holder: 'b', limits, want: want(0, 8), first: { input: 1, output: 1 } }), 0)).toMatchObject({ requests: 1, renewInMs: CONTENDED_RENEW_MS });
     renewLease(s, renewal({ holder: 'c', limits, want: want(0, 8), first: { input: 1, output: 1 } }), 0);
-    // Empty now: nothing, and the time until one request has refilled (1 per second).
-    expect(renewLease(s, renewal({ holder: 'd', limits, want: want(0, 8), first: { input: 1, output: 1 } }), 0)).toMatchObject({ requests: 0, retryAfterMs: 1000, reason: '10 requests per window reached' });
+    // Empty now: nothing, and when to come back: the bucket refills one request in 1 s, but the
+    // window holds the 10 granted at 0 until they leave it (10 s + its 0.5 s slot).
+    expect(renewLease(s, renewal({ holder: 'd', limits, want: want(0, 8), first: { input: 1, output: 1 } }), 0)).toMatchObject({ requests: 0, retryAfterMs: 10_500, reason: '10 requests per window reached' });
   });
 
   test('quota the first call cannot use is not handed out; a call larger than the whole bucket goes alone once it is full', () => {
@@ -131,7 +144,8 @@ describe('lease: rate quota from token buckets', () => {
     const limits = { rpm: 100, itpm: 1000 };
     renewLease(s, renewal({ holder: 'a', limits, want: want(0, 1, 900), first: { input: 900, output: 1 } }), 0);
     const g = renewLease(s, renewal({ limits, want: want(0, 1, 500), first: { input: 500, output: 1 } }), 0);
-    expect(g).toMatchObject({ requests: 0, input: 0, retryAfterMs: 4000 });
+    // The bucket has 500 again after 4 s, but 900 of the window's 1,000 stay granted until 10.5 s.
+    expect(g).toMatchObject({ requests: 0, input: 0, retryAfterMs: 10_500 });
     expect(describeLimiter(s, 0).models.m.buckets).toEqual({ rpm: 99, itpm: 100 });
     // A 5,000-token call against a 1,000-token bucket: granted the whole bucket when it is full.
     const big = fresh();
