@@ -81,6 +81,11 @@ const MAX_RESERVATIONS = 10_000;
  * the buckets when its request was admitted; requests this process sent after that are not in
  * them yet, so they are taken out again (conservative when the provider counted them already).
  */
+/** A bucket's level at `now`: refilled continuously at `capacity` per window, never above it. */
+export function refilled(level: number, at: number, capacity: number, windowMs: number, now: number): number {
+  return Math.min(capacity, level + (Math.max(0, now - at) * capacity) / windowMs);
+}
+
 export class LearnedBuckets {
   private readonly buckets: Partial<Record<BucketName, Bucket>> = {};
   private readonly sent: { at: number; need: BucketNeed }[] = [];
@@ -113,7 +118,7 @@ export class LearnedBuckets {
   private readonly advertised: Partial<Record<BucketName, number>> = {};
 
   private levelAt(b: Bucket, now: number): number {
-    return Math.min(b.limit, b.level + ((now - b.at) * b.limit) / this.windowMs);
+    return refilled(b.level, b.at, b.limit, this.windowMs, now);
   }
 
   private needOf(name: BucketName, n: BucketNeed): number {
@@ -160,9 +165,8 @@ export class LearnedBuckets {
       if (!raw) continue;
       this.advertised[name] = raw.limit;
       const adv = { limit: raw.limit * s, remaining: raw.remaining * s };
-      const refilled = Math.min(adv.limit, adv.remaining + (Math.max(0, now - sentAt) * adv.limit) / this.windowMs);
       const since = later.reduce((n, r) => n + this.needOf(name, r.need), 0);
-      this.buckets[name] = { limit: adv.limit, level: refilled - since, at: now };
+      this.buckets[name] = { limit: adv.limit, level: refilled(adv.remaining, sentAt, adv.limit, this.windowMs, now) - since, at: now };
     }
   }
 

@@ -11,7 +11,7 @@
  * Deterministic: time comes from the caller (workflow time), no I/O.
  */
 import { z } from 'zod';
-import { DEFAULT_THROTTLE_WAIT_MS, aimdSuccess, aimdThrottled } from './flow';
+import { DEFAULT_THROTTLE_WAIT_MS, aimdSuccess, aimdThrottled, refilled } from './flow';
 
 /** Limits of one model (any may be absent). */
 export const modelLimitsSchema = z.object({
@@ -234,7 +234,7 @@ export interface LeaseModelState {
 /** A bucket refilled to `now` (a new one starts full). Pure: returns a new bucket. */
 export function refill(b: TokenBucket | undefined, capacity: number, windowMs: number, now: number): TokenBucket {
   if (!b) return { level: capacity, at: now };
-  return { level: Math.min(capacity, b.level + (Math.max(0, now - b.at) * capacity) / windowMs), at: Math.max(b.at, now) };
+  return { level: refilled(b.level, b.at, capacity, windowMs, now), at: Math.max(b.at, now) };
 }
 
 /** Whether a lease holder has renewed within its lease time. */
