@@ -144,9 +144,10 @@ export const fleet: CaseDef = {
     const bigResult = (await big.result()) as { stats: { succeeded: number } };
     const bigWall = Date.now() - bigStart;
     b.log(`  fairness: small run alone ${ms(alone.wallMs)}, behind a 400-task run ${ms(behind.wallMs)}; big run ${ms(bigWall)} (${bigResult.stats.succeeded} succeeded)`);
-    const fairOk = !behind.error && behind.wallMs < 0.5 * bigWall;
+    // It shares the 5 slots with the big run, so about twice its time alone is its own time here.
+    const fairOk = !behind.error && behind.wallMs <= 2.5 * alone.wallMs;
     rows.push(['fairness: a 12-task run alone vs started 1 s behind a 400-task run (5 slots, L = 100 ms)', 'small run wall; the big run\'s wall', `alone ${ms(alone.wallMs)}, behind ${ms(behind.wallMs)}${behind.error ? ` (${behind.error})` : ''}; big run ${ms(bigWall)}`, verdict(fairOk)]);
-    targets.push({ case: 'fleet', target: 'fairness: a small run behind a big one finishes long before it (< half the big run\'s wall)', measured: `${ms(behind.wallMs)} behind vs ${ms(alone.wallMs)} alone; big run ${ms(bigWall)}`, met: fairOk });
+    targets.push({ case: 'fleet', target: 'fairness: a small run behind a big one finishes in about its own time (≤ 2.5 × alone: it shares the slots)', measured: `${ms(behind.wallMs)} behind vs ${ms(alone.wallMs)} alone; big run ${ms(bigWall)}`, met: fairOk });
     data.fairness = { alone, behind, bigWallMs: bigWall };
 
     return { tables: [{ title: fleet.title, head: ['case', 'what', 'measured', 'check'], rows, notes: ['Part A drives the real TemporalAdmission of 20 holders in the bench process (no LLM request; each call holds its slot 3 s) against the llmLimiter on the dev server; counts come from the server\'s own metrics and the limiter\'s histories.'] }], targets, data };

@@ -62,6 +62,13 @@ export const DEV_SERVER_DYNAMIC_CONFIG = [
   // small run started behind a big one on the same queue is dispatched alongside it, not after it.
   '--dynamic-config-value',
   'matching.enableFairness=true',
+  // One partition per task queue: with the default four, a new fairness key's tasks land in
+  // partitions the few pollers are not reading, and the big run's backlog in the others goes
+  // first (measured: a 12-task run behind a 400-task run took 5.0 s with four, 0.67 s with one).
+  '--dynamic-config-value',
+  'matching.numTaskqueueReadPartitions=1',
+  '--dynamic-config-value',
+  'matching.numTaskqueueWritePartitions=1',
 ];
 
 /** Options of one dev server process. */

@@ -31,8 +31,9 @@ describe('fairness between runs', () => {
   test('a small run started behind a big one finishes long before the big one (fairness key: the run)', async () => {
     const { r, bigServed } = await bigDoneWhenSmallFinished({}, {});
     expect(r.stats.succeeded).toBe(12);
-    // FIFO serves all 400 big calls first (measured with fairness off: 400, small run 9.6 s);
-    // with it the small run is done while the big one is about half way (measured 200–231, 5.0 s).
+    // FIFO serves all 400 big calls first (measured with fairness off: 400, small run 9.6 s); with
+    // fairness on four task-queue partitions the big one was about half way (200–231, 5.0 s); on
+    // one partition (the dev server the project starts) the small run goes alongside: 32–33, 0.67 s.
     expect(bigServed).toBeLessThan(350);
   });
 
