@@ -21,4 +21,4 @@ USER node
 
 # Prometheus metrics (METRICS_PORT).
 EXPOSE 9464
-CMD ["npx", "tsx", "src/worker.ts"]
+CMD ["npx", "tsx", "src/worker/main.ts"]

@@ -319,7 +319,7 @@ const ceiling: CaseDef = {
         rows: [[rss1000.llm.maxInFlight, ms(rss1000.llm.lastArrivalMs), mb(b.lastWorkerStartRssMb), mb(rss1000.rssPeakMb), ms(rss1000.wallMs), `≤ 400 MB: ${verdict(rssMet)}`, foreign([rss1000])]],
         notes: [
           '"worker RSS before" = after start and warm-up, before the run (fresh worker process).',
-          'While 1,000 calls wait on the model, each heartbeats (first at once, then at most every 2 s: maxHeartbeatThrottleInterval in src/workers.ts), i.e. up to 500 heartbeat RPCs/s to the server, which compete with dispatching the rest.',
+          'While 1,000 calls wait on the model, each heartbeats (first at once, then at most every 2 s: maxHeartbeatThrottleInterval in src/worker/create-workers.ts), i.e. up to 500 heartbeat RPCs/s to the server, which compete with dispatching the rest.',
         ],
       });
       targets.push({ case: 'ceiling', target: 'worker RSS with 1,000 calls in flight ≤ 400 MB', measured: `${mb(rss1000.rssPeakMb)} peak (${rss1000.llm.maxInFlight} in flight at most)`, met: rssMet });
@@ -584,7 +584,7 @@ const baselines: CaseDef = {
 
 /** Variants of the worker for the tuning case: the shipped one and bench-only changes. */
 const VARIANTS: { name: string; worker: WorkerConfig }[] = [
-  { name: 'src/worker.ts as shipped', worker: { maxConcurrent: 200 } },
+  { name: 'src/worker/main.ts as shipped', worker: { maxConcurrent: 200 } },
   { name: 'activity pollers 100 (maxConcurrentActivityTaskPolls; default min(10, slots))', worker: { maxConcurrent: 200, variant: { llm: { maxConcurrentActivityTaskPolls: 100 } } } },
   { name: 'no immediate first heartbeat in callLlm', worker: { maxConcurrent: 200, variant: { skipFirstHeartbeat: true } } },
   { name: 'heartbeat throttle 8 s (maxHeartbeatThrottleInterval; src: 2 s)', worker: { maxConcurrent: 200, variant: { llm: { maxHeartbeatThrottleInterval: 8000 } } } },
@@ -604,7 +604,7 @@ const INFLIGHT_VARIANTS: { name: string; worker: WorkerConfig }[] = [
 
 const tuning: CaseDef = {
   id: 'tuning',
-  title: '8. Where the overhead goes: worker variants (bench/worker-variant.ts: the real src/worker.ts with other Worker options)',
+  title: '8. Where the overhead goes: worker variants (bench/worker-variant.ts: the real src/worker/main.ts with other Worker options)',
   inQuick: false,
   async run(b) {
     const points: { id: string; n: number; k: number; latency: Latency }[] = [

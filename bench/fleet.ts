@@ -5,7 +5,7 @@
  */
 import type { CaseDef, Target } from './cases';
 import { TemporalAdmission, limiterWorkflowId } from '../src/llm/admission';
-import { limiterStatusQuery } from '../src/workflows/llm-limiter';
+import { limiterStatusQuery } from '../src/protocol';
 import { type WorkerConfig, cpuDelta } from './lib/env';
 import { median, ms, num, ratio, verdict, type Cell } from './lib/format';
 import { counterDelta, type Bench, type Measured } from './lib/measure';

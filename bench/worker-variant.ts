@@ -1,5 +1,5 @@
 /**
- * A bench-only worker: the real `src/worker.ts` (its config, runtime, data converter and
+ * A bench-only worker: the real `src/worker/main.ts` (its config, runtime, data converter and
  * createWorkers wiring, unchanged) with Worker options overridden from BENCH_WORKER_OPTIONS (JSON),
  * to measure what other settings would do without touching src/:
  *
@@ -10,7 +10,7 @@
  *     "skipFirstHeartbeat": true,         // experiment: drop callLlm's immediate first heartbeat
  *     "memLog": true }                    // log process.memoryUsage() every second
  *
- * The overrides are merged by wrapping Worker.create in this process before src/worker.ts runs.
+ * The overrides are merged by wrapping Worker.create in this process before src/worker/main.ts runs.
  */
 import { Worker, type WorkerOptions } from '@temporalio/worker';
 import { llmTaskQueue } from '../src/core/names';
@@ -60,4 +60,4 @@ if (v.memLog) {
 
 console.error(`bench worker variant: ${JSON.stringify(v)}`);
 // The real entry point: it reads the environment and runs main() when loaded.
-require('../src/worker');
+require('../src/worker/main');

@@ -12,9 +12,9 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { HISTORY_SCENARIOS, LIMITER_HISTORY } from '../src/core/history-scenarios';
 import { TemporalAdmission } from '../src/llm/admission';
-import { createAnthropicClient } from '../src/llm/client';
+import { createAnthropicClient } from '../src/llm/anthropic';
 import { startLocalLlmServer, type FaultRule } from '../src/llm/local-server';
-import { createWorkers } from '../src/workers';
+import { createWorkers } from '../src/worker/create-workers';
 import { ROOT, freePort, spawnDevServer, waitForTemporal } from './dev-server';
 
 /** `--only a,b`: write only these histories (the others stay as recorded, still covering older code). */

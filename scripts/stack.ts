@@ -100,7 +100,7 @@ export async function ensureWorker(config: Config, log: (s: string) => void): Pr
   if (isRunning('worker')) {
     log('worker: already running (.run/worker.pid)');
   } else {
-    launch('worker', TSX, [path.join(ROOT, 'src/worker.ts')], { ...process.env, METRICS_PORT: process.env.METRICS_PORT ?? '9464' });
+    launch('worker', TSX, [path.join(ROOT, 'src/worker/main.ts')], { ...process.env, METRICS_PORT: process.env.METRICS_PORT ?? '9464' });
     log(`worker: starting (log in .run/worker.log, metrics on :${process.env.METRICS_PORT ?? '9464'}/metrics)`);
   }
   const connection = await Connection.connect(config.temporal.connection);

@@ -1,7 +1,7 @@
 /**
  * What every case runs on: the bench's own Temporal dev server (free port, headless, in memory),
  * the local LLM server in its own process, the workflow bundle built once, and real worker
- * processes (`tsx src/worker.ts`, or the bench-only variant) whose RSS and CPU are metered.
+ * processes (`tsx src/worker/main.ts`, or the bench-only variant) whose RSS and CPU are metered.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -26,7 +26,7 @@ export interface WorkerConfig {
   maxConcurrent: number;
   /** LLM_RPM of the worker (0 = off). */
   rpm?: number;
-  /** Options of the bench-only worker variant (bench/worker-variant.ts); absent = the real `src/worker.ts`. */
+  /** Options of the bench-only worker variant (bench/worker-variant.ts); absent = the real `src/worker/main.ts`. */
   variant?: Record<string, unknown>;
   /** Start a new process even if a matching one runs (clean RSS / cache). */
   fresh?: boolean;
@@ -170,7 +170,7 @@ export class BenchEnv {
     await this.stopWorker();
     const taskQueue = `bench-${++this.workerSeq}-${randomUUID().slice(0, 8)}`;
     const logFile = path.join(this.tmpDir, `worker-${this.workerSeq}.log`);
-    const script = c.variant ? 'bench/worker-variant.ts' : 'src/worker.ts';
+    const script = c.variant ? 'bench/worker-variant.ts' : 'src/worker/main.ts';
     const t0 = Date.now();
     const [cmd, args] =
       c.launcher === 'node-cjs' ? [process.execPath, [...(c.nodeArgs ?? []), '--require', 'tsx/cjs', script]] : [TSX, [...(c.nodeArgs ?? []), script]];

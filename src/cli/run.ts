@@ -1,7 +1,7 @@
 /** Starting a run from the CLI or the demo: start, link, live progress, result table, exit code. */
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { workflowUiLink, type Config } from '../config';
-import { workflowId as makeWorkflowId } from '../core/names';
+import { workflowId as makeWorkflowId } from '../client/ids';
 import { InvalidInputError, assertPayloadSize, type RunStats, type TaskResult } from '../core/tasks';
 import { UserError } from './inputs';
 import { resultsTable, statsLines } from './render';

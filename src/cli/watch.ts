@@ -5,7 +5,7 @@
 import { SingleBar } from 'cli-progress';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { Progress } from '../core/progress';
-import { progressQuery } from '../workflows/defs';
+import { progressQuery } from '../protocol';
 
 /** Options of watch(). */
 export interface WatchOptions {

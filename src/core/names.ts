@@ -24,15 +24,6 @@ export function limiterTaskQueue(workflowTaskQueue: string): string {
   return `${workflowTaskQueue}-limiter`;
 }
 
-/** A short, readable id suffix: date plus a few random base-36 characters (client side only). */
-export function workflowId(prefix: string, now: Date = new Date(), random: () => number = Math.random): string {
-  const date = now.toISOString().slice(0, 10);
-  const hash = Math.floor(random() * 36 ** 6)
-    .toString(36)
-    .padStart(6, '0');
-  return `${prefix}-${date}-${hash}`;
-}
-
 /** Activity summaries must be a single line; keep them short for the Web UI. */
 export function activitySummary(text: string): string {
   const line = text.replace(/\s+/g, ' ').trim();

@@ -15,7 +15,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { limiterTaskQueue } from '../core/names';
 import { PERMIT_REFUSED, type LeaseGrant, type ModelLimits, type SettleRequest } from '../core/limiter';
 import type { LeaseRequest } from '../core/lease';
-import { limiterStatusQuery, renewLeaseUpdate } from '../workflows/llm-limiter';
+import { limiterStatusQuery, renewLeaseUpdate } from '../protocol';
 
 /** A call asking to be admitted. */
 export interface AdmissionRequest {

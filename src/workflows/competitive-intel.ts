@@ -20,7 +20,7 @@ import {
 } from '../core/intel';
 import { ProgressTracker } from '../core/progress';
 import { computeStats, type RunStats } from '../core/tasks';
-import { progressQuery } from './defs';
+import { progressQuery } from '../protocol';
 import { executeGraph, type ExecNode, type NodeResult } from './lib/graph';
 import { validateOrFail } from './lib/validate';
 

@@ -12,7 +12,7 @@ import {
 } from '../core/decompose';
 import { ProgressTracker } from '../core/progress';
 import { computeStats, parseOrThrow, type RunStats, type TaskResult } from '../core/tasks';
-import { progressQuery } from './defs';
+import { progressQuery } from '../protocol';
 import { runBounded } from './lib/bounded';
 import { BudgetGate, notRunForBudget } from './lib/budget-gate';
 import { runLlmTask } from './lib/llm-task';

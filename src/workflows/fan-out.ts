@@ -17,12 +17,12 @@ import {
 } from '@temporalio/workflow';
 import { ProgressTracker } from '../core/progress';
 import { computeStats, shardTasks, validateFanOutInput, type FanOutInput, type ResolvedTask, type RunStats, type TaskResult } from '../core/tasks';
-import { progressQuery } from './defs';
+import { progressQuery } from '../protocol';
 import { DEFAULT_MAX_CONCURRENT, cancelledBeforeStart, runBounded } from './lib/bounded';
 import { BudgetShares } from '../core/budget';
 import { notRunForBudget } from './lib/budget-gate';
 import { validateOrFail } from './lib/validate';
-import { Window } from './lib/window';
+import { RankedSlots } from './lib/ranked-slots';
 
 
 /** Result of a fan-out run. */
@@ -73,7 +73,7 @@ async function runSharded(input: FanOutInput, chunks: ResolvedTask[][], progress
   const budget = input.maxConcurrent ?? DEFAULT_MAX_CONCURRENT;
   const parallelShards = Math.min(chunks.length, budget);
   const perShard = (i: number) => Math.floor(budget / parallelShards) + (i % parallelShards < budget % parallelShards ? 1 : 0);
-  const shardWindow = new Window(parallelShards);
+  const shardSlots = new RankedSlots(parallelShards);
   const parentId = workflowInfo().workflowId;
   progress.phase = `${chunks.length} shards`;
   const shards = chunks.map((_, i) => `${parentId}/shard-${i + 1}`);
@@ -85,7 +85,7 @@ async function runSharded(input: FanOutInput, chunks: ResolvedTask[][], progress
 
   const runShard = async (chunk: ResolvedTask[], i: number): Promise<void> => {
     try {
-      await shardWindow.acquire(i);
+      await shardSlots.acquire(i);
     } catch (err) {
       if (!isCancellation(err)) throw err;
       return; // never started: its tasks are marked below
@@ -118,7 +118,7 @@ async function runSharded(input: FanOutInput, chunks: ResolvedTask[][], progress
       }
       // A child cancelled before it ran anything has no results: its tasks are marked below.
     } finally {
-      shardWindow.release();
+      shardSlots.release();
       shares.settle(i, outcomes[i] ?? []);
       outcomes[i]?.forEach((x) => progress.finished(x));
     }

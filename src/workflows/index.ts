@@ -1,8 +1,7 @@
-/** Workflow types of this project. Only workflow functions and their definitions are exported here. */
+/** Workflow types of this project. Only workflow functions are exported here (a worker registers every exported function); their queries, signals and updates are in src/protocol.ts. */
 export { fanOut } from './fan-out';
 export { runDag } from './run-dag';
 export { decomposeAndSynthesize } from './decompose';
 export { pipeline } from './pipeline';
 export { competitiveIntel } from './competitive-intel';
-export { progressQuery } from './defs';
-export { llmLimiter, renewLeaseUpdate, acquirePermitsUpdate, acquirePermitUpdate, heldPermitsSignal, settlePermitSignal, limiterStatusQuery } from './llm-limiter';
+export { llmLimiter } from './llm-limiter';

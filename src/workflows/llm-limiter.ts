@@ -8,7 +8,7 @@
  * Handlers never wait: a refusal says when to ask again, so handlers finish at once, no update
  * stays in flight (the server allows only a few per workflow) and continue-as-new is clean.
  */
-import { ApplicationFailure, allHandlersFinished, condition, continueAsNew, defineQuery, defineSignal, defineUpdate, log, metricMeter, patched, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, allHandlersFinished, condition, continueAsNew, log, metricMeter, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import {
   PERMIT_REFUSED,
   acquire,
@@ -22,30 +22,11 @@ import {
   initialLimiterState,
   settle,
   settleRequestSchema,
-  type AcquireBatchRequest,
-  type AcquireBatchResponse,
-  type AcquireRequest,
-  type AcquireResponse,
-  type HeldReport,
   type LimiterState,
-  type SettleRequest,
   reconcile,
 } from '../core/limiter';
-import { leaseRefusal, leaseRequestSchema, renewLease, type LeaseRequest } from '../core/lease';
-import type { LeaseGrant } from '../core/limiter';
-
-/** Asks for permits for a worker's waiting calls, granted in order as far as they fit. */
-export const acquirePermitsUpdate = defineUpdate<AcquireBatchResponse, [AcquireBatchRequest]>('acquirePermits');
-/** Renews a worker process's lease on one model, reporting its usage since the last renewal. */
-export const renewLeaseUpdate = defineUpdate<LeaseGrant, [LeaseRequest]>('renewLease');
-/** Asks for one permit (the first protocol; kept so running limiters and recorded histories still work). */
-export const acquirePermitUpdate = defineUpdate<AcquireResponse, [AcquireRequest]>('acquirePermit');
-/** Reports how a permitted call ended. */
-export const settlePermitSignal = defineSignal<[SettleRequest]>('settlePermit');
-/** A worker process's account of the permits it holds (renews their leases, repairs lost settles). */
-export const heldPermitsSignal = defineSignal<[HeldReport]>('heldPermits');
-/** Current counters and adaptive limits. */
-export const limiterStatusQuery = defineQuery<ReturnType<typeof describeLimiter>>('limiterStatus');
+import { leaseRefusal, leaseRequestSchema, renewLease } from '../core/lease';
+import { acquirePermitUpdate, acquirePermitsUpdate, heldPermitsSignal, limiterStatusQuery, renewLeaseUpdate, settlePermitSignal } from '../protocol';
 
 /** History length after which the limiter continues as new with its state. */
 const MAX_HISTORY = 4000;

@@ -4,7 +4,7 @@ import { fillPlaceholders, placeholdersIn } from '../core/dag';
 import { PREVIOUS, validatePipeline } from '../core/pipeline';
 import { ProgressTracker } from '../core/progress';
 import { computeStats, type RunStats, type TaskResult } from '../core/tasks';
-import { progressQuery } from './defs';
+import { progressQuery } from '../protocol';
 import { runBounded } from './lib/bounded';
 import { BudgetGate } from './lib/budget-gate';
 import type { LlmTask } from './lib/llm-task';

@@ -3,7 +3,7 @@ import { CancellationScope, setHandler } from '@temporalio/workflow';
 import { fillPlaceholders, validateDag, type DagSpec } from '../core/dag';
 import { ProgressTracker } from '../core/progress';
 import { computeStats, type RunStats } from '../core/tasks';
-import { progressQuery } from './defs';
+import { progressQuery } from '../protocol';
 import { executeGraph, type ExecNode, type NodeResult } from './lib/graph';
 import { validateOrFail } from './lib/validate';
 

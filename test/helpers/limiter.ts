@@ -2,7 +2,7 @@
 import type { Client } from '@temporalio/client';
 import type { LimiterStatus } from '../../src/core/limiter';
 import { limiterWorkflowId } from '../../src/llm/admission';
-import { limiterStatusQuery } from '../../src/workflows/llm-limiter';
+import { limiterStatusQuery } from '../../src/protocol';
 
 /**
  * The limiter's status once nothing is in flight and the workers' last reports are in (no new

@@ -1,4 +1,4 @@
-/** Starts `src/worker.ts` as its own OS process (a second "machine") and stops it. */
+/** Starts `src/worker/main.ts` as its own OS process (a second "machine") and stops it. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 
@@ -14,7 +14,7 @@ export interface WorkerProcess {
 /** Spawns a worker with the given environment and waits until it polls. */
 export async function startWorkerProcess(env: Record<string, string>): Promise<WorkerProcess> {
   let out = '';
-  const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'src/worker.ts')], {
+  const child = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'src/worker/main.ts')], {
     cwd: ROOT,
     detached: true,
     env: { ...process.env, WORKFLOW_BUNDLE: process.env.TEST_WORKFLOW_BUNDLE, ANTHROPIC_API_KEY: 'test-key', ...env },

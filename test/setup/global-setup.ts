@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { ROOT, freePort, spawnDevServer, waitForTemporal } from '../../scripts/dev-server';
-import { WORKFLOWS_PATH } from '../../src/workers';
+import { WORKFLOWS_PATH } from '../../src/worker/create-workers';
 
 export default async function globalSetup(): Promise<void> {
   const port = await freePort();

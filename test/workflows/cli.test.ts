@@ -14,7 +14,7 @@ describe('client CLI', () => {
   let h: Harness;
   let dir: string;
   const cli = (args: string[], env: Record<string, string> = {}) =>
-    run(TSX, [path.join(ROOT, 'src/client.ts'), ...args], {
+    run(TSX, [path.join(ROOT, 'src/cli/main.ts'), ...args], {
       cwd: ROOT,
       env: { ...process.env, TEMPORAL_ADDRESS: h.address, TEMPORAL_TASK_QUEUE: h.taskQueue, ANTHROPIC_API_KEY: '', RUNS_DIR: dir, ...env },
     }).then(

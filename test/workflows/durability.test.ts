@@ -1,5 +1,5 @@
 /**
- * Durability end to end: the real dev server, real worker processes (`tsx src/worker.ts`, the
+ * Durability end to end: the real dev server, real worker processes (`tsx src/worker/main.ts`, the
  * production entry point) and the local LLM server in this process, which records every request.
  *
  * 1. A worker SIGKILLed mid-run: a new worker finishes both runs, finished calls are not paid for
@@ -16,7 +16,7 @@ import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { ROOT, freePort, spawnDevServer, waitForTemporal } from '../../scripts/dev-server';
 import type { Progress } from '../../src/core/progress';
 import { startLocalLlmServer, type RequestRecord } from '../../src/llm/local-server';
-import { progressQuery } from '../../src/workflows/defs';
+import { progressQuery } from '../../src/protocol';
 import { limiterWhenIdle } from '../helpers/limiter';
 import type { FanOutResult } from '../../src/workflows/fan-out';
 import { LLM_HEARTBEAT_TIMEOUT_MS } from '../../src/workflows/lib/llm-task';
@@ -46,7 +46,7 @@ async function withLogs(logs: Logs, body: () => Promise<void>): Promise<void> {
   }
 }
 
-/** A `tsx src/worker.ts` process in its own process group (tsx runs the worker in a child node process). */
+/** A `tsx src/worker/main.ts` process in its own process group (tsx runs the worker in a child node process). */
 interface WorkerProcess {
   label: string;
   proc: ChildProcess;
@@ -99,7 +99,7 @@ function startWorkerProcess(label: string, env: { address: string; taskQueue: st
     RUNS_DIR: path.join(os.tmpdir(), 'durability-runs'),
     ...env.extra,
   });
-  const proc = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['src/worker.ts'], {
+  const proc = spawn(path.join(ROOT, 'node_modules/.bin/tsx'), ['src/worker/main.ts'], {
     cwd: ROOT,
     env: childEnv,
     detached: true,

@@ -290,7 +290,7 @@ describe('admission and cancellation', () => {
       await limiterWhenIdle(h.client, h.taskQueue);
       // `client limits` shows the same state to a user.
       const cli = (args: string[], taskQueue = h.taskQueue) =>
-        promisify(execFile)(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'src/client.ts'), ...args], {
+        promisify(execFile)(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'src/cli/main.ts'), ...args], {
           cwd: ROOT,
           env: { ...process.env, TEMPORAL_ADDRESS: h.address, TEMPORAL_TASK_QUEUE: taskQueue },
         });

@@ -69,7 +69,7 @@ describe('worker observability', () => {
     expect(value('llm_flow_concurrency_limit', 'model="claude-sonnet-4-6"')).toBeGreaterThan(0);
     expect(value('llm_flow_in_flight', 'model="claude-sonnet-4-6"')).toBe(0);
     // `client limits --metrics` shows the same to a user, with the worker processes the server sees.
-    const cli = await promisify(execFile)(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'src/client.ts'), 'limits', '--json', '--metrics', `http://127.0.0.1:${metricsPort}/metrics`], {
+    const cli = await promisify(execFile)(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'src/cli/main.ts'), 'limits', '--json', '--metrics', `http://127.0.0.1:${metricsPort}/metrics`], {
       cwd: ROOT,
       env: { ...process.env, TEMPORAL_ADDRESS: temporalAddress(), TEMPORAL_TASK_QUEUE: taskQueue },
     });

@@ -52,7 +52,7 @@ describe('cancellation', () => {
     ];
     const handle = await h.start('fanOut', { tasks, maxConcurrent: 2 });
     await waitFor(() => h.llm.stats().requests.filter((q) => q.outcome === 'ok' && q.finishedAt).length === 1 && h.llm.countMatching('slow') === 2);
-    const cli = await run(TSX, [path.join(ROOT, 'src/client.ts'), 'cancel', handle.workflowId, '--json'], {
+    const cli = await run(TSX, [path.join(ROOT, 'src/cli/main.ts'), 'cancel', handle.workflowId, '--json'], {
       cwd: ROOT,
       env: { ...process.env, TEMPORAL_ADDRESS: h.address, TEMPORAL_TASK_QUEUE: h.taskQueue },
     });

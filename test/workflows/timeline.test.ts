@@ -182,25 +182,25 @@ describe('timeline on the dev server', () => {
     const env = { ...process.env, TEMPORAL_ADDRESS: h.address, TEMPORAL_TASK_QUEUE: h.taskQueue, ANTHROPIC_API_KEY: '', RUNS_DIR: path.join(dir, 'runs') };
     const spec = path.join(dir, 'dag.json');
     fs.writeFileSync(spec, JSON.stringify({ name: 'tl', nodes: [{ id: 'one', prompt: 'first' }, { id: 'two', prompt: 'second {{one}}', dependsOn: ['one'] }] }));
-    const started = await exec(TSX, [path.join(ROOT, 'src/client.ts'), 'dag', spec, '--json', '--id', 'tl/run 1'], { cwd: ROOT, env });
+    const started = await exec(TSX, [path.join(ROOT, 'src/cli/main.ts'), 'dag', spec, '--json', '--id', 'tl/run 1'], { cwd: ROOT, env });
     const out = JSON.parse(started.stdout) as { workflowId: string; timelinePath: string };
     const expected = path.join(dir, 'runs', 'tl_run_1', 'timeline.html');
     expect(out.timelinePath).toBe(expected);
     expectSelfContained(fs.readFileSync(expected, 'utf8'));
     fs.rmSync(expected);
 
-    const cmd = await exec(TSX, [path.join(ROOT, 'src/client.ts'), 'timeline', 'tl/run 1'], { cwd: ROOT, env });
+    const cmd = await exec(TSX, [path.join(ROOT, 'src/cli/main.ts'), 'timeline', 'tl/run 1'], { cwd: ROOT, env });
     expect(cmd.stdout.trim()).toBe(expected);
     const html = fs.readFileSync(expected, 'utf8');
     expect(html).toContain('second');
     expect(html).toContain('tl/run 1');
 
     const other = path.join(dir, 'elsewhere.html');
-    const withOut = await exec(TSX, [path.join(ROOT, 'src/client.ts'), 'timeline', 'tl/run 1', '--out', other], { cwd: ROOT, env });
+    const withOut = await exec(TSX, [path.join(ROOT, 'src/cli/main.ts'), 'timeline', 'tl/run 1', '--out', other], { cwd: ROOT, env });
     expect(withOut.stdout.trim()).toBe(other);
     expect(fs.existsSync(other)).toBe(true);
 
-    const missing = await exec(TSX, [path.join(ROOT, 'src/client.ts'), 'timeline', 'no-such-run'], { cwd: ROOT, env }).catch((e: { code: number; stderr: string }) => e);
+    const missing = await exec(TSX, [path.join(ROOT, 'src/cli/main.ts'), 'timeline', 'no-such-run'], { cwd: ROOT, env }).catch((e: { code: number; stderr: string }) => e);
     expect((missing as { code: number }).code).toBe(1);
     expect((missing as { stderr: string }).stderr).toContain('no run with id no-such-run');
   });

@@ -7,7 +7,7 @@ import type { ProgressTracker } from '../../core/progress';
 import type { CallOptions, TaskResult } from '../../core/tasks';
 import { BudgetGate, notRunForBudget } from './budget-gate';
 import { runLlmTask, type LlmTask } from './llm-task';
-import { Window } from './window';
+import { RankedSlots } from './ranked-slots';
 
 /** Default in-flight cap of one run when the input does not set one. */
 export const DEFAULT_MAX_CONCURRENT = 50;
@@ -22,9 +22,9 @@ export interface BoundedOptions extends CallOptions {
   budgetGate?: BudgetGate;
 }
 
-/** Runs tasks with a deterministic window; returns results in input order. */
+/** Runs tasks with a deterministic set of ranked slots; returns results in input order. */
 export async function runBounded(tasks: LlmTask[], opts: BoundedOptions): Promise<TaskResult[]> {
-  const window = new Window(opts.maxConcurrent ?? DEFAULT_MAX_CONCURRENT);
+  const slots = new RankedSlots(opts.maxConcurrent ?? DEFAULT_MAX_CONCURRENT);
   const results: (TaskResult | undefined)[] = new Array(tasks.length);
   let firstFailure: TaskResult | undefined;
   const scope = new CancellationScope();
@@ -32,7 +32,7 @@ export async function runBounded(tasks: LlmTask[], opts: BoundedOptions): Promis
 
   const runOne = async (task: LlmTask, index: number): Promise<void> => {
     try {
-      await window.acquire(index);
+      await slots.acquire(index);
     } catch (err) {
       if (!isCancellation(err)) throw err;
       results[index] = cancelledBeforeStart(task);
@@ -55,7 +55,7 @@ export async function runBounded(tasks: LlmTask[], opts: BoundedOptions): Promis
         scope.cancel();
       }
     } finally {
-      window.release();
+      slots.release();
     }
   };
 

@@ -1,7 +1,7 @@
 /**
  * The DAG executor inside workflows: each node awaits the promises of its dependencies and asks
  * for a slot the moment they resolve — no level-by-level barriers. When more nodes are ready than
- * slots, the window grants them critical-path-first. Shared by runDag and competitiveIntel.
+ * slots, the ranked slots grant them critical-path-first. Shared by runDag and competitiveIntel.
  */
 import { ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
 import { criticalPath, levels, priorityRanks, topologicalOrder } from '../../core/dag';
@@ -10,7 +10,7 @@ import type { CallOptions, TaskResult } from '../../core/tasks';
 import { runLlmTask, type LlmTask } from './llm-task';
 import { runToolTask, type ToolTask } from './tool-task';
 import { BudgetGate, notRunForBudget } from './budget-gate';
-import { Window } from './window';
+import { RankedSlots } from './ranked-slots';
 import { DEFAULT_MAX_CONCURRENT } from './bounded';
 
 /** What a node runs, built from its dependencies' results once they are known. */
@@ -65,7 +65,7 @@ export async function executeGraph(nodes: ExecNode[], opts: GraphOptions): Promi
   const byId = new Map(nodes.map((n) => [n.id, n]));
   const ranks = priorityRanks(nodes, (n) => n.weight ?? 1);
   const level = levels(nodes);
-  const window = new Window(opts.maxConcurrent ?? DEFAULT_MAX_CONCURRENT);
+  const slots = new RankedSlots(opts.maxConcurrent ?? DEFAULT_MAX_CONCURRENT);
   const promises = new Map<string, Promise<NodeResult>>();
   const scope = new CancellationScope();
   const budget = new BudgetGate(opts.budget);
@@ -107,7 +107,7 @@ export async function executeGraph(nodes: ExecNode[], opts: GraphOptions): Promi
     }
     const scheduledAt = Date.now();
     try {
-      await window.acquire(ranks.get(n.id) ?? 0);
+      await slots.acquire(ranks.get(n.id) ?? 0);
     } catch (err) {
       if (!isCancellation(err)) throw err;
       return finish({ ...base, scheduledAt, error: 'cancelled before it started', errorType: 'Cancelled' });
@@ -135,7 +135,7 @@ export async function executeGraph(nodes: ExecNode[], opts: GraphOptions): Promi
       }
       return result;
     } finally {
-      window.release();
+      slots.release();
     }
   };
 

@@ -5,20 +5,20 @@
  * METRICS_PORT. SIGINT/SIGTERM shut it down cleanly (the SDK's Runtime handles the signals).
  */
 import { DefaultLogger, NativeConnection, Runtime, makeTelemetryFilterString, type LogEntry } from '@temporalio/worker';
-import { loadConfig, type Config } from './config';
-import { buildDataConverter } from './data/data-converter';
+import { loadConfig, type Config } from '../config';
+import { buildDataConverter } from '../data/data-converter';
 import { Client } from '@temporalio/client';
-import { TemporalAdmission } from './llm/admission';
-import { FileCacheStore, ResponseCache } from './llm/cache';
-import { FileAnswerJournal } from './llm/journal';
-import { FlowController } from './llm/flow';
-import { FleetSize } from './llm/fleet';
-import { llmTaskQueue } from './core/names';
-import { FileStorageDriver } from './data/file-storage-driver';
-import { LatencyTracker } from './llm/hedging';
-import { createAnthropicClient } from './llm/client';
-import { createLlmMetrics } from './metrics';
-import { createWorkers } from './workers';
+import { TemporalAdmission } from '../llm/admission';
+import { FileCacheStore, ResponseCache } from '../llm/cache';
+import { FileAnswerJournal } from '../llm/journal';
+import { FlowController } from '../llm/flow';
+import { FleetSize } from '../llm/fleet';
+import { llmTaskQueue } from '../core/names';
+import { FileStorageDriver } from '../data/file-storage-driver';
+import { LatencyTracker } from '../llm/hedging';
+import { createAnthropicClient } from '../llm/anthropic';
+import { createLlmMetrics } from '../metrics';
+import { createWorkers } from './create-workers';
 
 /** One JSON object per line: easy to ship to any log system. */
 function jsonLine(entry: LogEntry): void {

@@ -13,7 +13,7 @@ interface Waiter {
 }
 
 /** A bounded set of slots with ranked waiting. Not exported from the workflows index. */
-export class Window {
+export class RankedSlots {
   private inFlight = 0;
   private seq = 0;
   private readonly waiting: Waiter[] = [];

@@ -7,23 +7,23 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { ConfigError, loadConfig, workflowUiLink, type Config } from './config';
-import { connectClient } from './cli/connect';
-import { UserError, positiveInt, readJsonFile } from './cli/inputs';
-import { renderIntel, resultsTable, statsLines } from './cli/render';
-import { startAndReport, type RunResult, type StartOptions } from './cli/run';
-import { validateDag } from './core/dag';
-import { decomposeInputSchema } from './core/decompose';
-import { validateIntelInput } from './core/intel';
-import { validatePipeline } from './core/pipeline';
-import { InvalidInputError, parseOrThrow, validateFanOutInput } from './core/tasks';
-import { progressQuery } from './workflows/defs';
-import { limiterStatusQuery } from './workflows/llm-limiter';
-import { limiterWorkflowId } from './llm/admission';
-import { writeTimeline } from './timeline';
-import { FleetSize } from './llm/fleet';
-import { llmTaskQueue } from './core/names';
-import { readWorkerFlows, workerFlowLines } from './cli/worker-flow';
+import { ConfigError, loadConfig, workflowUiLink, type Config } from '../config';
+import { connectClient } from './connect';
+import { UserError, positiveInt, readJsonFile } from './inputs';
+import { renderIntel, resultsTable, statsLines } from './render';
+import { startAndReport, type RunResult, type StartOptions } from './run';
+import { validateDag } from '../core/dag';
+import { decomposeInputSchema } from '../core/decompose';
+import { validateIntelInput } from '../core/intel';
+import { validatePipeline } from '../core/pipeline';
+import { InvalidInputError, parseOrThrow, validateFanOutInput } from '../core/tasks';
+import { progressQuery } from '../protocol';
+import { limiterStatusQuery } from '../protocol';
+import { limiterWorkflowId } from '../llm/admission';
+import { writeTimeline } from '../timeline';
+import { FleetSize } from '../llm/fleet';
+import { llmTaskQueue } from '../core/names';
+import { readWorkerFlows, workerFlowLines } from './worker-flow';
 
 /** Reads the tasks file of `fanout`: a list of tasks, or an object with `tasks` and options. */
 function fanOutInputFromFile(file: string, o: { maxConcurrent?: number; failFast?: boolean; model?: string }): unknown {

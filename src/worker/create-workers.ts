@@ -1,13 +1,13 @@
 /**
  * Builds the project's workers: one for workflows on the main task queue and one for LLM
  * activities on their own queue, bounded by concurrency and a queue-wide rate limit.
- * Shared by `src/worker.ts` and the tests, so tests run exactly the production wiring.
+ * Shared by `src/worker/main.ts` and the tests, so tests run exactly the production wiring.
  */
 import type { DataConverter } from '@temporalio/common';
 import { type NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkerOptions } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
-import { createLlmActivities, createToolActivities, type ActivityDeps } from './activities';
-import { limiterTaskQueue, llmTaskQueue, toolTaskQueue } from './core/names';
+import { createLlmActivities, createToolActivities, type ActivityDeps } from '../activities';
+import { limiterTaskQueue, llmTaskQueue, toolTaskQueue } from '../core/names';
 
 /** The kinds of work a worker process can take. */
 export type WorkerRole = 'workflows' | 'llm' | 'tools';
@@ -54,7 +54,7 @@ export async function setQueueRateLimit(connection: NativeConnection, namespace:
 }
 
 /** The path workers bundle workflows from. */
-export const WORKFLOWS_PATH = require.resolve('./workflows');
+export const WORKFLOWS_PATH = require.resolve('../workflows');
 
 /** Creates the workers; run them with Promise.all(workers.map(w => w.run())). */
 export async function createWorkers(o: WorkersOptions): Promise<Worker[]> {

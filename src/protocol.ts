@@ -1,0 +1,36 @@
+/**
+ * Every query, signal and update of this package's workflows, in one module that workflows,
+ * activities and clients all import: the activity side never imports a workflow module.
+ * Definitions only (names and types); no handlers, no I/O.
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { Progress } from './core/progress';
+import type {
+  AcquireBatchRequest,
+  AcquireBatchResponse,
+  AcquireRequest,
+  AcquireResponse,
+  HeldReport,
+  LeaseGrant,
+  LimiterStatus,
+  SettleRequest,
+} from './core/limiter';
+import type { LeaseRequest } from './core/lease';
+
+/** Live progress of any of this package's run workflows (fanOut, runDag, pipeline, …). */
+export const progressQuery = defineQuery<Progress>('progress');
+
+// The `llmLimiter` workflow (see src/workflows/llm-limiter.ts).
+
+/** Asks for permits for a worker's waiting calls, granted in order as far as they fit. */
+export const acquirePermitsUpdate = defineUpdate<AcquireBatchResponse, [AcquireBatchRequest]>('acquirePermits');
+/** Renews a worker process's lease on one model, reporting its usage since the last renewal. */
+export const renewLeaseUpdate = defineUpdate<LeaseGrant, [LeaseRequest]>('renewLease');
+/** Asks for one permit (the first protocol; kept so running limiters and recorded histories still work). */
+export const acquirePermitUpdate = defineUpdate<AcquireResponse, [AcquireRequest]>('acquirePermit');
+/** Reports how a permitted call ended. */
+export const settlePermitSignal = defineSignal<[SettleRequest]>('settlePermit');
+/** A worker process's account of the permits it holds (renews their leases, repairs lost settles). */
+export const heldPermitsSignal = defineSignal<[HeldReport]>('heldPermits');
+/** Current counters and adaptive limits. */
+export const limiterStatusQuery = defineQuery<LimiterStatus>('limiterStatus');
