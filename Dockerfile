@@ -1,5 +1,5 @@
 # The project's worker (and the local LLM server, and the CLI) as an image. Configured only by the
-# environment variables src/config.ts reads, exactly as when run locally. See docker-compose.yml.
+# environment variables src/config/ reads, exactly as when run locally. See docker-compose.yml.
 FROM node:20-slim
 
 WORKDIR /app

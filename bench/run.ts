@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ROOT, temporalBinary } from '../scripts/dev-server';
-import { CASES, type CaseResult, type Shared, type Target } from './cases';
+import { CASES, type CaseResult, type Shared, type Target } from './cases/index';
 import { BenchEnv } from './lib/env';
 import { renderTable, verdict, type TableData } from './lib/format';
 import { Bench } from './lib/measure';

@@ -14,3 +14,8 @@ export function benchPrompt(i: number, n: number): string {
 export function fanOutTasks(n: number): { name: string; prompt: string }[] {
   return Array.from({ length: n }, (_, k) => ({ name: `t${k + 1}`, prompt: benchPrompt(k + 1, n) }));
 }
+
+/** Tasks of a fanOut input with a case's own prompts: n tasks named t0 … t(n−1) unless `name` says otherwise. */
+export function promptTasks(n: number, prompt: (i: number) => string, name: (i: number) => string = (i) => `t${i}`): { name: string; prompt: string }[] {
+  return Array.from({ length: n }, (_, i) => ({ name: name(i), prompt: prompt(i) }));
+}

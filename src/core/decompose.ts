@@ -3,16 +3,17 @@
  * decomposition (with a schema, tolerant of code fences and chatter around the JSON). Pure.
  */
 import { z } from 'zod';
-import { callOptionsSchema, formatIssues, MAX_CONCURRENT_LIMIT, type TaskResult } from './tasks';
+import { formatIssues, maxConcurrentSchema, nonEmptyString, wholeNumber } from './schema';
+import { callOptionsSchema, type TaskResult } from './tasks';
 
 /** Marker the local LLM server recognises to answer in JSON; also a plain instruction to a real model. */
 export const JSON_ONLY = 'Respond with JSON only';
 
 /** Input of `decomposeAndSynthesize`. */
 export const decomposeInputSchema = callOptionsSchema.extend({
-  task: z.string({ error: 'must be a string' }).trim().min(1, 'must not be empty'),
-  subtasks: z.number().int('must be a whole number').min(1, 'must be at least 1').max(20, 'must be at most 20').optional(),
-  maxConcurrent: z.number().int('must be a whole number').min(1, 'must be at least 1').max(MAX_CONCURRENT_LIMIT).optional(),
+  task: nonEmptyString(),
+  subtasks: wholeNumber(1, 20).optional(),
+  maxConcurrent: maxConcurrentSchema.optional(),
   failFast: z.boolean().optional(),
 });
 export type DecomposeInput = z.infer<typeof decomposeInputSchema>;

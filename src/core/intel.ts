@@ -3,16 +3,13 @@
  */
 import { z } from 'zod';
 import { DEFAULT_COMPANIES } from './companies';
-import { InvalidInputError, MAX_CONCURRENT_LIMIT, callOptionsSchema, duplicates, formatIssues, type RunStats, type TaskResult } from './tasks';
+import { formatIssues, maxConcurrentSchema, nonEmptyList, nonEmptyString } from './schema';
+import { InvalidInputError, callOptionsSchema, duplicates, type RunStats, type TaskResult } from './tasks';
 
 /** Input of `competitiveIntel`. */
 export const intelInputSchema = callOptionsSchema.extend({
-  companies: z
-    .array(z.string({ error: 'must be a string' }).trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters'), { error: 'must be a list of company names' })
-    .min(1, 'must not be empty')
-    .max(200, 'must be at most 200 companies')
-    .optional(),
-  maxConcurrent: z.number().int('must be a whole number').min(1, 'must be at least 1').max(MAX_CONCURRENT_LIMIT).optional(),
+  companies: nonEmptyList(nonEmptyString(100), 'company names').max(200, 'must be at most 200 companies').optional(),
+  maxConcurrent: maxConcurrentSchema.optional(),
   /** Write runs/<workflowId>/report.md (default true). */
   writeReport: z.boolean().optional(),
 });

@@ -3,39 +3,34 @@
  * the previous stage as `{{taskId}}` or all of them as `{{previous}}`. Pure.
  */
 import { z } from 'zod';
-import { NODE_ID_PATTERN, placeholdersIn } from './dag';
-import { InvalidInputError, MAX_CONCURRENT_LIMIT, callOptionsSchema, duplicates, formatIssues } from './tasks';
+import { placeholdersIn } from './dag';
+import { formatIssues, maxConcurrentSchema, nodeIdSchema, nonEmptyList, nonEmptyString, plainString } from './schema';
+import { InvalidInputError, callOptionsSchema, duplicates } from './tasks';
 
 /** Placeholder for every output of the previous stage. */
 export const PREVIOUS = 'previous';
 
-const nonEmpty = () => z.string({ error: 'must be a string' }).trim().min(1, 'must not be empty');
-
 /** Input of the `pipeline` workflow. */
 export const pipelineSpecSchema = callOptionsSchema.extend({
-  name: nonEmpty().optional(),
-  stages: z
-    .array(
-      z.object({
-        name: nonEmpty(),
-        tasks: z
-          .array(
-            z.object({
-              id: nonEmpty().regex(NODE_ID_PATTERN, 'must contain only letters, digits, "_", "." and "-"'),
-              name: nonEmpty().optional(),
-              prompt: nonEmpty(),
-              system: z.string().optional(),
-              model: nonEmpty().optional(),
-              maxTokens: callOptionsSchema.shape.maxTokens,
-            }),
-            { error: 'must be a list of tasks' },
-          )
-          .min(1, 'must not be empty'),
-      }),
-      { error: 'must be a list of stages' },
-    )
-    .min(1, 'must not be empty'),
-  maxConcurrent: z.number().int('must be a whole number').min(1, 'must be at least 1').max(MAX_CONCURRENT_LIMIT).optional(),
+  name: nonEmptyString().optional(),
+  stages: nonEmptyList(
+    z.object({
+      name: nonEmptyString(),
+      tasks: nonEmptyList(
+        z.object({
+          id: nodeIdSchema,
+          name: nonEmptyString().optional(),
+          prompt: nonEmptyString(),
+          system: plainString().optional(),
+          model: nonEmptyString().optional(),
+          maxTokens: callOptionsSchema.shape.maxTokens,
+        }),
+        'tasks',
+      ),
+    }),
+    'stages',
+  ),
+  maxConcurrent: maxConcurrentSchema.optional(),
   /** Stop after a stage in which some task failed (later stages are reported as skipped). */
   stopOnStageFailure: z.boolean().optional(),
 });

@@ -4,9 +4,8 @@
  * (the same validation before starting a run, so users see errors without a run).
  */
 import { z } from 'zod';
+import { formatIssues, maxConcurrentSchema, maxTokensSchema, nonEmptyList, nonEmptyString, oneOf, plainString, positiveNumber, wholeNumber } from './schema';
 
-/** Upper bound of maxConcurrent: a run may hold at most 2,000 pending activities. */
-export const MAX_CONCURRENT_LIMIT = 1000;
 /** Tasks per workflow unless a fan-out sets shardSize; bigger runs are split into child workflows. */
 export const FANOUT_SHARD_SIZE = 1000;
 /**
@@ -23,87 +22,70 @@ export const ASSUMED_MAX_TOKENS = 1024;
 /** Temporal rejects payloads over 2 MB; stay clear of it with room for the envelope. */
 export const MAX_INPUT_BYTES = 1_500_000;
 
-const nonEmpty = () => z.string({ error: 'must be a string' }).trim().min(1, 'must not be empty');
-
 /** One LLM task of a fan-out. */
 export const taskSpecSchema = z.object({
-  id: nonEmpty().optional(),
-  name: nonEmpty(),
-  prompt: nonEmpty(),
-  system: z.string().optional(),
-  model: nonEmpty().optional(),
-  maxTokens: z.number().int().min(1).max(128_000).optional(),
+  id: nonEmptyString().optional(),
+  name: nonEmptyString(),
+  prompt: nonEmptyString(),
+  system: plainString().optional(),
+  model: nonEmptyString().optional(),
+  maxTokens: maxTokensSchema.optional(),
 });
 export type TaskSpec = z.infer<typeof taskSpecSchema>;
 
 /** Options shared by every run that makes LLM calls. */
 export const callOptionsSchema = z.object({
-  model: nonEmpty().optional(),
-  maxTokens: z.number().int('must be a whole number').min(1, 'must be at least 1').max(128_000).optional(),
+  model: nonEmptyString().optional(),
+  maxTokens: maxTokensSchema.optional(),
   /** Start-to-close timeout of one LLM attempt. */
-  timeoutMs: z.number().int().min(100, 'must be at least 100 ms').max(3_600_000).optional(),
+  timeoutMs: wholeNumber([100, '100 ms'], [3_600_000, '1 hour']).optional(),
   /** Attempts per call, first included (Temporal retries). */
-  maxAttempts: z.number().int().min(1, 'must be at least 1').max(100).optional(),
+  maxAttempts: wholeNumber(1, 100).optional(),
   /**
    * Who the run is for: its LLM calls share the task queue fairly with other tenants' (the
    * fairness key; default: the run itself, so a small run is not stuck behind a big one).
    */
-  tenant: z.string({ error: 'must be a string' }).trim().min(1, 'must not be empty').max(64, 'must be at most 64 characters').optional(),
+  tenant: nonEmptyString(64).optional(),
   /** How long one call may keep being throttled (429/529) before it fails; throttling uses no attempts. */
-  throttleDeadlineMs: z.number().int('must be a whole number').min(1000, 'must be at least 1000 ms').max(7 * 86_400_000, 'must be at most 7 days').optional(),
+  throttleDeadlineMs: wholeNumber([1000, '1000 ms'], [7 * 86_400_000, '7 days']).optional(),
   /** A spending cap for the run: once reached, no new call starts. */
   budget: z
     .object({
-      maxTokens: z.number().int('must be a whole number').min(1, 'must be at least 1').optional(),
-      maxCostUsd: z.number().positive('must be greater than 0').optional(),
+      maxTokens: wholeNumber(1).optional(),
+      maxCostUsd: positiveNumber().optional(),
       /** What happens to calls in flight when the cap is reached: let them finish (default) or cancel them. */
-      inFlight: z.enum(['finish', 'cancel'], { error: 'must be "finish" or "cancel"' }).optional(),
+      inFlight: oneOf(['finish', 'cancel']).optional(),
     })
     .refine((b) => b.maxTokens !== undefined || b.maxCostUsd !== undefined, 'needs maxTokens or maxCostUsd')
     .optional(),
   /** Reuse results of identical calls (same model, system, prompt, max_tokens) made within ttlSeconds, across runs. */
   cache: z
-    .object({ ttlSeconds: z.number().int('must be a whole number').min(1, 'must be at least 1').max(365 * 86400) })
+    .object({ ttlSeconds: wholeNumber(1, [365 * 86400, '365 days']) })
     .optional(),
+  /**
+   * Where the run's LLM calls and tool calls are scheduled: task queues of dedicated LLM and tool
+   * workers. Default: the run's own task queue (one worker with AgentsPlugin runs everything).
+   */
+  llmTaskQueue: nonEmptyString(200).optional(),
+  toolTaskQueue: nonEmptyString(200).optional(),
 });
 export type CallOptions = z.infer<typeof callOptionsSchema>;
 /** A run's spending cap. */
 export type BudgetSpec = NonNullable<CallOptions['budget']>;
 
-const maxConcurrentSchema = z
-  .number({ error: 'must be a number' })
-  .int('must be a whole number')
-  .min(1, 'must be at least 1')
-  .max(MAX_CONCURRENT_LIMIT, `must be at most ${MAX_CONCURRENT_LIMIT}`);
-
 /** Input of the `fanOut` workflow. */
 export const fanOutInputSchema = callOptionsSchema.extend({
-  tasks: z.array(taskSpecSchema, { error: 'must be a list of tasks' }).min(1, 'must not be empty'),
+  tasks: nonEmptyList(taskSpecSchema, 'tasks'),
   maxConcurrent: maxConcurrentSchema.optional(),
   failFast: z.boolean().optional(),
   /** Most tasks one workflow runs; a bigger run is split into child workflows (default FANOUT_SHARD_SIZE). */
-  shardSize: z
-    .number({ error: 'must be a number' })
-    .int('must be a whole number')
-    .min(1, 'must be at least 1')
-    .max(FANOUT_SHARD_SIZE, `must be at most ${FANOUT_SHARD_SIZE}`)
-    .optional(),
+  shardSize: wholeNumber(1, FANOUT_SHARD_SIZE).optional(),
 });
 export type FanOutInput = z.infer<typeof fanOutInputSchema>;
 
 /** Thrown (and turned into a non-retryable workflow failure) when an input is invalid. */
 export class InvalidInputError extends Error {
   override name = 'InvalidInput';
-}
-
-/** Formats zod issues as `tasks[2].prompt: must not be empty`. */
-export function formatIssues(error: z.ZodError, prefix = ''): string {
-  return error.issues
-    .map((i) => {
-      const path = i.path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), prefix);
-      return path ? `${path}: ${i.message}` : i.message;
-    })
-    .join('; ');
 }
 
 /** Parses with a schema or throws InvalidInputError naming every problem. */

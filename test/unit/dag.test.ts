@@ -10,7 +10,6 @@ import {
   placeholdersIn,
   priorityRanks,
   remainingPathLengths,
-  simulateSchedule,
   topologicalOrder,
   transitiveDependents,
   validateDag,
@@ -262,57 +261,6 @@ describe('levels', () => {
         ['e', 0],
       ]),
     );
-  });
-});
-
-describe('simulateSchedule', () => {
-  const unit = () => 1;
-
-  it('finishes a skewed DAG at least 20% sooner critical-path-first than FIFO', () => {
-    const fifo = simulateSchedule(skewed, { maxConcurrent: 2, durations: unit, order: 'fifo' });
-    const cp = simulateSchedule(skewed, { maxConcurrent: 2, durations: unit, order: 'critical-path' });
-    // FIFO runs the 10 solo nodes first (5 units), then the chain alone (6 units).
-    expect(fifo.makespan).toBe(11);
-    expect(fifo.startOrder.slice(0, 2)).toEqual(['solo0', 'solo1']);
-    expect(fifo.starts.chain0).toBe(5);
-    // Critical-path-first runs the chain beside the solo nodes: 16 units on 2 slots.
-    expect(cp.makespan).toBe(8);
-    expect(cp.startOrder[0]).toBe('chain0');
-    expect(cp.starts).toMatchObject({ chain0: 0, chain5: 5 });
-    expect(cp.makespan).toBeLessThanOrEqual(fifo.makespan * 0.8);
-  });
-
-  it('gives the same makespan where order does not matter', () => {
-    const independent = Array.from({ length: 7 }, (_, i) => ({ id: `n${i}` }));
-    const chain = graph({ a: [], b: ['a'], c: ['b'] });
-    for (const [nodes, maxConcurrent, expected] of [
-      [independent, 3, 3],
-      [chain, 2, 3],
-      [skewed, 16, 6],
-    ] as const) {
-      const fifo = simulateSchedule(nodes, { maxConcurrent, durations: unit, order: 'fifo' });
-      const cp = simulateSchedule(nodes, { maxConcurrent, durations: unit, order: 'critical-path' });
-      expect(fifo.makespan).toBe(expected);
-      expect(cp.makespan).toBe(expected);
-    }
-  });
-
-  it('reaches the ideal makespan with unlimited slots, honouring dependencies', () => {
-    const nodes = graph({ a: [], b: ['a'], c: ['a'], d: ['b', 'c'] });
-    const durations = (n: GraphNode) => ({ a: 2, b: 3, c: 7, d: 1 })[n.id]!;
-    const s = simulateSchedule(nodes, { maxConcurrent: Infinity, durations, order: 'fifo' });
-    expect(s.makespan).toBe(idealMakespan(nodes, durations));
-    expect(s.starts).toEqual({ a: 0, b: 2, c: 2, d: 9 });
-    expect(s.startOrder).toEqual(['a', 'b', 'c', 'd']);
-  });
-
-  it('rejects a bad slot count and cycles', () => {
-    expect(() => simulateSchedule(skewed, { maxConcurrent: 0, durations: unit, order: 'fifo' })).toThrow(RangeError);
-    expect(() => simulateSchedule(graph({ a: ['b'], b: ['a'] }), { maxConcurrent: 1, durations: unit, order: 'fifo' })).toThrow('cycle: a → b → a');
-  });
-
-  it('is empty for no nodes', () => {
-    expect(simulateSchedule([], { maxConcurrent: 1, durations: unit, order: 'critical-path' })).toEqual({ makespan: 0, startOrder: [], starts: {} });
   });
 });
 

@@ -5,7 +5,8 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { EncryptionCodec, parseKeys } from '../../src/data/encryption-codec';
+import { parseKeys } from '../../src/config/payloads';
+import { EncryptionCodec } from '../../src/data/encryption-codec';
 import { startCodecServer } from '../../src/data/codec-server';
 import { FileStorageDriver } from '../../src/data/file-storage-driver';
 

@@ -3,16 +3,18 @@
  * lease holder, through the real `TemporalAdmission`) drive 5,000 calls a minute through one
  * `llmLimiter`, and real fanOut runs measure what admission costs the server per call.
  */
-import type { CaseDef, Target } from './cases';
-import { TemporalAdmission, limiterWorkflowId } from '../src/llm/admission';
-import { limiterStatusQuery } from '../src/protocol';
-import { type WorkerConfig, cpuDelta } from './lib/env';
-import { median, ms, num, ratio, verdict, type Cell } from './lib/format';
-import { counterDelta, type Bench, type Measured } from './lib/measure';
-import { runWorkflow } from './lib/runwf';
+import { TemporalAdmission, limiterWorkflowId } from '../../src/llm/admission';
+import { limiterStatusQuery } from '../../src/protocol';
+import { type WorkerConfig, cpuDelta } from '../lib/env';
+import { median, ms, num, quantile, ratio, verdict, type Cell } from '../lib/format';
+import { counterDelta, type Bench, type Measured } from '../lib/measure';
+import { sleep } from '../lib/procs';
+import { runWorkflow } from '../lib/runwf';
+import { BENCH_MAX_TOKENS, BENCH_MODEL, promptTasks } from '../lib/tasks';
+import { type CaseDef, frontendRpcs, L1, L100, type Target } from './common';
 
-const MODEL = 'claude-sonnet-4-6';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The worker with fleet admission: the fleet limiter on (LLM_ADAPTIVE_MAX) and an input-token limit that never binds. */
+const FLEET_WORKER: WorkerConfig = { maxConcurrent: 200, extraEnv: { LLM_ADAPTIVE_MAX: '1000', LLM_ITPM: '100000000' } };
 
 /** Workflow tasks completed so far by every run of a workflow id (the limiter continues as new). */
 async function workflowTasks(b: Bench, workflowId: string): Promise<number> {
@@ -38,15 +40,14 @@ export const fleet: CaseDef = {
 
     // --- Part A: 20 lease holders, 5,000 calls a minute, calls of 3 s (no LLM request: the
     // limiter's own cost). A worker process with limits serves the limiter's task queue.
-    const limiterWorker: WorkerConfig = { maxConcurrent: 200, extraEnv: { LLM_ADAPTIVE_MAX: '1000', LLM_ITPM: '100000000' } };
-    const w = await b.worker(limiterWorker);
+    const w = await b.worker(FLEET_WORKER);
     const limits = { '*': { adaptiveMax: 400, rpm: 6000, itpm: 3_000_000, otpm: 10_000_000 } };
     const holders = Array.from({ length: 20 }, () => new TemporalAdmission(b.env.client, w.taskQueue, limits, 60_000));
     const id = limiterWorkflowId(w.taskQueue);
     const durationMs = b.quick ? 30_000 : 60_000;
     const perMinute = 5000;
     // One call to warm the limiter up (started if it is not running), then measure.
-    await (await holders[0].acquire({ model: MODEL, prompt: 'warm-up', maxTokens: 16 }, new AbortController().signal)).settle({ outcome: 'success', tokens: { input: 2, output: 1 } });
+    await (await holders[0].acquire({ model: BENCH_MODEL, prompt: 'warm-up', maxTokens: 16 }, new AbortController().signal)).settle({ outcome: 'success', tokens: { input: 2, output: 1 } });
     await sleep(1000);
     const tasks0 = await workflowTasks(b, id);
     const server0 = await b.env.serverCounters();
@@ -71,7 +72,7 @@ export const fleet: CaseDef = {
       calls.push(
         (async () => {
           const asked = Date.now();
-          const permit = await holder.acquire({ model: MODEL, prompt: `fleet call ${i} `.padEnd(200, 'x'), maxTokens: 1024 }, new AbortController().signal);
+          const permit = await holder.acquire({ model: BENCH_MODEL, prompt: `fleet call ${i} `.padEnd(200, 'x'), maxTokens: BENCH_MAX_TOKENS }, new AbortController().signal);
           waits.push(Date.now() - asked);
           inFlight++;
           maxInFlight = Math.max(maxInFlight, inFlight);
@@ -97,8 +98,7 @@ export const fleet: CaseDef = {
     const refusals = holders.reduce((s, h) => s + h.stats.refusals, 0);
     const updates = rpc(server, 'ExecuteMultiOperation') + rpc(server, 'UpdateWorkflowExecution');
     const signals = rpc(server, 'SignalWorkflowExecution');
-    const sorted = [...waits].sort((a, c) => a - c);
-    const p99 = sorted[Math.floor(sorted.length * 0.99)] ?? NaN;
+    const p99 = quantile(waits, 0.99);
     b.log(`  fleet: ${n} calls in ${elapsedS.toFixed(1)} s from 20 holders; ${renewals} renewals + ${refusals} refused; ${tasks} limiter workflow tasks; ${updates} update RPCs, ${signals} signals; server CPU ${cpu.temporal.toFixed(1)} s; state max ${(maxStateBytes / 1024).toFixed(1)} KB`);
     rows.push(['20 simulated workers, 5,000 calls/min, calls of 3 s', `${n} calls in ${elapsedS.toFixed(0)} s, max ${maxInFlight} in flight (slots 400)`, `admission wait p50 ${ms(median(waits))}, p99 ${ms(p99)}`, '']);
     rows.push(['  limiter cost per call', 'renewals (updates) / signals / limiter workflow tasks', `${num((renewals + refusals) / n, 3)} updates (${renewals} applied, ${refusals} refused in the validator) / ${num(signals / n, 3)} signals / ${num(tasks / n, 3)} workflow tasks`, verdict((renewals + refusals) / n <= 0.1 && signals === 0)]);
@@ -110,18 +110,18 @@ export const fleet: CaseDef = {
 
     // --- Part B: the same fanOut with and without fleet admission: server CPU per call.
     const N = b.quick ? 500 : 1000;
-    const input = { tasks: Array.from({ length: N }, (_, i) => ({ name: `t${i}`, prompt: `fleet cost task ${i}` })), maxConcurrent: 200 };
-    const latency = { ttftMs: 1000, perTokenMs: 0, outputTokens: 20 };
+    const input = { tasks: promptTasks(N, (i) => `fleet cost task ${i}`), maxConcurrent: 200 };
+    const latency = L1;
     const runs: Record<string, Measured[]> = { without: [], with: [] };
     const configs: [keyof typeof runs, WorkerConfig][] = [
       ['without', { maxConcurrent: 200 }],
-      ['with', { maxConcurrent: 200, extraEnv: { LLM_ADAPTIVE_MAX: '1000', LLM_ITPM: '100000000' } }],
+      ['with', FLEET_WORKER],
     ];
     for (let i = 0; i < (b.quick ? 1 : 2); i++) {
       for (const [k, worker] of configs) runs[k].push(await b.measure({ label: `fanOut N=${N} ${k} fleet admission #${i + 1}`, worker, latency, type: 'fanOut', input }));
     }
     const cpuPerCall = (xs: Measured[]) => median(xs.map((m) => (m.cpu.temporal * 1000) / N));
-    const rpcsPerCall = (xs: Measured[]) => median(xs.map((m) => Object.entries(m.server ?? {}).filter(([key]) => key.startsWith('frontend:')).reduce((s, [, v]) => s + v, 0) / N));
+    const rpcsPerCall = (xs: Measured[]) => median(xs.map((m) => frontendRpcs(m.server ?? {}) / N));
     const r = cpuPerCall(runs.with) / cpuPerCall(runs.without);
     for (const k of ['without', 'with'] as const) {
       rows.push([`fanOut N=${N}, L=1 s, k=200, ${k} fleet admission`, 'dev server CPU per call; frontend RPCs per call; wall', `${num(cpuPerCall(runs[k]), 2)} ms; ${num(rpcsPerCall(runs[k]), 2)} RPCs; ${ms(median(runs[k].map((m) => m.wallMs)))}`, '']);
@@ -133,8 +133,8 @@ export const fleet: CaseDef = {
     // --- Part C: fairness between runs on one queue: a 12-task run alone, and started behind a
     // 400-task run's backlog (5 LLM slots in the worker, L = 100 ms, so the backlog waits on the server).
     const fw = await b.worker({ maxConcurrent: 5 });
-    await b.env.llm.prepare({ ttftMs: 100, perTokenMs: 0, outputTokens: 5 });
-    const mk = (n: number, p: string) => Array.from({ length: n }, (_, i) => ({ name: `${p} ${i}`, prompt: `${p} fairness task ${i}` }));
+    await b.env.llm.prepare(L100);
+    const mk = (n: number, p: string) => promptTasks(n, (i) => `${p} fairness task ${i}`, (i) => `${p} ${i}`);
     const small = () => runWorkflow<{ stats: { succeeded: number } }>(b.env.client, 'fanOut', { tasks: mk(12, 'small') }, { taskQueue: fw.taskQueue, idPrefix: 'bench-fair-small', timeoutMs: 120_000 });
     const alone = await small();
     const bigStart = Date.now();
