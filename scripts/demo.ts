@@ -9,6 +9,7 @@ import { loadConfig } from '../src/config';
 import { connectClient } from '../src/cli/connect';
 import { renderIntel } from '../src/cli/render';
 import { startAndReport } from '../src/cli/run';
+import { competitiveIntel } from '../src/workflows';
 import { DEFAULT_COMPANIES } from '../src/core/companies';
 import { ensureLlmServer, ensureTemporal, ensureWorker } from './stack';
 
@@ -21,7 +22,7 @@ async function main(): Promise<number> {
   const { client, connection } = await connectClient(config);
   try {
     console.log(`· running competitiveIntel on ${DEFAULT_COMPANIES.length} companies: research → analysis per company, then one comparative summary`);
-    const code = await startAndReport({ client, config }, 'competitiveIntel', { companies: [...DEFAULT_COMPANIES] }, 'intel', {}, renderIntel, undefined, {
+    const code = await startAndReport({ client, config }, competitiveIntel, { companies: [...DEFAULT_COMPANIES] }, 'intel', {}, renderIntel, undefined, {
       scenario: 'competitive-intel',
     });
     console.log('\nThe servers stay up so you can inspect the run; `npm run down` stops them.');

@@ -4,11 +4,18 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
+import fs from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 
 /** Project root. */
-export const ROOT = path.resolve(__dirname, '..');
+/** The project's root: the nearest folder above this file with a package.json (works from scripts/ and from dist/scripts/). */
+export const ROOT = (() => {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'scripts'))) return dir;
+    if (path.dirname(dir) === dir) return path.resolve(__dirname, '..');
+  }
+})();
 
 /** Installs the Temporal CLI if needed and returns its path. */
 export function temporalBinary(): string {

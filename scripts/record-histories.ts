@@ -5,6 +5,7 @@
  * Re-record after an intentional, versioned workflow change (see README, "Replay testing").
  */
 import fs from 'node:fs';
+import { splitQueues } from '../src/client';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -13,7 +14,7 @@ import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { HISTORY_SCENARIOS, LIMITER_HISTORY } from '../src/core/history-scenarios';
 import { TemporalAdmission } from '../src/llm/admission';
 import { createAnthropicClient } from '../src/llm/anthropic';
-import { startLocalLlmServer, type FaultRule } from '../src/llm/local-server';
+import { startLocalLlmServer, type FaultRule } from '../src/testing';
 import { createWorkers } from '../src/worker/create-workers';
 import { ROOT, freePort, spawnDevServer, waitForTemporal } from './dev-server';
 
@@ -42,7 +43,7 @@ async function main(): Promise<void> {
         anthropic: createAnthropicClient({ provider: 'local', apiKey: 'record-key', baseURL: llm.url, model: 'claude-sonnet-4-6', maxTokens: 256, maxConcurrent: 50, rpm: 0, requestTimeoutMs: 30_000 }),
         defaults: { model: 'claude-sonnet-4-6', maxTokens: 256 },
         runsDir,
-        documentRoots: [path.resolve(__dirname, '../examples/docs')],
+        documentRoots: [path.join(ROOT, 'examples/docs')],
         // Every call goes through the limiter, so its history (updates, signals) is recorded too.
         admission: new TemporalAdmission(new Client({ connection: native }), taskQueue, { '*': { itpm: 1_000_000, adaptiveMax: 100 } }),
       },
@@ -56,7 +57,7 @@ async function main(): Promise<void> {
     for (const s of HISTORY_SCENARIOS) {
       llm.reset();
       llm.setFaults((s.faults ?? []) as FaultRule[]);
-      const handle = await client.workflow.start(s.workflowType, { taskQueue, workflowId: `history-${s.name}`, args: [s.input] });
+      const handle = await client.workflow.start(s.workflowType, { taskQueue, workflowId: `history-${s.name}`, args: [{ ...splitQueues(taskQueue), ...(s.input as object) }] });
       if (s.cancelAfterMs) {
         await new Promise((r) => setTimeout(r, s.cancelAfterMs));
         await handle.cancel();

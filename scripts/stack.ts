@@ -12,7 +12,6 @@ import { llmTaskQueue } from '../src/core/names';
 import { ROOT, spawnDevServer, waitForTemporal } from './dev-server';
 
 const RUN_DIR = path.join(ROOT, '.run');
-const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
 
 function pidFile(name: string): string {
   return path.join(RUN_DIR, `${name}.pid`);
@@ -80,7 +79,7 @@ export async function ensureLlmServer(config: Config, latency: { ttftMs: number;
   }
   const url = new URL(base);
   if (!['127.0.0.1', 'localhost'].includes(url.hostname)) throw new Error(`the LLM server at ${base} does not answer`);
-  launch('llm-server', TSX, [path.join(ROOT, 'src/llm/local-server-main.ts')], {
+  launch('llm-server', process.execPath, [path.join(ROOT, 'dist/src/testing/local-llm/main.js')], {
     ...process.env,
     LLM_SERVER_PORT: url.port || '80',
     LLM_TTFT_MS: String(latency.ttftMs),
@@ -100,7 +99,7 @@ export async function ensureWorker(config: Config, log: (s: string) => void): Pr
   if (isRunning('worker')) {
     log('worker: already running (.run/worker.pid)');
   } else {
-    launch('worker', TSX, [path.join(ROOT, 'src/worker/main.ts')], { ...process.env, METRICS_PORT: process.env.METRICS_PORT ?? '9464' });
+    launch('worker', process.execPath, [path.join(ROOT, 'dist/src/worker/main.js')], { ...process.env, METRICS_PORT: process.env.METRICS_PORT ?? '9464' });
     log(`worker: starting (log in .run/worker.log, metrics on :${process.env.METRICS_PORT ?? '9464'}/metrics)`);
   }
   const connection = await Connection.connect(config.temporal.connection);

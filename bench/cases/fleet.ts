@@ -3,7 +3,9 @@
  * lease holder, through the real `TemporalAdmission`) drive 5,000 calls a minute through one
  * `llmLimiter`, and real fanOut runs measure what admission costs the server per call.
  */
-import { TemporalAdmission, limiterWorkflowId } from '../../src/llm/admission';
+import { TemporalAdmission } from '../../src/llm/admission';
+import { splitQueues } from '../../src/client';
+import { limiterWorkflowId } from '../../src/core/names';
 import { limiterStatusQuery } from '../../src/protocol';
 import { type WorkerConfig, cpuDelta } from '../lib/env';
 import { median, ms, num, quantile, ratio, verdict, type Cell } from '../lib/format';
@@ -138,7 +140,7 @@ export const fleet: CaseDef = {
     const small = () => runWorkflow<{ stats: { succeeded: number } }>(b.env.client, 'fanOut', { tasks: mk(12, 'small') }, { taskQueue: fw.taskQueue, idPrefix: 'bench-fair-small', timeoutMs: 120_000 });
     const alone = await small();
     const bigStart = Date.now();
-    const big = await b.env.client.workflow.start('fanOut', { taskQueue: fw.taskQueue, workflowId: `bench-fair-big-${bigStart}`, args: [{ tasks: mk(400, 'big'), maxConcurrent: 400 }] });
+    const big = await b.env.client.workflow.start('fanOut', { taskQueue: fw.taskQueue, workflowId: `bench-fair-big-${bigStart}`, args: [{ ...splitQueues(fw.taskQueue), tasks: mk(400, 'big'), maxConcurrent: 400 }] });
     await sleep(1000);
     const behind = await small();
     const bigResult = (await big.result()) as { stats: { succeeded: number } };

@@ -124,7 +124,7 @@ export class BenchEnv {
     const temporal = adopt('temporal dev server', spawnDevServer({ port, headless: true, detached: true, extraArgs: ['--metrics-port', String(metricsPort), ...devServerArgs] }));
     const llmPort = await freePort();
     const llmLog = path.join(tmpDir, 'llm-server.log');
-    const llmProc = start('llm server', TSX, ['src/llm/local-server-main.ts'], {
+    const llmProc = start('llm server', TSX, ['src/testing/local-llm/main.ts'], {
       cwd: ROOT,
       logFile: llmLog,
       env: { ...process.env, LLM_SERVER_PORT: String(llmPort), LLM_TTFT_MS: '0', LLM_PER_TOKEN_MS: '0', LLM_OUTPUT_TOKENS: '20' },

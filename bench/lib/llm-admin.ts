@@ -6,7 +6,7 @@ export interface Latency {
   outputTokens: number;
 }
 
-/** One fault rule (see src/llm/local-server.ts FaultRule). */
+/** One fault rule (see src/testing/local-llm/faults.ts FaultRule). */
 export interface FaultRule {
   match?: string;
   times?: number;

@@ -4,6 +4,7 @@
  * worker's peak RSS and the CPU every process used (including other people's: "foreign").
  */
 import fs from 'node:fs';
+import { splitQueues } from '../../src/client';
 import os from 'node:os';
 import path from 'node:path';
 import { ROOT } from '../../scripts/dev-server';
@@ -246,7 +247,7 @@ export class Bench {
     await this.env.llm.waitIdle();
     await this.env.llm.prepare(o.latency);
     const workflowId = `bench-probe-${o.n}-${Date.now().toString(36)}`;
-    const handle = await this.env.client.workflow.start('fanOut', { taskQueue: w.taskQueue, workflowId, args: [{ tasks: fanOutTasks(o.n), maxConcurrent: o.k }] });
+    const handle = await this.env.client.workflow.start('fanOut', { taskQueue: w.taskQueue, workflowId, args: [{ ...splitQueues(w.taskQueue), tasks: fanOutTasks(o.n), maxConcurrent: o.k }] });
     await new Promise((r) => setTimeout(r, o.observeMs));
     const stats = await this.env.llm.stats();
     const runs = await histories(this.env.client, workflowId);

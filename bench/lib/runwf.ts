@@ -1,5 +1,6 @@
 /** Running one workflow from the bench and reading back what Temporal recorded. */
 import { randomUUID } from 'node:crypto';
+import { splitQueues } from '../../src/client';
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 
@@ -16,7 +17,7 @@ export async function runWorkflow<T>(client: Client, type: string, input: unknow
   const workflowId = `${o.idPrefix}-${randomUUID().slice(0, 8)}`;
   const t0 = performance.now();
   try {
-    const handle = await client.workflow.start(type, { taskQueue: o.taskQueue, workflowId, args: [input] });
+    const handle = await client.workflow.start(type, { taskQueue: o.taskQueue, workflowId, args: [{ ...splitQueues(o.taskQueue), ...(input as object) }] });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no result within ${Math.round((o.timeoutMs ?? 600_000) / 1000)} s`)), o.timeoutMs ?? 600_000);

@@ -1,21 +1,20 @@
 /**
- * The activity factory: workflows proxy `ReturnType<typeof createActivities>`; tests and the
- * worker build it with the dependencies they want instead of monkey-patching.
+ * The activity factories (`<pkg>/activities`): workflows proxy `LlmActivities` and `ToolActivities`
+ * (two types: they may run on different task queues); tests and workers build them with the
+ * dependencies they want instead of monkey-patching.
  */
-import { createLlmActivities, type LlmDeps } from './llm';
-import { createToolActivities, type ToolDeps } from './tools';
+import { type createLlmActivities, type LlmDeps } from './llm';
+import { type createToolActivities, type ToolDeps } from './tools';
 
-export type { LlmCallInput, LlmCallResult } from './llm';
+export type { LlmCallInput, LlmCallResult, LlmDeps } from './llm';
+export type { ToolDeps, ToolResult } from './tools';
 export { createLlmActivities } from './llm';
 export { createToolActivities } from './tools';
 
 /** Dependencies of every activity. */
 export type ActivityDeps = LlmDeps & ToolDeps;
 
-/** Builds all activities. */
-export function createActivities(deps: ActivityDeps) {
-  return { ...createLlmActivities(deps), ...createToolActivities(deps) };
-}
-
-/** The activity interface workflows proxy. */
-export type Activities = ReturnType<typeof createActivities>;
+/** The LLM activities (on the LLM task queue: the run's own unless routed to dedicated LLM workers). */
+export type LlmActivities = ReturnType<typeof createLlmActivities>;
+/** The tool activities (on the tool task queue: the run's own unless routed to dedicated tool workers). */
+export type ToolActivities = ReturnType<typeof createToolActivities>;

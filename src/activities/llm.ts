@@ -18,12 +18,30 @@ import type { AnswerJournal, JournalKey } from '../llm/journal';
 import type { FlowController, FlowSlot } from '../llm/flow';
 import { DEFAULT_THROTTLE_DEADLINE_MS, DEFAULT_THROTTLE_WAIT_MS, parseRateLimitHeaders, type RateLimitHeaders } from '../core/flow';
 
+/** A JSON Schema whose root is an object: the shape of a structured output (a tool's `input_schema`). */
+export type JsonObjectSchema = { type: 'object'; properties?: Record<string, unknown>; required?: string[]; [k: string]: unknown };
+
+/**
+ * Structured output: the call forces the model to call one tool (`tools: [{ name, description,
+ * input_schema: schema }]`, `tool_choice: { type: 'tool', name }`), the API's way of getting JSON
+ * of a given shape; the result's `text` is that call's input as JSON text.
+ */
+export interface StructuredOutput {
+  /** The tool's name (`^[a-zA-Z0-9_-]{1,64}$`). */
+  name: string;
+  /** What the tool records, for the model. */
+  description: string;
+  schema: JsonObjectSchema;
+}
+
 /** One LLM call. */
 export interface LlmCallInput {
   prompt: string;
   system?: string;
   model?: string;
   maxTokens?: number;
+  /** Ask for JSON of this shape through a forced tool call (see {@link StructuredOutput}). */
+  output?: StructuredOutput;
   /** Reuse an identical call's response stored within ttlSeconds. */
   cache?: { ttlSeconds: number };
   /**
@@ -38,6 +56,7 @@ export interface LlmCallInput {
 
 /** What one LLM call returns. */
 export interface LlmCallResult {
+  /** The reply's text; with `output`, the forced tool call's input as JSON text. */
   text: string;
   model: string;
   stopReason: string | null;
@@ -128,6 +147,37 @@ function headersOfError(err: unknown): RateLimitHeaders | undefined {
   return parseRateLimitHeaders((n) => (h as Headers).get(n));
 }
 
+/** The request body of a call (without the model's defaults applied elsewhere). */
+export function messageParams(input: LlmCallInput, model: string, maxTokens: number): Anthropic.MessageCreateParamsNonStreaming {
+  return {
+    model,
+    max_tokens: maxTokens,
+    ...(input.system ? { system: input.system } : {}),
+    messages: [{ role: 'user', content: input.prompt }],
+    ...(input.output
+      ? {
+          tools: [{ name: input.output.name, description: input.output.description, input_schema: input.output.schema }],
+          tool_choice: { type: 'tool' as const, name: input.output.name },
+        }
+      : {}),
+  };
+}
+
+/**
+ * The text of a reply: with `output`, the input of its call to that tool as JSON text; otherwise
+ * (or when the reply holds no such call) its text blocks joined.
+ */
+export function replyText(msg: Pick<Anthropic.Message, 'content'>, output?: Pick<StructuredOutput, 'name'>): string {
+  if (output) {
+    const call = msg.content.find((b): b is Anthropic.ToolUseBlock => b.type === 'tool_use' && b.name === output.name);
+    if (call) return JSON.stringify(call.input);
+  }
+  return msg.content
+    .filter((b): b is Anthropic.TextBlock => b.type === 'text')
+    .map((b) => b.text)
+    .join('');
+}
+
 /** Answers larger than this stay out of heartbeat details (the journal still has them). */
 const MAX_HEARTBEAT_ANSWER_CHARS = 200_000;
 
@@ -211,13 +261,8 @@ export function createLlmActivities(deps: LlmDeps) {
         const requestTimeout = input.requestTimeoutMs ? withTimeout(signal, input.requestTimeoutMs) : undefined;
         const requestSignal = requestTimeout?.signal ?? signal;
         try {
-          const { data: msg, response } = await deps.anthropic.messages
-            .create({ model, max_tokens: maxTokens, ...(input.system ? { system: input.system } : {}), messages: [{ role: 'user', content: input.prompt }] }, { signal: requestSignal })
-            .withResponse();
-          const text = msg.content
-            .filter((b): b is Anthropic.TextBlock => b.type === 'text')
-            .map((b) => b.text)
-            .join('');
+          const { data: msg, response } = await deps.anthropic.messages.create(messageParams(input, model, maxTokens), { signal: requestSignal }).withResponse();
+          const text = replyText(msg, input.output);
           const tokens = { input: msg.usage.input_tokens, output: msg.usage.output_tokens };
           const durationMs = Date.now() - sentAt;
           slot?.release({ outcome: 'success', headers: parseRateLimitHeaders((n) => response.headers.get(n)), tokens });
@@ -293,7 +338,7 @@ export function createLlmActivities(deps: LlmDeps) {
         return { ...finish(earlier, attempt), recovered: true };
       }
       if (input.cache && deps.cache) {
-        const key = cacheKey({ model, system: input.system, prompt: input.prompt, maxTokens });
+        const key = cacheKey({ model, system: input.system, prompt: input.prompt, maxTokens, output: input.output });
         const { response, hit, shared } = await deps.cache.getOrCall(key, input.cache.ttlSeconds * 1000, request, ctx.cancellationSignal);
         if (hit || shared) {
           const saved = response.tokens;

@@ -11,22 +11,23 @@ import { ConfigError, loadConfig, workflowUiLink, type Config } from '../config'
 import { connectClient } from './connect';
 import { UserError, positiveInt, readJsonFile } from './inputs';
 import { renderIntel, resultsTable, statsLines } from './render';
-import { startAndReport, type RunResult, type StartOptions } from './run';
+import { startAndReport, type RunWorkflow, type StartOptions } from './run';
+import { competitiveIntel, decomposeAndSynthesize, fanOut, pipeline, runDag } from '../workflows';
 import { validateDag } from '../core/dag';
 import { decomposeInputSchema } from '../core/decompose';
 import { validateIntelInput } from '../core/intel';
 import { validatePipeline } from '../core/pipeline';
-import { InvalidInputError, parseOrThrow, validateFanOutInput } from '../core/tasks';
+import { InvalidInputError, parseOrThrow, validateFanOutInput, type FanOutInput } from '../core/tasks';
 import { progressQuery } from '../protocol';
 import { limiterStatusQuery } from '../protocol';
-import { limiterWorkflowId } from '../llm/admission';
+import { limiterWorkflowId } from '../core/names';
 import { writeTimeline } from '../timeline';
 import { FleetSize } from '../llm/fleet';
 import { llmTaskQueue } from '../core/names';
 import { readWorkerFlows, workerFlowLines } from './worker-flow';
 
 /** Reads the tasks file of `fanout`: a list of tasks, or an object with `tasks` and options. */
-function fanOutInputFromFile(file: string, o: { maxConcurrent?: number; failFast?: boolean; model?: string }): unknown {
+function fanOutInputFromFile(file: string, o: { maxConcurrent?: number; failFast?: boolean; model?: string }): FanOutInput {
   const raw = readJsonFile(file);
   const base = Array.isArray(raw) ? { tasks: raw } : raw;
   if (typeof base !== 'object' || base === null) throw new UserError(`${file} must hold a list of tasks or an object with "tasks"`);
@@ -37,12 +38,11 @@ function fanOutInputFromFile(file: string, o: { maxConcurrent?: number; failFast
     ...(o.model ? { model: o.model } : {}),
   };
   try {
-    validateFanOutInput(input);
+    return validateFanOutInput(input).input;
   } catch (err) {
     if (err instanceof InvalidInputError) throw new UserError(`${file}: ${err.message}`);
     throw err;
   }
-  return input;
 }
 
 /** Applies CLI overrides (flags win over the file). */
@@ -98,7 +98,7 @@ function program(run: (work: (ctx: { client: Client; config: Config }) => Promis
       .option('--model <model>', 'model for every task without its own'),
   ).action(async (file: string, o: StartOptions & { maxConcurrent?: number; failFast?: boolean; model?: string }) => {
     const input = fanOutInputFromFile(file, o);
-    await run((ctx) => startAndReport(ctx, 'fanOut', input, 'fanout', o));
+    await run((ctx) => startAndReport(ctx, fanOut, input, 'fanout', o));
   });
 
   startOpts(
@@ -110,7 +110,7 @@ function program(run: (work: (ctx: { client: Client; config: Config }) => Promis
       .option('--model <model>', 'model for every node without its own'),
   ).action(async (file: string, o: StartOptions & { maxConcurrent?: number; onFailure?: string; model?: string }) => {
     const spec = checked(file, () => validateDag(withOverrides(readJsonFile(file), o)));
-    await run((ctx) => startAndReport(ctx, 'runDag', spec, idPrefix('dag', spec.name), o));
+    await run((ctx) => startAndReport(ctx, runDag, spec, idPrefix('dag', spec.name), o));
   });
 
   startOpts(
@@ -123,9 +123,9 @@ function program(run: (work: (ctx: { client: Client; config: Config }) => Promis
   ).action(async (task: string, o: StartOptions & { subtasks?: number; maxConcurrent?: number; model?: string }) => {
     const input = checked('decompose', () => parseOrThrow(decomposeInputSchema, withOverrides({ task, subtasks: o.subtasks }, o), 'decompose input'));
     await run((ctx) =>
-      startAndReport(ctx, 'decomposeAndSynthesize', input, 'decompose', o, (r) => {
-        const d = r.decomposition as { method: string; problems: string[] };
-        const synthesis = r.synthesis as { output: string | null; error: string | null };
+      startAndReport(ctx, decomposeAndSynthesize, input, 'decompose', o, (r) => {
+        const d = r.decomposition;
+        const synthesis = r.synthesis;
         return `${resultsTable(r.results)}\n${statsLines(r.stats)}\ndecomposition: ${d.method}${d.problems.length ? ` (${d.problems.join('; ')})` : ''}\n\n${synthesis.output ?? `no synthesis: ${synthesis.error}`}`;
       }),
     );
@@ -140,7 +140,7 @@ function program(run: (work: (ctx: { client: Client; config: Config }) => Promis
       .option('--model <model>', 'model for every task without its own'),
   ).action(async (file: string, o: StartOptions & { maxConcurrent?: number; stopOnStageFailure?: boolean; model?: string }) => {
     const spec = checked(file, () => validatePipeline(withOverrides(readJsonFile(file), o)));
-    await run((ctx) => startAndReport(ctx, 'pipeline', spec, idPrefix('pipeline', spec.name), o));
+    await run((ctx) => startAndReport(ctx, pipeline, spec, idPrefix('pipeline', spec.name), o));
   });
 
   startOpts(
@@ -156,7 +156,7 @@ function program(run: (work: (ctx: { client: Client; config: Config }) => Promis
       validateIntelInput(withOverrides({ companies }, o));
       return withOverrides({ companies }, o);
     });
-    await run((ctx) => startAndReport(ctx, 'competitiveIntel', input, 'intel', o, renderIntel, undefined, { scenario: 'competitive-intel' }));
+    await run((ctx) => startAndReport(ctx, competitiveIntel, input, 'intel', o, renderIntel, undefined, { scenario: 'competitive-intel' }));
   });
 
   p.command('status <workflowId>')
@@ -230,7 +230,7 @@ function program(run: (work: (ctx: { client: Client; config: Config }) => Promis
     .action(async (id: string, o: { json?: boolean }) => {
       await run(async ({ client, config }) => {
         try {
-          const r = (await client.workflow.getHandle(id).result()) as RunResult;
+          const r = await client.workflow.getHandle<RunWorkflow>(id).result();
           if (o.json) console.log(JSON.stringify({ workflowId: id, ...r }, null, 2));
           else console.log(`${resultsTable(r.results)}\n${statsLines(r.stats)}\nWeb UI: ${workflowUiLink(config, id)}`);
           return r.stats.failed > 0 ? 3 : 0;
@@ -259,11 +259,11 @@ function program(run: (work: (ctx: { client: Client; config: Config }) => Promis
     .option('--json', 'print the final result as JSON')
     .action(async (id: string, o: { json?: boolean }) => {
       await run(async ({ client }) => {
-        const handle = client.workflow.getHandle(id);
+        const handle = client.workflow.getHandle<RunWorkflow>(id);
         await handle.cancel();
         if (!o.json) console.log(`cancellation requested for ${id}; waiting for in-flight calls to stop...`);
         try {
-          const r = (await handle.result()) as RunResult;
+          const r = await handle.result();
           if (o.json) console.log(JSON.stringify({ workflowId: id, ...r }, null, 2));
           else console.log(`${resultsTable(r.results)}\n${statsLines(r.stats)}`);
         } catch (err) {

@@ -1,9 +1,9 @@
 /** Tables and summaries the CLI prints. */
+import type { IntelResult } from '../workflows/competitive-intel';
 import Table from 'cli-table3';
-import type { RunStats, TaskResult } from '../core/tasks';
+import type { DagStats, RunStats, TaskResult } from '../core/tasks';
 
 /** The fields every run result has, plus workflow-specific ones. */
-type RunResultLike = { results: TaskResult[]; stats: RunStats } & Record<string, unknown>;
 
 /** Formats milliseconds as seconds with one decimal. */
 export function secs(ms: number): string {
@@ -36,7 +36,7 @@ export function statsLines(s: RunStats): string {
       (s.costByGroup ? ` (${Object.entries(s.costByGroup).map(([g, c]) => `${g} $${c.toFixed(4)}`).join(', ')})` : ''),
   ];
   if (s.cacheHits) parts.push(`cache: ${s.cacheHits} calls answered from cache, ${s.tokensSaved.input + s.tokensSaved.output} tokens saved`);
-  const extra = s as RunStats & { idealMakespanMs?: number; criticalPath?: string[] };
+  const extra = s as RunStats & Partial<Pick<DagStats, 'idealMakespanMs' | 'criticalPath'>>;
   if (extra.idealMakespanMs !== undefined && extra.criticalPath) {
     parts.push(`ideal makespan ${secs(extra.idealMakespanMs)} (critical path ${extra.criticalPath.join(' → ')}): wall / ideal = ${(s.wallClockMs / Math.max(1, extra.idealMakespanMs)).toFixed(2)}`);
   }
@@ -44,11 +44,11 @@ export function statsLines(s: RunStats): string {
 }
 
 /** The intel run's closing summary. */
-export function renderIntel(r: RunResultLike): string {
-  const missing = (r.missing as { company: string; reason: string }[]) ?? [];
+export function renderIntel(r: IntelResult): string {
+  const missing = r.missing;
   const lines = [resultsTable(r.results), statsLines(r.stats)];
   if (missing.length) lines.push(`missing from the summary: ${missing.map((m) => `${m.company} (${m.reason})`).join('; ')}`);
-  if (r.reportPath) lines.push(`report: ${String(r.reportPath)}`);
+  if (r.reportPath) lines.push(`report: ${r.reportPath}`);
   return lines.join('\n');
 }
 

@@ -2,6 +2,7 @@
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import { workflowUiLink, type Config } from '../config';
 import { workflowId as makeWorkflowId } from '../client/ids';
+import { splitQueues, startRun } from '../client';
 import { InvalidInputError, assertPayloadSize, type RunStats, type TaskResult } from '../core/tasks';
 import { UserError } from './inputs';
 import { resultsTable, statsLines } from './render';
@@ -15,6 +16,10 @@ export interface RunResult {
   cancelled?: boolean;
 }
 
+/** Any of the package's run workflows, typed by its input and result. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- Temporal's Workflow type takes any arguments
+export type RunWorkflow<R extends RunResult = RunResult> = (input: any) => Promise<R>;
+
 /** Options common to commands that start a run. */
 export interface StartOptions {
   json?: boolean;
@@ -23,14 +28,14 @@ export interface StartOptions {
 }
 
 /** Starts a workflow, shows progress, prints the result; returns the exit code (0 ok, 1 failed, 3 some tasks failed). */
-export async function startAndReport(
+export async function startAndReport<W extends RunWorkflow>(
   ctx: { client: Client; config: Config },
-  workflowType: string,
-  input: unknown,
+  workflow: W,
+  input: Parameters<W>[0],
   idPrefix: string,
   opts: StartOptions,
-  render: (r: RunResult & Record<string, unknown>) => string = (r) => `${resultsTable(r.results)}\n${statsLines(r.stats)}`,
-  onResult?: (r: RunResult & Record<string, unknown>, workflowId: string) => void,
+  render: (r: Awaited<ReturnType<W>>) => string = (r) => `${resultsTable(r.results)}\n${statsLines(r.stats)}`,
+  onResult?: (r: Awaited<ReturnType<W>>, workflowId: string) => void,
   memo?: Record<string, unknown>,
 ): Promise<number> {
   try {
@@ -39,8 +44,10 @@ export async function startAndReport(
     if (err instanceof InvalidInputError) throw new UserError(err.message);
     throw err;
   }
-  const workflowId = opts.id ?? makeWorkflowId(idPrefix);
-  const handle = await ctx.client.workflow.start(workflowType, { taskQueue: ctx.config.temporal.taskQueue, workflowId, args: [input], memo });
+  const workflowType = workflow.name;
+  // `npm run worker` runs LLM and tool activities on queues of their own.
+  const handle = await startRun(ctx.client, workflow, input, { taskQueue: ctx.config.temporal.taskQueue, workflowId: opts.id ?? makeWorkflowId(idPrefix), memo, routing: splitQueues(ctx.config.temporal.taskQueue) });
+  const workflowId = handle.workflowId;
   const link = workflowUiLink(ctx.config, workflowId);
   if (!opts.json) {
     console.log(`started ${workflowType} ${workflowId}`);
@@ -51,7 +58,7 @@ export async function startAndReport(
     return 0;
   }
   try {
-    const result = await watch<RunResult & Record<string, unknown>>(handle, { quiet: opts.json });
+    const result = (await watch(handle, { quiet: opts.json })) as Awaited<ReturnType<W>>;
     onResult?.(result, workflowId);
     const timelinePath = await timelineBesideReport(ctx, workflowId);
     if (opts.json) console.log(JSON.stringify({ workflowId, ...result, ...(timelinePath ? { timelinePath } : {}) }, null, 2));

@@ -4,6 +4,7 @@
  */
 import { SingleBar } from 'cli-progress';
 import type { WorkflowHandle } from '@temporalio/client';
+import type { Workflow, WorkflowResultType } from '@temporalio/common';
 import type { Progress } from '../core/progress';
 import { progressQuery } from '../protocol';
 
@@ -16,8 +17,8 @@ export interface WatchOptions {
 }
 
 /** Shows progress until the workflow's result settles; returns (or throws) the result. */
-export async function watch<T>(handle: WorkflowHandle, o: WatchOptions = {}): Promise<T> {
-  const resultP = handle.result() as Promise<T>;
+export async function watch<W extends Workflow>(handle: WorkflowHandle<W>, o: WatchOptions = {}): Promise<WorkflowResultType<W>> {
+  const resultP = handle.result();
   if (o.quiet) return resultP;
   const out = o.out ?? process.stderr;
   const tty = Boolean(out.isTTY);

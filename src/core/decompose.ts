@@ -6,7 +6,10 @@ import { z } from 'zod';
 import { formatIssues, maxConcurrentSchema, nonEmptyString, wholeNumber } from './schema';
 import { callOptionsSchema, type TaskResult } from './tasks';
 
-/** Marker the local LLM server recognises to answer in JSON; also a plain instruction to a real model. */
+/**
+ * A plain instruction to the model. The shape itself is asked for through a forced tool call
+ * ({@link decompositionOutput}); nothing (the local LLM server included) keys on this wording.
+ */
 export const JSON_ONLY = 'Respond with JSON only';
 
 /** Input of `decomposeAndSynthesize`. */
@@ -17,12 +20,58 @@ export const decomposeInputSchema = callOptionsSchema.extend({
   failFast: z.boolean().optional(),
 });
 export type DecomposeInput = z.infer<typeof decomposeInputSchema>;
+/** What a caller passes to `decomposeAndSynthesize` (validated inside the workflow). */
+export type DecomposeParams = z.input<typeof decomposeInputSchema>;
 
 /** A subtask as the model proposes it. */
 export const subtaskSchema = z.object({ name: z.string().trim().min(1), prompt: z.string().trim().min(1) });
 export type Subtask = z.infer<typeof subtaskSchema>;
 
 const decompositionSchema = z.object({ subtasks: z.array(subtaskSchema).min(1, 'must list at least one subtask').max(50) });
+
+/** A JSON Schema with an object at its root (what a tool's `input_schema` must be). */
+export type ObjectJsonSchema = { type: 'object'; properties: Record<string, unknown>; required: string[]; additionalProperties: false };
+
+/** The JSON Schema of a decomposition into exactly `n` subtasks: `{ subtasks: [{ name, prompt }] }`, n of them. */
+export function decompositionJsonSchema(n: number): ObjectJsonSchema {
+  return {
+    type: 'object',
+    properties: {
+      subtasks: {
+        type: 'array',
+        minItems: n,
+        maxItems: n,
+        items: {
+          type: 'object',
+          properties: {
+            name: { type: 'string', description: 'short name of the subtask' },
+            prompt: { type: 'string', description: 'self-contained instructions: everything needed to do the subtask without the others' },
+          },
+          required: ['name', 'prompt'],
+          additionalProperties: false,
+        },
+      },
+    },
+    required: ['subtasks'],
+    additionalProperties: false,
+  };
+}
+
+/** Name of the tool the decomposition call forces (structured output). */
+export const DECOMPOSITION_TOOL = 'record_subtasks';
+
+/**
+ * The structured output of the decomposition call: the model must call {@link DECOMPOSITION_TOOL}
+ * with a decomposition into `n` subtasks (the activity returns that call's input as JSON text,
+ * which {@link parseDecomposition} reads like any reply).
+ */
+export function decompositionOutput(n: number): { name: string; description: string; schema: ObjectJsonSchema } {
+  return {
+    name: DECOMPOSITION_TOOL,
+    description: `Records the split of the task into exactly ${n} independent subtasks, each with a short name and self-contained instructions.`,
+    schema: decompositionJsonSchema(n),
+  };
+}
 
 /** System prompt of the decomposition call. */
 export const DECOMPOSE_SYSTEM = `You split a task into independent subtasks that can be worked on in parallel. ${JSON_ONLY}: {"subtasks":[{"name":"short name","prompt":"self-contained instructions"}]}`;

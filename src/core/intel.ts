@@ -14,6 +14,8 @@ export const intelInputSchema = callOptionsSchema.extend({
   writeReport: z.boolean().optional(),
 });
 export type IntelInput = z.infer<typeof intelInputSchema>;
+/** What a caller passes to `competitiveIntel` (validated inside the workflow). */
+export type IntelParams = z.input<typeof intelInputSchema>;
 
 /** Validates the input and fills defaults. */
 export function validateIntelInput(input: unknown): IntelInput & { companies: string[] } {

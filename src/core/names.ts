@@ -24,6 +24,11 @@ export function limiterTaskQueue(workflowTaskQueue: string): string {
   return `${workflowTaskQueue}-limiter`;
 }
 
+/** The limiter workflow's id for a task queue. */
+export function limiterWorkflowId(taskQueue: string): string {
+  return `llm-limiter-${taskQueue}`;
+}
+
 /** Activity summaries must be a single line; keep them short for the Web UI. */
 export function activitySummary(text: string): string {
   const line = text.replace(/\s+/g, ' ').trim();

@@ -35,6 +35,8 @@ export const pipelineSpecSchema = callOptionsSchema.extend({
   stopOnStageFailure: z.boolean().optional(),
 });
 export type PipelineSpec = z.infer<typeof pipelineSpecSchema>;
+/** What a caller passes to `pipeline` (validated inside the workflow). */
+export type PipelineParams = z.input<typeof pipelineSpecSchema>;
 
 /** Validates a pipeline spec; throws InvalidInputError naming every problem. */
 export function validatePipeline(input: unknown): PipelineSpec {

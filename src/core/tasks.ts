@@ -82,6 +82,8 @@ export const fanOutInputSchema = callOptionsSchema.extend({
   shardSize: wholeNumber(1, FANOUT_SHARD_SIZE).optional(),
 });
 export type FanOutInput = z.infer<typeof fanOutInputSchema>;
+/** What a caller passes to `fanOut` (validated inside the workflow). */
+export type FanOutParams = z.input<typeof fanOutInputSchema>;
 
 /** Thrown (and turned into a non-retryable workflow failure) when an input is invalid. */
 export class InvalidInputError extends Error {
@@ -247,6 +249,13 @@ export interface RunStats {
   /** Calls answered from the response cache, and the tokens they saved. */
   cacheHits: number;
   tokensSaved: Tokens;
+}
+
+/** Statistics of a DAG run (runDag, competitiveIntel): run stats plus the critical path over actual durations. */
+export interface DagStats extends RunStats {
+  criticalPath: string[];
+  /** Length of the critical path: no schedule could finish sooner. */
+  idealMakespanMs: number;
 }
 
 /** Adds token counts. */

@@ -12,7 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { WithStartWorkflowOperation, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { limiterTaskQueue } from '../core/names';
+import { limiterTaskQueue, limiterWorkflowId } from '../core/names';
 import { PERMIT_REFUSED, type LeaseGrant, type ModelLimits, type SettleRequest } from '../core/limiter';
 import type { LeaseRequest } from '../core/lease';
 import { limiterStatusQuery, renewLeaseUpdate } from '../protocol';
@@ -44,11 +44,6 @@ export type LimitsTable = Record<string, ModelLimits>;
 /** Rough input-token estimate (about four characters per token); settled with the real count. */
 export function estimateInputTokens(req: Pick<AdmissionRequest, 'prompt' | 'system'>): number {
   return Math.ceil(((req.system ?? '').length + req.prompt.length) / 4);
-}
-
-/** The limiter workflow's id for a task queue. */
-export function limiterWorkflowId(taskQueue: string): string {
-  return `llm-limiter-${taskQueue}`;
 }
 
 /** How long one try of a renewal may take (it normally takes milliseconds). */

@@ -1,10 +1,11 @@
 /**
- * Response cache for identical LLM calls (same model, system, prompt and max_tokens) across runs,
- * opt-in per run with a TTL. The default store is embedded: one JSON file per key in a local
- * directory (atomic writes, no server); a shared store implements `CacheStore`. Identical calls in
- * flight at once share a single request: in one worker through a map of pending calls, across
- * worker processes through a claim in the store (a generation file with a renewed lease, for the
- * file store): the others wait for the claimant's answer, and make the call themselves if it gives up.
+ * Response cache for identical LLM calls (same model, system, prompt, max_tokens and structured
+ * output) across runs, opt-in per run with a TTL. The default store is embedded: one JSON file per
+ * key in a local directory (atomic writes, no server); a shared store implements `CacheStore`.
+ * Identical calls in flight at once share a single request: in one worker through a map of pending
+ * calls, across worker processes through a claim in the store (a generation file with a renewed
+ * lease, for the file store): the others wait for the claimant's answer, and make the call
+ * themselves if it gives up.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -47,9 +48,21 @@ export const CLAIM_LEASE_MS = 15_000;
 /** How often a process waiting on another's claim looks for the answer. */
 const WAIT_POLL_MS = 100;
 
-/** The cache key of a call: a hash, so prompts never appear in file names. */
-export function cacheKey(call: { model: string; system?: string; prompt: string; maxTokens: number }): string {
-  return createHash('sha256').update(JSON.stringify([call.model, call.system ?? '', call.prompt, call.maxTokens])).digest('hex');
+/**
+ * The cache key of a call: a hash, so prompts never appear in file names. A structured output
+ * (name, description, schema) is part of it; a call without one keeps the key it always had.
+ */
+export function cacheKey(call: { model: string; system?: string; prompt: string; maxTokens: number; output?: { name: string; description: string; schema: unknown } }): string {
+  const parts: unknown[] = [call.model, call.system ?? '', call.prompt, call.maxTokens];
+  if (call.output) parts.push([call.output.name, call.output.description, canonical(call.output.schema)]);
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+}
+
+/** `v` with object keys sorted at every level, so equal schemas written in another key order share a key. */
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])]));
+  return v;
 }
 
 /** One JSON file per key under a directory. */

@@ -1,6 +1,8 @@
 /**
- * Builds the project's workers: one for workflows on the main task queue and one for LLM
- * activities on their own queue, bounded by concurrency and a queue-wide rate limit.
+ * Builds the workers of `npm run worker`: one for workflows on the main task queue, one for LLM
+ * activities on `<queue>-llm` (bounded by concurrency and a queue-wide rate limit) and one for tool
+ * activities on `<queue>-tools`; runs routed with splitQueues() use those. For a user's own
+ * single worker, see AgentsPlugin (src/worker/plugin.ts).
  * Shared by `src/worker/main.ts` and the tests, so tests run exactly the production wiring.
  */
 import type { DataConverter } from '@temporalio/common';
@@ -64,7 +66,23 @@ export async function createWorkers(o: WorkersOptions): Promise<Worker[]> {
   const needsBundle = roles.includes('workflows') || o.limiter;
   const workflowBundle = o.workflowBundle ?? (needsBundle ? { code: (await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: Runtime.instance().logger })).code } : undefined);
   if (roles.includes('workflows')) {
-    workers.push(Worker.create({ connection: o.connection, namespace: o.namespace, taskQueue: o.taskQueue, dataConverter: o.dataConverter, workflowBundle }));
+    // A run started without routing (see splitQueues in src/client) schedules its calls on its own
+    // queue: a process that also runs LLM and tool workers serves them there too, from the same
+    // dependencies (one flow control, one cache, one journal per process).
+    const activities = {
+      ...(roles.includes('llm') ? createLlmActivities(o.deps) : {}),
+      ...(roles.includes('tools') ? createToolActivities(o.deps) : {}),
+    };
+    workers.push(
+      Worker.create({
+        connection: o.connection,
+        namespace: o.namespace,
+        taskQueue: o.taskQueue,
+        dataConverter: o.dataConverter,
+        workflowBundle,
+        ...(Object.keys(activities).length ? { activities, maxConcurrentActivityTaskExecutions: o.llmMaxConcurrent, maxHeartbeatThrottleInterval: o.heartbeatThrottleMs ?? 5000 } : {}),
+      }),
+    );
   }
   if (o.limiter) {
     // On a queue of their own: limiter tasks never wait behind a big fan-out's, and a task stuck on

@@ -4,9 +4,7 @@
  * barrier between stages), then one comparative summary over every analysis that succeeded,
  * naming the companies that are missing. Writes runs/<workflowId>/report.md.
  */
-import { CancellationScope, proxyActivities, setHandler, upsertMemo, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../activities';
-import { toolTaskQueue } from '../core/names';
+import { CancellationScope, setHandler, upsertMemo, workflowInfo } from '@temporalio/workflow';
 import {
   ANALYSIS_SYSTEM,
   RESEARCH_SYSTEM,
@@ -17,11 +15,13 @@ import {
   researchPrompt,
   summaryPrompt,
   validateIntelInput,
+  type IntelParams,
 } from '../core/intel';
 import { ProgressTracker } from '../core/progress';
-import { computeStats, type RunStats } from '../core/tasks';
+import { computeStats, type DagStats } from '../core/tasks';
 import { progressQuery } from '../protocol';
 import { executeGraph, type ExecNode, type NodeResult } from './lib/graph';
+import { toolActivities } from './lib/tool-task';
 import { validateOrFail } from './lib/validate';
 
 /** Result of an intel run. */
@@ -32,15 +32,14 @@ export interface IntelResult {
   summary: NodeResult | undefined;
   /** Companies the summary does not cover, with why. */
   missing: { company: string; reason: string }[];
-  stats: RunStats & { criticalPath: string[]; idealMakespanMs: number };
+  stats: DagStats;
   reportPath: string | null;
   cancelled: boolean;
 }
 
-const files = () => proxyActivities<Activities>({ taskQueue: toolTaskQueue(workflowInfo().taskQueue), startToCloseTimeout: '1 minute', retry: { maximumAttempts: 5 } });
 
 /** Researches, analyses and compares companies with stage-overlapping parallelism. */
-export async function competitiveIntel(rawInput: unknown): Promise<IntelResult> {
+export async function competitiveIntel(rawInput: IntelParams): Promise<IntelResult> {
   const started = Date.now();
   const input = validateOrFail(() => validateIntelInput(rawInput));
   const { companies } = input;
@@ -98,7 +97,7 @@ export async function competitiveIntel(rawInput: unknown): Promise<IntelResult> 
     progress.phase = 'report';
     const { workflowId } = workflowInfo();
     const content = renderIntelReport({ workflowId, companies, results, summary, missing, stats, finishedAt: new Date(Date.now()).toISOString() });
-    reportPath = await files().writeRunFile.executeWithOptions({ summary: 'write report.md' }, [{ workflowId, file: 'report.md', content }]);
+    reportPath = await toolActivities({ startToCloseTimeoutMs: 60_000, retry: { maximumAttempts: 5 } }, input.toolTaskQueue).writeRunFile.executeWithOptions({ summary: 'write report.md' }, [{ workflowId, file: 'report.md', content }]);
   }
   upsertMemo({ succeeded: stats.succeeded, failed: stats.failed, skipped: stats.skipped });
   progress.done = true;

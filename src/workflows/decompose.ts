@@ -4,17 +4,20 @@ import {
   DECOMPOSE_SYSTEM,
   SYNTHESIZE_SYSTEM,
   correctivePrompt,
+  decompositionOutput,
   decomposeInputSchema,
   decomposePrompt,
   parseDecomposition,
   synthesisPrompt,
   type Subtask,
+  type DecomposeParams,
 } from '../core/decompose';
 import { ProgressTracker } from '../core/progress';
 import { computeStats, parseOrThrow, type RunStats, type TaskResult } from '../core/tasks';
 import { progressQuery } from '../protocol';
 import { runBounded } from './lib/bounded';
-import { BudgetGate, notRunForBudget } from './lib/budget-gate';
+import { notRunForBudget } from '../core/results';
+import { BudgetGate } from './lib/budget-gate';
 import { runLlmTask } from './lib/llm-task';
 import { validateOrFail } from './lib/validate';
 
@@ -40,7 +43,7 @@ export interface DecomposeResult {
 }
 
 /** Splits a task with the LLM, runs the subtasks in parallel, and synthesises their results. */
-export async function decomposeAndSynthesize(rawInput: unknown): Promise<DecomposeResult> {
+export async function decomposeAndSynthesize(rawInput: DecomposeParams): Promise<DecomposeResult> {
   const started = Date.now();
   const input = validateOrFail(() => parseOrThrow(decomposeInputSchema, rawInput, 'decompose input'));
   const n = input.subtasks ?? 4;
@@ -49,7 +52,7 @@ export async function decomposeAndSynthesize(rawInput: unknown): Promise<Decompo
   const calls: TaskResult[] = [];
   // One budget for the whole run: decomposition, subtasks and synthesis spend from it.
   const budgetGate = new BudgetGate(input.budget);
-  const step = async (taskId: string, name: string, group: string, prompt: string, system: string): Promise<TaskResult> => {
+  const step = async (taskId: string, name: string, group: string, prompt: string, system: string, output?: ReturnType<typeof decompositionOutput>): Promise<TaskResult> => {
     progress.add(taskId, name, group);
     const refusal = budgetGate.refusal();
     if (refusal) {
@@ -59,7 +62,7 @@ export async function decomposeAndSynthesize(rawInput: unknown): Promise<Decompo
       return skipped;
     }
     progress.running(taskId);
-    const r = { ...(await budgetGate.run(() => runLlmTask({ taskId, name, prompt, system, summary: name }, input))), group };
+    const r = { ...(await budgetGate.run(() => runLlmTask({ taskId, name, prompt, system, summary: name, ...(output ? { output } : {}) }, input))), group };
     progress.finished(r);
     calls.push(r);
     return r;
@@ -69,13 +72,13 @@ export async function decomposeAndSynthesize(rawInput: unknown): Promise<Decompo
   const problems: string[] = [];
   let subtasks: Subtask[] | undefined;
   let method: Decomposition['method'] = 'llm';
-  const first = await step('decompose', 'decompose', 'decompose', decomposePrompt(input.task, n), DECOMPOSE_SYSTEM);
+  const first = await step('decompose', 'decompose', 'decompose', decomposePrompt(input.task, n), DECOMPOSE_SYSTEM, decompositionOutput(n));
   if (first.success) {
     const parsed = parseDecomposition(first.output ?? '');
     if (parsed.ok) subtasks = parsed.subtasks;
     else {
       problems.push(`first reply: ${parsed.problem}`);
-      const retry = await step('decompose-retry', 'decompose (corrective retry)', 'decompose', correctivePrompt(input.task, n, first.output ?? '', parsed.problem), DECOMPOSE_SYSTEM);
+      const retry = await step('decompose-retry', 'decompose (corrective retry)', 'decompose', correctivePrompt(input.task, n, first.output ?? '', parsed.problem), DECOMPOSE_SYSTEM, decompositionOutput(n));
       const again = retry.success ? parseDecomposition(retry.output ?? '') : ({ ok: false, problem: `call failed: ${retry.error}` } as const);
       if (again.ok) {
         subtasks = again.subtasks;

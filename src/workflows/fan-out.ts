@@ -16,11 +16,11 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import { ProgressTracker } from '../core/progress';
-import { computeStats, shardTasks, validateFanOutInput, type FanOutInput, type ResolvedTask, type RunStats, type TaskResult } from '../core/tasks';
+import { computeStats, shardTasks, validateFanOutInput, type FanOutInput, type FanOutParams, type ResolvedTask, type RunStats, type TaskResult } from '../core/tasks';
 import { progressQuery } from '../protocol';
-import { DEFAULT_MAX_CONCURRENT, cancelledBeforeStart, runBounded } from './lib/bounded';
+import { DEFAULT_MAX_CONCURRENT, runBounded } from './lib/bounded';
 import { BudgetShares } from '../core/budget';
-import { notRunForBudget } from './lib/budget-gate';
+import { cancelledBeforeStart, failed, notRunForBudget } from '../core/results';
 import { validateOrFail } from './lib/validate';
 import { RankedSlots } from './lib/ranked-slots';
 
@@ -36,7 +36,7 @@ export interface FanOutResult {
 }
 
 /** Fans out LLM tasks with at most maxConcurrent in flight and collects every outcome. */
-export async function fanOut(rawInput: unknown): Promise<FanOutResult> {
+export async function fanOut(rawInput: FanOutParams): Promise<FanOutResult> {
   const started = Date.now();
   const { input, tasks } = validateOrFail(() => validateFanOutInput(rawInput));
   const progress = new ProgressTracker();
@@ -94,7 +94,8 @@ async function runSharded(input: FanOutInput, chunks: ResolvedTask[][], progress
     const share = shares.take(i);
     try {
       if (share.refusal) {
-        outcomes[i] = chunk.map((t) => notRunForBudget(t, share.refusal!));
+        // As in runBounded, a task refused by the budget carries its task's own fields beside the result's.
+        outcomes[i] = chunk.map((t) => ({ ...t, ...notRunForBudget(t, share.refusal!) }));
         return;
       }
       chunk.forEach((t) => progress.running(t.taskId));
@@ -155,16 +156,5 @@ function taskFailure(err: unknown): { failure: ApplicationFailure; details: Task
 function shardFailed(task: ResolvedTask, childId: string, err: unknown): TaskResult {
   const cause = err instanceof ChildWorkflowFailure && err.cause ? err.cause : err;
   const message = cause instanceof Error ? cause.message : String(cause);
-  return {
-    taskId: task.taskId,
-    name: task.name,
-    state: 'failed',
-    success: false,
-    output: null,
-    error: `shard ${childId} failed: ${message}`,
-    errorType: 'ShardFailed',
-    durationMs: 0,
-    attempts: 0,
-    tokens: { input: 0, output: 0 },
-  };
+  return failed(task, { error: `shard ${childId} failed: ${message}`, errorType: 'ShardFailed', durationMs: 0, attempts: 0 });
 }

@@ -1,8 +1,9 @@
 /** The `pipeline` workflow: stages in order, tasks within a stage in parallel, outputs flowing forward. */
 import { CancellationScope, setHandler } from '@temporalio/workflow';
 import { fillPlaceholders, placeholdersIn } from '../core/dag';
-import { PREVIOUS, validatePipeline } from '../core/pipeline';
+import { PREVIOUS, validatePipeline, type PipelineParams } from '../core/pipeline';
 import { ProgressTracker } from '../core/progress';
+import { skipped } from '../core/results';
 import { computeStats, type RunStats, type TaskResult } from '../core/tasks';
 import { progressQuery } from '../protocol';
 import { runBounded } from './lib/bounded';
@@ -29,12 +30,13 @@ export interface PipelineResult {
   cancelled: boolean;
 }
 
-function skipped(t: { id: string; name?: string }, group: string, reason: string): TaskResult {
-  return { taskId: t.id, name: t.name ?? t.id, state: 'skipped', success: false, output: null, error: reason, errorType: 'Skipped', durationMs: 0, attempts: 0, tokens: { input: 0, output: 0 }, group };
+/** A stage's task that does not run, with the reason users see. */
+function skippedInStage(t: { id: string; name?: string }, group: string, reason: string): TaskResult {
+  return { ...skipped({ taskId: t.id, name: t.name ?? t.id }, reason), group };
 }
 
 /** Runs stages in order; each stage's tasks run in parallel within the concurrency cap. */
-export async function pipeline(rawSpec: unknown): Promise<PipelineResult> {
+export async function pipeline(rawSpec: PipelineParams): Promise<PipelineResult> {
   const started = Date.now();
   const spec = validateOrFail(() => validatePipeline(rawSpec));
   const progress = new ProgressTracker();
@@ -49,7 +51,7 @@ export async function pipeline(rawSpec: unknown): Promise<PipelineResult> {
   for (const stage of spec.stages) {
     const stageStart = Date.now();
     if (stoppedAfter) {
-      const results = stage.tasks.map((t) => skipped(t, stage.name, `skipped: the pipeline stopped after stage "${stoppedAfter}" had failures`));
+      const results = stage.tasks.map((t) => skippedInStage(t, stage.name, `skipped: the pipeline stopped after stage "${stoppedAfter}" had failures`));
       results.forEach((r) => progress.skipped(r.taskId, r.error!));
       stages.push({ name: stage.name, results, stats: computeStats(results, 0) });
       continue;
@@ -63,7 +65,7 @@ export async function pipeline(rawSpec: unknown): Promise<PipelineResult> {
       const used = [...placeholdersIn(t.prompt), ...placeholdersIn(t.system ?? '')].filter((p) => p !== PREVIOUS);
       const missing = used.find((p) => !previous.find((r) => r.taskId === p)?.success);
       if (missing) {
-        results[index] = skipped(t, stage.name, `skipped: input "${missing}" from stage "${stages[stages.length - 1].name}" did not succeed`);
+        results[index] = skippedInStage(t, stage.name, `skipped: input "${missing}" from stage "${stages[stages.length - 1].name}" did not succeed`);
         progress.skipped(t.id, results[index]!.error!);
         return;
       }

@@ -1,18 +1,11 @@
 /** The `runDag` workflow: LLM (and tool) nodes with dependencies, each started the moment its dependencies succeed. */
 import { CancellationScope, setHandler } from '@temporalio/workflow';
-import { fillPlaceholders, validateDag, type DagSpec } from '../core/dag';
+import { fillPlaceholders, validateDag, type DagParams, type DagSpec } from '../core/dag';
 import { ProgressTracker } from '../core/progress';
-import { computeStats, type RunStats } from '../core/tasks';
+import { computeStats, type DagStats } from '../core/tasks';
 import { progressQuery } from '../protocol';
 import { executeGraph, type ExecNode, type NodeResult } from './lib/graph';
 import { validateOrFail } from './lib/validate';
-
-/** Statistics of a DAG run: fan-out stats plus the critical path over actual durations. */
-export interface DagStats extends RunStats {
-  criticalPath: string[];
-  /** Length of the critical path: no schedule could finish sooner. */
-  idealMakespanMs: number;
-}
 
 /** Result of a DAG run: every node, in spec order. */
 export interface DagResult {
@@ -45,7 +38,7 @@ export function specToExecNodes(spec: DagSpec): ExecNode[] {
 }
 
 /** Runs a DAG spec with dependency-aware parallelism, skip or fail-fast on failure, critical-path-first under a cap. */
-export async function runDag(rawSpec: unknown): Promise<DagResult> {
+export async function runDag(rawSpec: DagParams): Promise<DagResult> {
   const started = Date.now();
   const spec = validateOrFail(() => validateDag(rawSpec));
   const progress = new ProgressTracker();

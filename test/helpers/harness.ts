@@ -11,8 +11,9 @@ import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { quietRuntime } from './runtime';
 import { createAnthropicClient } from '../../src/llm/anthropic';
-import { startLocalLlmServer, type LocalLlmServer, type LocalLlmServerOptions } from '../../src/llm/local-server';
+import { startLocalLlmServer, type LocalLlmServer, type LocalLlmServerOptions } from '../../src/testing';
 import { createWorkers } from '../../src/worker/create-workers';
+import { splitQueues } from '../../src/client';
 import type { Config } from '../../src/config';
 import { buildDataConverter } from '../../src/data/data-converter';
 import { DEFAULT_PRICES } from '../../src/core/pricing';
@@ -180,7 +181,9 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
       running.length = 0;
     },
     async start(workflowType, input, id) {
-      return client.workflow.start(workflowType, { taskQueue, workflowId: id ?? `${workflowType}-${randomUUID()}`, args: [input] });
+      // Runs go to the production layout (LLM and tool calls on their own queues), as the CLI routes them.
+      const routed = input && typeof input === 'object' && !Array.isArray(input) ? { ...splitQueues(taskQueue), ...input } : input;
+      return client.workflow.start(workflowType, { taskQueue, workflowId: id ?? `${workflowType}-${randomUUID()}`, args: [routed] });
     },
     async run<T>(workflowType: string, input: unknown, id?: string) {
       const handle = await h.start(workflowType, input, id);

@@ -1,7 +1,7 @@
 /** The task queue's llmLimiter as tests see it. */
 import type { Client } from '@temporalio/client';
 import type { LimiterStatus } from '../../src/core/limiter';
-import { limiterWorkflowId } from '../../src/llm/admission';
+import { limiterWorkflowId } from '../../src/core/names';
 import { limiterStatusQuery } from '../../src/protocol';
 
 /**

@@ -233,3 +233,17 @@ describe('response cache', () => {
     }
   }, 60_000);
 });
+
+describe('cacheKey', () => {
+  const output = { name: 'record_subtasks', description: 'Records subtasks.', schema: { type: 'object', properties: { a: { type: 'string' } }, required: ['a'] } };
+  test('a structured output is part of the key; a call without one keeps its old key', () => {
+    const base = { model: 'm', prompt: 'p', maxTokens: 10 };
+    expect(cacheKey(base)).toBe(key);
+    const withOutput = cacheKey({ ...base, output });
+    expect(withOutput).not.toBe(key);
+    expect(cacheKey({ ...base, output: { ...output, name: 'other' } })).not.toBe(withOutput);
+    expect(cacheKey({ ...base, output: { ...output, schema: { ...output.schema, required: [] } } })).not.toBe(withOutput);
+    // The same schema written in another key order is the same call.
+    expect(cacheKey({ ...base, output: { ...output, schema: { required: ['a'], properties: { a: { type: 'string' } }, type: 'object' } } })).toBe(withOutput);
+  });
+});

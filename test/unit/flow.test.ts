@@ -1,7 +1,7 @@
 /** Flow control learned from the provider (pure logic), and the local server's emulation of the API's rate limits. */
 import { AdaptiveLimit, LearnedBuckets, parseRateLimitHeaders } from '../../src/core/flow';
 import { FlowController } from '../../src/llm/flow';
-import { LocalRateLimiter } from '../../src/llm/local-rate-limits';
+import { LocalRateLimiter } from '../../src/testing';
 import { flowFromMetrics, workerFlowLines } from '../../src/cli/worker-flow';
 
 const headers = (h: Record<string, string>) => (n: string) => h[n];

@@ -1,9 +1,12 @@
 /**
- * Drives the local LLM server with the real Anthropic SDK, so a change in either the server or
- * the SDK's expectations (response shape, error classes, headers) shows up here first.
+ * Drives the local LLM server (src/testing, the package's testing entry point) with the real
+ * Anthropic SDK, so a change in either the server or the SDK's expectations (response shape,
+ * error classes, headers) shows up here first.
  */
 import Anthropic, { type APIError } from '@anthropic-ai/sdk';
-import { startLocalLlmServer, type LlmStats, type LocalLlmServer } from '../../src/llm/local-server';
+import { messageParams, replyText } from '../../src/activities/llm';
+import { decompositionJsonSchema, decompositionOutput, decomposePrompt, DECOMPOSE_SYSTEM, parseDecomposition } from '../../src/core/decompose';
+import { DEFAULT_ITEMS, MAX_ITEMS, generateToolInput, startLocalLlmServer, type JsonSchema, type LlmStats, type LocalLlmServer } from '../../src/testing';
 
 const MODEL = 'claude-test';
 
@@ -116,23 +119,202 @@ describe('successful replies', () => {
     expect(textOf(full).startsWith(textOf(msg).slice(0, -1))).toBe(true);
   });
 
-  it('emits a parseable decomposition in JSON mode', async () => {
-    const msg = await client.messages.create({
-      model: MODEL,
-      max_tokens: 1000,
-      system: 'You split work. Respond with JSON only.',
-      messages: [{ role: 'user', content: 'Split into 4 subtasks.\nTask: Research the history of the printing press in Europe' }],
-    });
-    const parsed = JSON.parse(textOf(msg)) as { subtasks: { name: string; prompt: string }[] };
-    expect(parsed.subtasks).toHaveLength(4);
-    parsed.subtasks.forEach((t, i) => {
-      expect(t.name).toMatch(new RegExp(`^Subtask ${i + 1}: \\w+`));
-      expect(t.prompt).toContain('Research the history of the printing pre');
-    });
-    expect(new Set(parsed.subtasks.map((t) => t.prompt)).size).toBe(4);
+  it('answers in text whatever the prompt says: no wording switches the reply', async () => {
+    const msg = await ask('Respond with JSON only. Split into 4 subtasks.', { system: 'Respond with JSON only' });
+    expect(msg.stop_reason).toBe('end_turn');
+    expect(textOf(msg)).toMatch(/^Answer to "Respond with JSON only\. Split into 4 subtasks\.": /);
+  });
+});
 
-    const dflt = await ask('Respond with JSON only. Plan a trip');
-    expect((JSON.parse(textOf(dflt)) as { subtasks: unknown[] }).subtasks).toHaveLength(3);
+describe('forced tool calls (structured output)', () => {
+  const plan: Anthropic.Tool = {
+    name: 'record_plan',
+    description: 'Records a plan.',
+    input_schema: {
+      type: 'object',
+      properties: {
+        steps: {
+          type: 'array',
+          minItems: 4,
+          items: { type: 'object', properties: { name: { type: 'string' }, prompt: { type: 'string' } }, required: ['name', 'prompt'] },
+        },
+        note: { type: 'string' },
+      },
+      required: ['steps'],
+    },
+  };
+  const force = (tool: Anthropic.Tool, prompt: string, extra: Partial<Anthropic.MessageCreateParamsNonStreaming> = {}) =>
+    ask(prompt, { tools: [tool], tool_choice: { type: 'tool', name: tool.name }, ...extra });
+  const toolUseOf = (msg: Anthropic.Message): Anthropic.ToolUseBlock => {
+    expect(msg.content).toHaveLength(1);
+    const block = msg.content[0];
+    if (block.type !== 'tool_use') throw new Error(`expected a tool_use block, got ${block.type}`);
+    return block;
+  };
+
+  it('has the real API shape: one tool_use block, stop_reason tool_use, parsed by the SDK', async () => {
+    const msg = await force(plan, 'Plan the week.\nTask: Research the history of the printing press in Europe');
+    expect(msg).toMatchObject({ type: 'message', role: 'assistant', model: MODEL, stop_reason: 'tool_use', stop_sequence: null });
+    expect(msg.id).toMatch(/^msg_/);
+    const call = toolUseOf(msg);
+    expect(call).toMatchObject({ type: 'tool_use', name: 'record_plan', caller: { type: 'direct' } });
+    expect(call.id).toMatch(/^toolu_/);
+    expect(msg.usage).toMatchObject({ input_tokens: expect.any(Number), output_tokens: 12 });
+    const input = call.input as { steps: { name: string; prompt: string }[]; note?: string };
+    // Required properties only, minItems items, strings about the last line of the prompt.
+    expect(Object.keys(input)).toEqual(['steps']);
+    expect(input.steps).toHaveLength(4);
+    input.steps.forEach((s, i) => {
+      expect(Object.keys(s).sort()).toEqual(['name', 'prompt']);
+      expect(s.name).toMatch(new RegExp(`^Step ${i + 1}: \\w+`));
+      expect(s.prompt).toMatch(new RegExp(`^Part ${i + 1} of 4 of the task "Research the history of the printing press in Europe": \\w+`));
+    });
+    expect(new Set(input.steps.map((s) => s.prompt)).size).toBe(4);
+    expect(server.stats().requests[0]).toMatchObject({ tool: 'record_plan', outcome: 'ok', status: 200 });
+  });
+
+  it('is deterministic: the same request gets the same input, another prompt another one', async () => {
+    const a = toolUseOf(await force(plan, 'Plan a trip'));
+    const b = toolUseOf(await force(plan, 'Plan a trip'));
+    const c = toolUseOf(await force(plan, 'Plan a party'));
+    expect(b.input).toEqual(a.input);
+    expect(b.id).not.toBe(a.id);
+    expect(c.input).not.toEqual(a.input);
+  });
+
+  it('honours minItems and maxItems, defaults to 3 items and caps at 50', async () => {
+    const arrayTool = (items: Record<string, unknown>): Anthropic.Tool => ({
+      name: 'list',
+      input_schema: { type: 'object', properties: { xs: { type: 'array', items: { type: 'string' }, ...items } }, required: ['xs'] },
+    });
+    const len = async (items: Record<string, unknown>) => (toolUseOf(await force(arrayTool(items), 'Name some colours')).input as { xs: string[] }).xs.length;
+    expect(await len({ minItems: 7 })).toBe(7);
+    expect(await len({})).toBe(DEFAULT_ITEMS);
+    expect(await len({ maxItems: 2 })).toBe(2);
+    expect(await len({ minItems: 0 })).toBe(0);
+    expect(await len({ minItems: 500 })).toBe(MAX_ITEMS);
+  });
+
+  it('is never truncated by max_tokens (costs the capped tokens, stop_reason stays tool_use)', async () => {
+    const msg = await force(plan, 'Plan a long project', { max_tokens: 3 });
+    expect(msg.stop_reason).toBe('tool_use');
+    expect(msg.usage.output_tokens).toBe(3);
+    expect((toolUseOf(msg).input as { steps: unknown[] }).steps).toHaveLength(4);
+  });
+
+  it('the decomposition call of the workflow gets exactly N subtasks that the workflow parses', async () => {
+    const input = { prompt: decomposePrompt('Compare cloud GPU providers', 5), system: DECOMPOSE_SYSTEM, output: decompositionOutput(5) };
+    const params = messageParams(input, MODEL, 1000);
+    expect(params).toMatchObject({ tools: [{ name: 'record_subtasks', input_schema: decompositionJsonSchema(5) }], tool_choice: { type: 'tool', name: 'record_subtasks' } });
+    const msg = await client.messages.create(params);
+    const text = replyText(msg, input.output);
+    const parsed = parseDecomposition(text);
+    if (!parsed.ok) throw new Error(parsed.problem);
+    expect(parsed.subtasks).toHaveLength(5);
+    parsed.subtasks.forEach((t, i) => {
+      expect(t.name).toMatch(new RegExp(`^Subtask ${i + 1}: `));
+      expect(t.prompt).toContain(`Part ${i + 1} of 5 of the task "Compare cloud GPU providers"`);
+    });
+    // Without a structured output the same prompts get prose, which the workflow would reject.
+    const prose = await client.messages.create(messageParams({ prompt: input.prompt, system: input.system }, MODEL, 1000));
+    expect(parseDecomposition(replyText(prose)).ok).toBe(false);
+  });
+
+  it('tool_choice any uses the first tool; auto, none and no tool_choice answer in text', async () => {
+    const other: Anthropic.Tool = { name: 'other', input_schema: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] } };
+    const any = await ask('Plan', { tools: [other, plan], tool_choice: { type: 'any' } });
+    expect(toolUseOf(any)).toMatchObject({ name: 'other', input: { ok: expect.any(Boolean) } });
+    for (const tool_choice of [{ type: 'auto' as const }, { type: 'none' as const }, undefined]) {
+      const msg = await ask('Plan', { tools: [plan], ...(tool_choice ? { tool_choice } : {}) });
+      expect(msg.stop_reason).toBe('end_turn');
+      expect(textOf(msg)).toMatch(/^Answer to "Plan": /);
+    }
+  });
+
+  it('a text fault answers a forced call in text (a model that ignored the tool)', async () => {
+    server.setFaults([{ match: 'odd one', fault: { kind: 'text', text: 'Sure! Here is a plan.' } }]);
+    const msg = await force(plan, 'the odd one');
+    expect(msg.stop_reason).toBe('end_turn');
+    expect(textOf(msg)).toBe('Sure! Here is a plan.');
+    expect(replyText(msg, plan)).toBe('Sure! Here is a plan.');
+  });
+
+  it('rejects a tool_choice naming no tool and malformed tools as the API does', async () => {
+    const unknown = await errorOf(ask('x', { tools: [plan], tool_choice: { type: 'tool', name: 'missing' } }));
+    expect(unknown).toBeInstanceOf(Anthropic.BadRequestError);
+    expect((unknown as APIError).message).toContain("Tool 'missing' not found");
+    const noSchema = await errorOf(ask('x', { tools: [{ name: 'bad' } as Anthropic.Tool], tool_choice: { type: 'tool', name: 'bad' } }));
+    expect((noSchema as APIError).message).toContain('input_schema');
+    const badName = await errorOf(ask('x', { tools: [{ ...plan, name: 'has space' }] }));
+    expect((badName as APIError).message).toContain('tools.0.name');
+    const anyWithout = await errorOf(ask('x', { tool_choice: { type: 'any' } }));
+    expect(anyWithout).toBeInstanceOf(Anthropic.BadRequestError);
+  });
+});
+
+describe('tool input generation from a JSON Schema', () => {
+  const gen = (schema: JsonSchema, seed = 1) => {
+    let a = seed;
+    const rand = () => ((a = (a * 16807) % 2147483647) / 2147483647);
+    return generateToolInput(schema, { rand, subject: 'the subject', words: (n) => Array.from({ length: n }, () => 'w') });
+  };
+
+  it('gives values the schema accepts: enums, consts, bounded numbers, booleans, formats, nullable types', () => {
+    for (let seed = 1; seed < 40; seed++) {
+      const v = gen(
+        {
+          type: 'object',
+          properties: {
+            kind: { type: 'string', enum: ['a', 'b', 'c'] },
+            fixed: { const: 42 },
+            count: { type: 'integer', minimum: 3, maximum: 5 },
+            share: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 },
+            even: { type: 'integer', minimum: 1, maximum: 9, multipleOf: 2 },
+            flag: { type: 'boolean' },
+            when: { type: 'string', format: 'date-time' },
+            day: { type: 'string', format: 'date' },
+            id: { type: 'string', format: 'uuid' },
+            short: { type: 'string', maxLength: 5 },
+            long: { type: 'string', minLength: 300 },
+            maybe: { type: ['null', 'string'] },
+            optional: { type: 'string' },
+          },
+          required: ['kind', 'fixed', 'count', 'share', 'even', 'flag', 'when', 'day', 'id', 'short', 'long', 'maybe'],
+        },
+        seed,
+      ) as Record<string, unknown>;
+      expect(['a', 'b', 'c']).toContain(v.kind);
+      expect(v.fixed).toBe(42);
+      expect(Number.isInteger(v.count) && (v.count as number) >= 3 && (v.count as number) <= 5).toBe(true);
+      expect((v.share as number) > 0 && (v.share as number) < 1).toBe(true);
+      expect([2, 4, 6, 8]).toContain(v.even);
+      expect(typeof v.flag).toBe('boolean');
+      expect(new Date(v.when as string).toISOString()).toBe(v.when);
+      expect(v.day).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+      expect(v.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-a[0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect((v.short as string).length).toBeLessThanOrEqual(5);
+      expect((v.long as string).length).toBeGreaterThanOrEqual(300);
+      expect(typeof v.maybe).toBe('string');
+      expect(v).not.toHaveProperty('optional');
+    }
+  });
+
+  it('follows $ref, anyOf, allOf and tuple items; a recursive schema terminates', () => {
+    const v = gen({
+      type: 'object',
+      $defs: { point: { type: 'object', properties: { x: { type: 'integer', minimum: 0, maximum: 0 } }, required: ['x'] } },
+      properties: {
+        at: { $ref: '#/$defs/point' },
+        either: { anyOf: [{ type: 'integer', minimum: 7, maximum: 7 }, { type: 'string' }] },
+        both: { allOf: [{ type: 'object', properties: { a: { const: 1 } }, required: ['a'] }, { properties: { b: { const: 2 } }, required: ['b'] }] },
+        pair: { type: 'array', prefixItems: [{ const: 'first' }, { type: 'boolean' }], minItems: 2, maxItems: 2 },
+      },
+      required: ['at', 'either', 'both', 'pair'],
+    }) as Record<string, unknown>;
+    expect(v).toEqual({ at: { x: 0 }, either: 7, both: { a: 1, b: 2 }, pair: ['first', expect.any(Boolean)] });
+
+    const tree = gen({ type: 'object', properties: { children: { type: 'array', minItems: 2, items: { $ref: '#' } } }, required: ['children'] });
+    expect(JSON.stringify(tree).length).toBeLessThan(1_000_000);
   });
 });
 

@@ -8,6 +8,7 @@
  *    never restarted, reconnects by itself.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { splitQueues } from '../../src/client';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -15,7 +16,7 @@ import path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { ROOT, freePort, spawnDevServer, waitForTemporal } from '../../scripts/dev-server';
 import type { Progress } from '../../src/core/progress';
-import { startLocalLlmServer, type RequestRecord } from '../../src/llm/local-server';
+import { startLocalLlmServer, type RequestRecord } from '../../src/testing';
 import { progressQuery } from '../../src/protocol';
 import { limiterWhenIdle } from '../helpers/limiter';
 import type { FanOutResult } from '../../src/workflows/fan-out';
@@ -275,12 +276,12 @@ describe('durability with real worker processes', () => {
       const fanHandle = await client.workflow.start('fanOut', {
         taskQueue,
         workflowId: `durability-fanout-${run}`,
-        args: [{ tasks: fanTasks.map((t) => ({ name: t.name, prompt: t.prompt })) }],
+        args: [{ ...splitQueues(taskQueue), tasks: fanTasks.map((t) => ({ name: t.name, prompt: t.prompt })) }],
       });
       const dagHandle = await client.workflow.start('runDag', {
         taskQueue,
         workflowId: `durability-dag-${run}`,
-        args: [{ name: 'durability', nodes: dagNodes }],
+        args: [{ ...splitQueues(taskQueue), name: 'durability', nodes: dagNodes }],
       });
 
       // Kill only once (1) every fast call has finished at the LLM server, (2) both workflows report
@@ -382,7 +383,7 @@ describe('durability with real worker processes', () => {
       const before = await connectClient(address);
       const tasks = Array.from({ length: 8 }, (_, i) => ({ name: `Topic ${i + 1}`, prompt: `[restart ${run} task-${i + 1}] Summarize topic ${i + 1}` }));
       const workflowId = `durability-restart-${run}`;
-      await before.client.workflow.start('fanOut', { taskQueue, workflowId, args: [{ tasks }] });
+      await before.client.workflow.start('fanOut', { taskQueue, workflowId, args: [{ ...splitQueues(taskQueue), tasks }] });
       await waitFor('every call to be in flight', () => llm.stats().requests.length === tasks.length && llm.stats().inFlight === tasks.length);
       await before.connection.close();
 
@@ -445,7 +446,7 @@ describe('durability with real worker processes', () => {
       const before = await connectClient(address);
       const tasks = Array.from({ length: 8 }, (_, i) => ({ name: `Topic ${i + 1}`, prompt: `[limiter ${run} task-${i + 1}] Summarize topic ${i + 1}` }));
       const workflowId = `durability-limiter-${run}`;
-      await before.client.workflow.start('fanOut', { taskQueue, workflowId, args: [{ tasks }] });
+      await before.client.workflow.start('fanOut', { taskQueue, workflowId, args: [{ ...splitQueues(taskQueue), tasks }] });
       await waitFor('three calls in flight', () => llm.stats().inFlight === 3);
       await before.connection.close();
 

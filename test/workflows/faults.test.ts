@@ -2,7 +2,7 @@
  * The fault matrix: every way the provider can fail, one test each, asserting what the LLM server
  * actually received and what the run reports.
  */
-import type { FaultRule } from '../../src/llm/local-server';
+import type { FaultRule } from '../../src/testing';
 import type { FanOutResult } from '../../src/workflows/fan-out';
 import { sharedHarness } from '../helpers/harness';
 

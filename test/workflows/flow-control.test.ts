@@ -1,10 +1,11 @@
 /** Token-aware admission across workers, adaptive concurrency, budgets and the response cache, on the real dev server. */
 import { execFile } from 'node:child_process';
+import { splitQueues } from '../../src/client';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { temporal } from '@temporalio/proto';
-import { limiterWorkflowId } from '../../src/llm/admission';
+import { limiterWorkflowId } from '../../src/core/names';
 import type { TaskResult } from '../../src/core/tasks';
 import type { FanOutResult } from '../../src/workflows/fan-out';
 import type { DagResult } from '../../src/workflows/run-dag';
@@ -415,7 +416,7 @@ describe('cache shared by worker processes', () => {
       const input = { tasks: [{ name: 'same', prompt: 'one prompt, two workers' }], cache: { ttlSeconds: 600 } };
       const [here, there] = await Promise.all([
         h.run<FanOutResult>('fanOut', input),
-        h.client.workflow.execute('fanOut', { taskQueue: otherQueue, workflowId: `fanOut-other-${Date.now()}`, args: [input] }) as Promise<FanOutResult>,
+        h.client.workflow.execute('fanOut', { taskQueue: otherQueue, workflowId: `fanOut-other-${Date.now()}`, args: [{ ...splitQueues(otherQueue), ...input }] }) as Promise<FanOutResult>,
       ]);
       expect(h.llm.stats().calls).toBe(1);
       expect([here, there].map((r) => r.stats.succeeded)).toEqual([1, 1]);

@@ -1,11 +1,12 @@
 /** A real worker process: Prometheus metrics after a run, and structured logs with ids and without prompts. */
 import { execFile } from 'node:child_process';
+import { splitQueues } from '../../src/client';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { ROOT, freePort } from '../../scripts/dev-server';
-import { startLocalLlmServer, type LocalLlmServer } from '../../src/llm/local-server';
+import { startLocalLlmServer, type LocalLlmServer } from '../../src/testing';
 import type { FanOutResult } from '../../src/workflows/fan-out';
 import { temporalAddress } from '../helpers/harness';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process';
@@ -49,7 +50,7 @@ describe('worker observability', () => {
     const r = (await client.workflow.execute('fanOut', {
       taskQueue,
       workflowId,
-      args: [{ tasks: [{ name: 'a', prompt: 'Plain task one' }, { name: 'b', prompt: 'Flaky task two' }, { name: 'c', prompt: 'Denied task three' }] }],
+      args: [{ ...splitQueues(taskQueue), tasks: [{ name: 'a', prompt: 'Plain task one' }, { name: 'b', prompt: 'Flaky task two' }, { name: 'c', prompt: 'Denied task three' }] }],
     })) as FanOutResult;
     expect(r.stats).toMatchObject({ succeeded: 2, failed: 1 });
     expect(r.stats.costUsd).toBeGreaterThan(0);
@@ -111,7 +112,7 @@ describe('worker observability', () => {
     const r = (await client.workflow.execute('runDag', {
       taskQueue,
       workflowId: `obs-tool-${randomUUID()}`,
-      args: [{ nodes: [{ id: 'stats', tool: { name: 'document-stats', documents: [{ name: 'doc', text: 'Durable agents run on Temporal. Agents run.' }] } }] }],
+      args: [{ ...splitQueues(taskQueue), nodes: [{ id: 'stats', tool: { name: 'document-stats', documents: [{ name: 'doc', text: 'Durable agents run on Temporal. Agents run.' }] } }] }],
     })) as { results: { state: string; output: string | null; error: string | null }[] };
     expect(r.results[0].error).toBeNull();
     expect(r.results[0]).toMatchObject({ state: 'succeeded' });

@@ -1,11 +1,12 @@
 /** Cancellation, secrets, payload encryption and offload, sharding, and load with faults, on the real dev server. */
 import { execFile } from 'node:child_process';
+import { splitQueues } from '../../src/client';
 import { randomBytes, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { startLocalLlmServer } from '../../src/llm/local-server';
+import { startLocalLlmServer } from '../../src/testing';
 import type { FanOutResult } from '../../src/workflows/fan-out';
 import { startHarness, temporalAddress, type Harness } from '../helpers/harness';
 import { startWorkerProcess } from '../helpers/worker-process';
@@ -88,7 +89,7 @@ describe('secrets and privacy', () => {
       const handle = await client.workflow.start('fanOut', {
         taskQueue,
         workflowId: `secrets-${randomUUID()}`,
-        args: [{ tasks: [{ name: 'ok', prompt: 'authorised call' }, { name: 'denied', prompt: 'unauthorised call' }] }],
+        args: [{ ...splitQueues(taskQueue), tasks: [{ name: 'ok', prompt: 'authorised call' }, { name: 'denied', prompt: 'unauthorised call' }] }],
       });
       const r = (await handle.result()) as FanOutResult;
       expect(r.results[1]).toMatchObject({ success: false, errorType: 'AuthenticationError' });

@@ -3,7 +3,7 @@
  * placeholders (template.ts). Pure: bundled into workflow code.
  */
 export { NODE_ID_PATTERN } from '../schema';
-export { dagNodeSchema, dagSpecSchema, toolCallSchema, validateDag, type DagNode, type DagSpec, type ToolCall } from './spec';
+export { dagNodeSchema, dagSpecSchema, toolCallSchema, validateDag, type DagNode, type DagParams, type DagSpec, type ToolCall } from './spec';
 export {
   criticalPath,
   dependents,

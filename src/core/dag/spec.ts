@@ -66,6 +66,8 @@ export const dagSpecSchema = callOptionsSchema.extend({
 });
 /** A validated DAG spec. */
 export type DagSpec = z.infer<typeof dagSpecSchema>;
+/** What a caller passes to `runDag` (validated inside the workflow). */
+export type DagParams = z.input<typeof dagSpecSchema>;
 
 /** What validation can read of a node even when the schema rejects the spec. */
 interface LooseNode {

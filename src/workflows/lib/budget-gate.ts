@@ -41,7 +41,3 @@ export class BudgetGate {
   }
 }
 
-/** The result of a task that did not run because the budget was spent. */
-export function notRunForBudget(base: Pick<TaskResult, 'taskId' | 'name'>, reason: string): TaskResult {
-  return { ...base, state: 'skipped', success: false, output: null, error: reason, errorType: BUDGET_EXCEEDED, durationMs: 0, attempts: 0, tokens: { input: 0, output: 0 } };
-}

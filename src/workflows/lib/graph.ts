@@ -1,17 +1,15 @@
 /**
- * The DAG executor inside workflows: each node awaits the promises of its dependencies and asks
- * for a slot the moment they resolve — no level-by-level barriers. When more nodes are ready than
- * slots, the ranked slots grant them critical-path-first. Shared by runDag and competitiveIntel.
+ * The DAG executor inside workflows: each node awaits the results of its dependencies and asks
+ * for a slot the moment they are in — no level-by-level barriers. When more nodes are ready than
+ * slots, the ranked slots grant them critical-path-first. Built on the one scheduler
+ * (scheduler.ts); shared by runDag and competitiveIntel.
  */
-import { ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
 import { criticalPath, levels, priorityRanks, topologicalOrder } from '../../core/dag';
-import type { ProgressTracker } from '../../core/progress';
-import type { CallOptions, TaskResult } from '../../core/tasks';
+import type { TaskResult } from '../../core/tasks';
+import { BudgetGate } from './budget-gate';
 import { runLlmTask, type LlmTask } from './llm-task';
+import { schedule, type Job, type JobCall, type SchedulingOptions } from './scheduler';
 import { runToolTask, type ToolTask } from './tool-task';
-import { BudgetGate, notRunForBudget } from './budget-gate';
-import { RankedSlots } from './ranked-slots';
-import { DEFAULT_MAX_CONCURRENT } from './bounded';
 
 /** What a node runs, built from its dependencies' results once they are known. */
 export type NodeCall =
@@ -47,10 +45,13 @@ export interface NodeResult extends TaskResult {
 }
 
 /** How to execute a graph. */
-export interface GraphOptions extends CallOptions {
-  maxConcurrent?: number;
+export interface GraphOptions extends SchedulingOptions {
+  /**
+   * `skip-dependents` (default): a failed node's dependents, and theirs, are skipped. `fail-fast`:
+   * the first failure cancels the rest and fails the run with a `NodeFailed` ApplicationFailure
+   * whose details are `{ failedNode, results }`.
+   */
   onFailure?: 'skip-dependents' | 'fail-fast';
-  progress?: ProgressTracker;
 }
 
 /** Outcome of a graph: node results in the given order, plus the critical path over actual durations. */
@@ -62,112 +63,47 @@ export interface GraphOutcome {
 
 /** Executes nodes (already validated: unique ids, known deps, no cycles). */
 export async function executeGraph(nodes: ExecNode[], opts: GraphOptions): Promise<GraphOutcome> {
-  const byId = new Map(nodes.map((n) => [n.id, n]));
   const ranks = priorityRanks(nodes, (n) => n.weight ?? 1);
   const level = levels(nodes);
-  const slots = new RankedSlots(opts.maxConcurrent ?? DEFAULT_MAX_CONCURRENT);
-  const promises = new Map<string, Promise<NodeResult>>();
-  const scope = new CancellationScope();
-  const budget = new BudgetGate(opts.budget);
-  let firstFailure: NodeResult | undefined;
-
-  const blank = (n: ExecNode): NodeResult => ({
+  const position = new Map(nodes.map((n, i) => [n.id, i]));
+  const call = (n: ExecNode, deps: NodeResult[]): JobCall => {
+    const c = n.build(Object.fromEntries(deps.map((r) => [r.taskId, r])));
+    if (c.kind === 'skip') return { skip: c.reason };
+    return {
+      run: () => (c.kind === 'tool' ? runToolTask({ ...c, taskId: n.id, name: n.name }, opts, opts.policy?.tool) : runLlmTask({ ...c, taskId: n.id, name: n.name }, opts, opts.policy?.llm)),
+    };
+  };
+  const jobs: Job<NodeResult>[] = nodes.map((n) => ({
     taskId: n.id,
     name: n.name,
-    state: 'cancelled',
-    success: false,
-    output: null,
-    error: null,
-    errorType: null,
-    durationMs: 0,
-    attempts: 0,
-    tokens: { input: 0, output: 0 },
-    dependsOn: n.dependsOn,
-    group: n.group,
-    level: level.get(n.id) ?? 0,
-    scheduledAt: null,
-    startedAt: null,
-    finishedAt: null,
+    rank: ranks.get(n.id) ?? 0,
+    after: n.dependsOn.map((d) => position.get(d)!),
+    tolerateFailedDeps: n.tolerateFailedDeps,
+    call: (deps) => call(n, deps),
+  }));
+
+  const results = await schedule(jobs, {
+    maxConcurrent: opts.maxConcurrent,
+    progress: opts.progress,
+    budget: opts.budgetGate ?? new BudgetGate(opts.budget),
+    startOrder: topologicalOrder(nodes).map((id) => position.get(id)!),
+    result: (i, r: TaskResult, run) => {
+      const n = nodes[i];
+      return { ...r, dependsOn: n.dependsOn, group: n.group, level: level.get(n.id) ?? 0, scheduledAt: run.scheduledAt, startedAt: run.startedAt, finishedAt: run.finishedAt };
+    },
+    failFast:
+      opts.onFailure === 'fail-fast'
+        ? {
+            type: 'NodeFailed',
+            message: (f) => `Node "${f.taskId}" failed (${f.errorType}): ${f.error}`,
+            details: (f, all) => ({ failedNode: f.taskId, results: all }),
+          }
+        : undefined,
   });
 
-  const runNode = async (n: ExecNode): Promise<NodeResult> => {
-    const depResults = await Promise.all(n.dependsOn.map((d) => promises.get(d)!));
-    const deps = Object.fromEntries(depResults.map((r) => [r.taskId, r]));
-    const base = blank(n);
-    if (scope.consideredCancelled || firstFailure) {
-      return finish({ ...base, error: 'cancelled before it started', errorType: 'Cancelled' });
-    }
-    const blocked = depResults.filter((r) => r.state !== 'succeeded');
-    if (blocked.length && !n.tolerateFailedDeps) {
-      const b = blocked[0];
-      const why = b.state === 'skipped' ? (b.error ?? `dependency "${b.taskId}" was skipped`) : `dependency "${b.taskId}" ${b.state}${b.error ? ` (${b.error})` : ''}`;
-      const reason = b.state === 'skipped' ? why : `skipped: ${why}`;
-      opts.progress?.skipped(n.id, reason);
-      return { ...base, state: 'skipped', error: reason, errorType: 'Skipped' };
-    }
-    const scheduledAt = Date.now();
-    try {
-      await slots.acquire(ranks.get(n.id) ?? 0);
-    } catch (err) {
-      if (!isCancellation(err)) throw err;
-      return finish({ ...base, scheduledAt, error: 'cancelled before it started', errorType: 'Cancelled' });
-    }
-    const startedAt = Date.now();
-    try {
-      const refusal = budget.refusal();
-      if (refusal) {
-        opts.progress?.skipped(n.id, refusal);
-        return { ...base, ...notRunForBudget(base, refusal), dependsOn: n.dependsOn, group: n.group, level: base.level, scheduledAt };
-      }
-      opts.progress?.running(n.id);
-      const call = n.build(deps);
-      if (call.kind === 'skip') {
-        opts.progress?.skipped(n.id, call.reason);
-        return { ...base, scheduledAt, state: 'skipped', error: call.reason, errorType: 'Skipped' };
-      }
-      const r = await budget.run(() =>
-        call.kind === 'tool' ? runToolTask({ ...call, taskId: n.id, name: n.name }) : runLlmTask({ ...call, taskId: n.id, name: n.name }, opts),
-      );
-      const result = finish({ ...base, ...r, dependsOn: n.dependsOn, group: n.group, level: base.level, scheduledAt, startedAt, finishedAt: Date.now() });
-      if (result.state === 'failed' && opts.onFailure === 'fail-fast' && !firstFailure) {
-        firstFailure = result;
-        scope.cancel();
-      }
-      return result;
-    } finally {
-      slots.release();
-    }
-  };
-
-  const finish = (r: NodeResult): NodeResult => {
-    opts.progress?.finished(r);
-    return r;
-  };
-
-  await scope
-    .run(async () => {
-      for (const id of topologicalOrder(nodes)) promises.set(id, runNode(byId.get(id)!));
-      await Promise.all(promises.values());
-    })
-    .catch((err: unknown) => {
-      if (!(firstFailure && isCancellation(err))) throw err;
-    });
-
-  const resultById = new Map<string, NodeResult>();
-  for (const [id, p] of promises) resultById.set(id, await p);
-  const results = nodes.map((n) => resultById.get(n.id) ?? blank(n));
   const cp = criticalPath(
     nodes.map((n) => ({ id: n.id, dependsOn: n.dependsOn })),
-    (n) => Math.max(resultById.get(n.id)?.durationMs ?? 0, 0) || 0.001,
+    (n) => Math.max(results[position.get(n.id)!].durationMs, 0) || 0.001,
   );
-
-  if (firstFailure) {
-    throw ApplicationFailure.create({
-      message: `Node "${firstFailure.taskId}" failed (${firstFailure.errorType}): ${firstFailure.error}`,
-      type: 'NodeFailed',
-      nonRetryable: true,
-      details: [{ failedNode: firstFailure.taskId, results }],
-    });
-  }
   return { results, criticalPath: cp.path, idealMakespanMs: Math.round(cp.length) };
 }

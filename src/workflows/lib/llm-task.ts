@@ -2,12 +2,14 @@
  * Runs one LLM task as an activity and turns every outcome into a TaskResult: success, a
  * permanent failure (with its type, message and attempts), or cancellation. Workflow-side only.
  */
-import { ActivityCancellationType, ActivityFailure, ApplicationFailure, TimeoutFailure, isCancellation, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { Activities, LlmCallInput } from '../../activities';
-import { NON_RETRYABLE_LLM_ERRORS, type LlmFailureDetails } from '../../core/errors';
-import { activitySummary, llmTaskQueue } from '../../core/names';
+import { ActivityCancellationType, isCancellation, proxyActivities, workflowInfo, type RetryPolicy } from '@temporalio/workflow';
+import type { LlmActivities, LlmCallInput } from '../../activities';
+import { NON_RETRYABLE_LLM_ERRORS } from '../../core/errors';
+import { activitySummary } from '../../core/names';
+import { cancelled, failed, succeeded } from '../../core/results';
 import type { CallOptions, TaskResult } from '../../core/tasks';
 import { DEFAULT_THROTTLE_DEADLINE_MS } from '../../core/flow';
+import { describeFailure } from './failures';
 
 /**
  * How long one LLM request may take, from when it is sent, unless a run sets timeoutMs. The
@@ -20,20 +22,40 @@ export const LLM_HEARTBEAT_TIMEOUT_MS = 10_000;
 /** Attempts per LLM call unless a run sets maxAttempts. */
 export const LLM_MAX_ATTEMPTS = 5;
 
-function llm() {
-  return proxyActivities<Activities>({
-    taskQueue: llmTaskQueue(workflowInfo().taskQueue),
-    startToCloseTimeout: LLM_ATTEMPT_TIMEOUT_MS,
-    heartbeatTimeout: LLM_HEARTBEAT_TIMEOUT_MS,
+/** How a building block schedules its LLM activities; every field defaults to today's values. */
+export interface LlmCallPolicy {
+  /** Task queue of the LLM activities. Default: the run's `llmTaskQueue` input, else the workflow's own queue. */
+  taskQueue?: string;
+  /** How long one request may take from when it is sent (a run's `timeoutMs` input overrides it). */
+  attemptTimeoutMs?: number;
+  /** A worker silent for this long is presumed dead and the call retried. */
+  heartbeatTimeoutMs?: number;
+  /** Temporal's retry policy for LLM calls (a run's `maxAttempts` input overrides maximumAttempts). */
+  retry?: RetryPolicy;
+}
+
+/** The retry policy of LLM calls unless a policy says otherwise. */
+export const LLM_RETRY: RetryPolicy = {
+  initialInterval: '1 second',
+  backoffCoefficient: 2,
+  maximumInterval: '30 seconds',
+  maximumAttempts: LLM_MAX_ATTEMPTS,
+  nonRetryableErrorTypes: [...NON_RETRYABLE_LLM_ERRORS],
+};
+
+/** The task queue a run's activities go to: the policy's, else the run's input, else the workflow's own. */
+export function activityQueue(policyQueue: string | undefined, inputQueue: string | undefined): string {
+  return policyQueue ?? inputQueue ?? workflowInfo().taskQueue;
+}
+
+function llm(policy: LlmCallPolicy, opts: CallOptions) {
+  return proxyActivities<LlmActivities>({
+    taskQueue: activityQueue(policy.taskQueue, opts.llmTaskQueue),
+    startToCloseTimeout: policy.attemptTimeoutMs ?? LLM_ATTEMPT_TIMEOUT_MS,
+    heartbeatTimeout: policy.heartbeatTimeoutMs ?? LLM_HEARTBEAT_TIMEOUT_MS,
     // A cancelled run waits until its in-flight requests are really aborted, so it stops paying.
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-    retry: {
-      initialInterval: '1 second',
-      backoffCoefficient: 2,
-      maximumInterval: '30 seconds',
-      maximumAttempts: LLM_MAX_ATTEMPTS,
-      nonRetryableErrorTypes: [...NON_RETRYABLE_LLM_ERRORS],
-    },
+    retry: policy.retry ?? LLM_RETRY,
   });
 }
 
@@ -55,15 +77,16 @@ export function fairnessKey(opts: Pick<CallOptions, 'tenant'>): string {
 }
 
 /** Calls the LLM for one task; never throws except for cancellation of the workflow itself. */
-export async function runLlmTask(task: LlmTask, opts: CallOptions = {}): Promise<TaskResult> {
+export async function runLlmTask(task: LlmTask, opts: CallOptions = {}, policy: LlmCallPolicy = {}): Promise<TaskResult> {
   const scheduledAt = Date.now();
-  const maxAttempts = opts.maxAttempts ?? LLM_MAX_ATTEMPTS;
+  const maxAttempts = opts.maxAttempts ?? policy.retry?.maximumAttempts ?? LLM_MAX_ATTEMPTS;
+  const requestTimeoutMs = opts.timeoutMs ?? policy.attemptTimeoutMs ?? LLM_ATTEMPT_TIMEOUT_MS;
   const base = { taskId: task.taskId, name: task.name };
   try {
-    const r = await llm().callLlm.executeWithOptions(
+    const r = await llm(policy, opts).callLlm.executeWithOptions(
       {
         summary: activitySummary(task.summary ?? task.name),
-        startToCloseTimeout: (opts.timeoutMs ?? LLM_ATTEMPT_TIMEOUT_MS) + (opts.throttleDeadlineMs ?? DEFAULT_THROTTLE_DEADLINE_MS),
+        startToCloseTimeout: requestTimeoutMs + (opts.throttleDeadlineMs ?? DEFAULT_THROTTLE_DEADLINE_MS),
         // Fairness between runs on one task queue (servers with fairness on; ignored otherwise).
         priority: { fairnessKey: fairnessKey(opts) },
         retry: { maximumAttempts: maxAttempts },
@@ -75,18 +98,14 @@ export async function runLlmTask(task: LlmTask, opts: CallOptions = {}): Promise
           model: task.model ?? opts.model,
           maxTokens: task.maxTokens ?? opts.maxTokens,
           cache: opts.cache,
-          requestTimeoutMs: opts.timeoutMs ?? LLM_ATTEMPT_TIMEOUT_MS,
+          requestTimeoutMs,
           ...(opts.throttleDeadlineMs ? { throttleDeadlineMs: opts.throttleDeadlineMs } : {}),
+          ...(task.output ? { output: task.output } : {}),
         },
       ],
     );
-    return {
-      ...base,
-      state: 'succeeded',
-      success: true,
+    return succeeded(base, {
       output: r.text,
-      error: null,
-      errorType: null,
       durationMs: r.durationMs,
       attempts: r.attempt,
       tokens: r.tokens,
@@ -96,31 +115,13 @@ export async function runLlmTask(task: LlmTask, opts: CallOptions = {}): Promise
       costUsd: r.costUsd,
       ...(r.cached ? { cached: true, tokensSaved: r.tokensSaved } : {}),
       ...(r.throttles ? { throttles: r.throttles } : {}),
-    };
+    });
   } catch (err) {
     const durationMs = Date.now() - scheduledAt;
     if (isCancellation(err)) {
-      return { ...base, state: 'cancelled', success: false, output: null, error: 'cancelled', errorType: 'Cancelled', durationMs, attempts: 0, tokens: { input: 0, output: 0 } };
+      return cancelled(base, durationMs);
     }
     const f = describeFailure(err, maxAttempts);
-    return { ...base, state: 'failed', success: false, output: null, error: f.message, errorType: f.type, durationMs, attempts: f.attempts, tokens: { input: 0, output: 0 } };
+    return failed(base, { error: f.message, errorType: f.type, durationMs, attempts: f.attempts });
   }
-}
-
-/** Extracts type, message and attempt count from an activity failure. */
-export function describeFailure(err: unknown, maxAttempts: number): { type: string; message: string; attempts: number } {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  const exhausted = err instanceof ActivityFailure && err.retryState === 'MAXIMUM_ATTEMPTS_REACHED';
-  if (cause instanceof ApplicationFailure) {
-    const d = cause.details?.[0] as LlmFailureDetails | undefined;
-    const attempts = exhausted ? maxAttempts : (d?.attempt ?? 1);
-    const suffix = exhausted ? ` (gave up after ${attempts} attempts)` : '';
-    return { type: cause.type ?? 'Error', message: `${cause.message}${suffix}`, attempts };
-  }
-  if (cause instanceof TimeoutFailure) {
-    const attempts = exhausted ? maxAttempts : 1;
-    return { type: 'Timeout', message: `LLM call timed out (${(cause.timeoutType ?? 'timeout').toLowerCase().replace(/_/g, '-')})${exhausted ? ` after ${attempts} attempts` : ''}`, attempts };
-  }
-  const message = err instanceof Error ? err.message : String(err);
-  return { type: 'Error', message, attempts: exhausted ? maxAttempts : 1 };
 }

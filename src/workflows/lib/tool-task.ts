@@ -1,10 +1,12 @@
 /** Runs one tool call as an activity on the tools task queue and returns a TaskResult. */
-import { proxyActivities, workflowInfo, isCancellation } from '@temporalio/workflow';
-import type { Activities } from '../../activities';
+import { proxyActivities, isCancellation, type RetryPolicy } from '@temporalio/workflow';
+import type { ToolActivities } from '../../activities';
 import type { ToolCall } from '../../core/dag';
-import { activitySummary, toolTaskQueue } from '../../core/names';
-import type { TaskResult } from '../../core/tasks';
-import { describeFailure } from './llm-task';
+import { activitySummary } from '../../core/names';
+import { cancelled, failed, succeeded } from '../../core/results';
+import type { CallOptions, TaskResult } from '../../core/tasks';
+import { describeFailure } from './failures';
+import { activityQueue } from './llm-task';
 
 /** Attempts of a tool call (tool failures are mostly bad input). */
 const TOOL_MAX_ATTEMPTS = 3;
@@ -17,26 +19,39 @@ export interface ToolTask {
   summary?: string;
 }
 
-function tools() {
-  return proxyActivities<Activities>({
-    taskQueue: toolTaskQueue(workflowInfo().taskQueue),
-    startToCloseTimeout: '10 minutes',
-    heartbeatTimeout: '30 seconds',
-    retry: { maximumAttempts: TOOL_MAX_ATTEMPTS, nonRetryableErrorTypes: ['ToolInputError'] },
+/** How a building block schedules its tool activities; every field defaults to today's values. */
+export interface ToolCallPolicy {
+  /** Task queue of the tool activities. Default: the run's `toolTaskQueue` input, else the workflow's own queue. */
+  taskQueue?: string;
+  startToCloseTimeoutMs?: number;
+  heartbeatTimeoutMs?: number;
+  retry?: RetryPolicy;
+}
+
+/** The retry policy of tool calls unless a policy says otherwise. */
+export const TOOL_RETRY: RetryPolicy = { maximumAttempts: TOOL_MAX_ATTEMPTS, nonRetryableErrorTypes: ['ToolInputError'] };
+
+/** The tool activities, scheduled as the policy says (the `inputQueue` is the run's `toolTaskQueue`). */
+export function toolActivities(policy: ToolCallPolicy = {}, inputQueue?: string) {
+  return proxyActivities<ToolActivities>({
+    taskQueue: activityQueue(policy.taskQueue, inputQueue),
+    startToCloseTimeout: policy.startToCloseTimeoutMs ?? 10 * 60_000,
+    heartbeatTimeout: policy.heartbeatTimeoutMs ?? 30_000,
+    retry: policy.retry ?? TOOL_RETRY,
   });
 }
 
 /** Runs a tool; failures and cancellation become results, like LLM tasks. */
-export async function runToolTask(task: ToolTask): Promise<TaskResult> {
+export async function runToolTask(task: ToolTask, opts: Pick<CallOptions, 'toolTaskQueue'> = {}, policy: ToolCallPolicy = {}): Promise<TaskResult> {
   const started = Date.now();
-  const base = { taskId: task.taskId, name: task.name, tokens: { input: 0, output: 0 } };
+  const base = { taskId: task.taskId, name: task.name };
   try {
-    const r = await tools().documentStats.executeWithOptions({ summary: activitySummary(task.summary ?? `tool ${task.tool.name}: ${task.name}`) }, [task.tool]);
-    return { ...base, state: 'succeeded', success: true, output: r.text, error: null, errorType: null, durationMs: r.durationMs, attempts: 1 };
+    const r = await toolActivities(policy, opts.toolTaskQueue).documentStats.executeWithOptions({ summary: activitySummary(task.summary ?? `tool ${task.tool.name}: ${task.name}`) }, [task.tool]);
+    return succeeded(base, { output: r.text, durationMs: r.durationMs, attempts: 1 });
   } catch (err) {
     const durationMs = Date.now() - started;
-    if (isCancellation(err)) return { ...base, state: 'cancelled', success: false, output: null, error: 'cancelled', errorType: 'Cancelled', durationMs, attempts: 0 };
-    const f = describeFailure(err, TOOL_MAX_ATTEMPTS);
-    return { ...base, state: 'failed', success: false, output: null, error: f.message, errorType: f.type, durationMs, attempts: f.attempts };
+    if (isCancellation(err)) return cancelled(base, durationMs);
+    const f = describeFailure(err, policy.retry?.maximumAttempts ?? TOOL_MAX_ATTEMPTS);
+    return failed(base, { error: f.message, errorType: f.type, durationMs, attempts: f.attempts });
   }
 }

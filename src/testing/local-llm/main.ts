@@ -2,9 +2,10 @@
  * Runs the local LLM server as its own process (for the demo and for benches that want the LLM
  * outside the worker's event loop). Control it over HTTP via the `/_admin` endpoints.
  *
- *   LLM_SERVER_PORT=8787 LLM_TTFT_MS=1000 LLM_PER_TOKEN_MS=8 LLM_OUTPUT_TOKENS=250 npx tsx src/llm/local-server-main.ts
+ *   LLM_SERVER_PORT=8787 LLM_TTFT_MS=1000 LLM_PER_TOKEN_MS=8 LLM_OUTPUT_TOKENS=250 npx tsx src/testing/local-llm/main.ts   (or: npm run llm-server)
  */
-import { DEFAULT_LATENCY, startLocalLlmServer, type LocalLlmServer, type LocalLlmServerOptions } from './local-server';
+import { startLocalLlmServer, type LocalLlmServer, type LocalLlmServerOptions } from './server';
+import { DEFAULT_LATENCY } from './messages';
 
 /** Settings read from the environment. */
 export interface MainConfig {
