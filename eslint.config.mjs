@@ -1,6 +1,8 @@
 // Lint rules that catch real bugs in this codebase: un-awaited promises (an un-awaited activity
 // is a lost call), type-only imports, and I/O or the LLM SDK leaking into deterministic workflow code.
 import tseslint from 'typescript-eslint';
+import { importX, createNodeResolver } from 'eslint-plugin-import-x';
+import prettierConfig from 'eslint-config-prettier';
 
 export default tseslint.config(
   { ignores: ['node_modules/**', 'dist/**', 'examples/consumer/**', '.tmp/**', '.tools/**', 'runs/**', 'bench/results/**', '**/*.js', '**/*.mjs'] },
@@ -8,7 +10,15 @@ export default tseslint.config(
   {
     files: ['**/*.ts'],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/extensions': ['.ts', '.js'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
+      'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.js', '.json'] })],
+    },
     rules: {
+      // No import cycles (type-only imports excepted): see ARCHITECTURE.md for the arrows that must never exist.
+      'import-x/no-cycle': ['error', { ignoreExternal: true }],
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
       '@typescript-eslint/no-explicit-any': 'error',
@@ -32,4 +42,6 @@ export default tseslint.config(
       'no-restricted-globals': ['error', { name: 'setTimeout', message: 'use sleep() from @temporalio/workflow' }, { name: 'setInterval', message: 'not allowed in workflows' }],
     },
   },
+  // Formatting is Prettier's (npm run format); lint only checks that it was applied (npm run format:check).
+  prettierConfig,
 );
