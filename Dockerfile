@@ -4,13 +4,16 @@ FROM node:20-slim
 
 WORKDIR /app
 # Dependencies first, so editing source does not re-install them. `npm ci` installs the lockfile's
-# versions, dev dependencies included: the worker runs TypeScript directly through tsx.
+# versions (dev dependencies included: TypeScript compiles the sources below); its `prepare` build
+# waits for the sources (--ignore-scripts), then `npm run build` compiles them to dist/.
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund && npm cache clean --force
+RUN npm ci --no-audit --no-fund --ignore-scripts && npm cache clean --force
 
-COPY tsconfig.json ./
+COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY scripts ./scripts
 COPY examples ./examples
+RUN npm run build
 
 # Run artifacts (report.md, timeline.html) and offloaded payloads: a volume shared by every worker.
 ENV RUNS_DIR=/data/runs \
@@ -21,4 +24,4 @@ USER node
 
 # Prometheus metrics (METRICS_PORT).
 EXPOSE 9464
-CMD ["npx", "tsx", "src/worker/main.ts"]
+CMD ["node", "dist/src/worker/main.js"]

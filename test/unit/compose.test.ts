@@ -138,10 +138,10 @@ describe('docker-compose.yml', () => {
     const cmd = services.worker.command;
     expect(Array.isArray(cmd) && cmd.slice(0, 2)).toEqual(['sh', '-c']);
     const script = interpolate((cmd as string[])[2], {});
-    expect(script).toContain('exec npx tsx src/worker/main.ts');
+    expect(script).toContain('exec node dist/src/worker/main.js');
     const baseUrlWith = (host: Record<string, string>) => {
       const env = Object.fromEntries(Object.entries(envOf(services.worker)).map(([k, v]) => [k, interpolate(v, host)]));
-      const probe = script.replace('exec npx tsx src/worker/main.ts', 'printf %s "${ANTHROPIC_BASE_URL-<unset>}"');
+      const probe = script.replace('exec node dist/src/worker/main.js', 'printf %s "${ANTHROPIC_BASE_URL-<unset>}"');
       return execFileSync('sh', ['-c', probe], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' });
     };
     expect(baseUrlWith({})).toBe('http://llm:8787');
@@ -154,11 +154,12 @@ describe('docker-compose.yml', () => {
 describe('Dockerfile', () => {
   const dockerfile = read('Dockerfile');
 
-  test('node:20-slim, npm ci from the lockfile, runs the worker with tsx', () => {
+  test('node:20-slim, npm ci from the lockfile, compiles, runs the compiled worker', () => {
     expect(dockerfile).toMatch(/^FROM node:20-slim$/m);
     expect(dockerfile).toMatch(/^COPY package\.json package-lock\.json \.\/$/m);
     expect(dockerfile).toMatch(/^RUN npm ci\b/m);
-    expect(dockerfile).toMatch(/^CMD \["npx", "tsx", "src\/worker\/main\.ts"\]$/m);
+    expect(dockerfile).toMatch(/^RUN npm run build$/m);
+    expect(dockerfile).toMatch(/^CMD \["node", "dist\/src\/worker\/main\.js"\]$/m);
     expect(dockerfile).not.toMatch(/ANTHROPIC_API_KEY/); // secrets come from the environment, never the image
   });
 
