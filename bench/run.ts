@@ -2,7 +2,8 @@
  * `npm run bench [-- --quick] [-- --only overhead,dag]`: measures the executor on a real Temporal
  * dev server that it starts itself, real worker processes and the local LLM server in its own
  * process. It never asserts times: it prints one table per case plus the targets, and writes
- * everything to bench/results/<timestamp>.json. See bench/README.md.
+ * everything to bench/results/<timestamp>.json. What it measures is the compiled JS (dist/, built
+ * first when missing or stale), run with plain node; the runner itself runs on tsx. See bench/README.md.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -10,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ROOT, temporalBinary } from '../scripts/dev-server';
 import { CASES, type CaseResult, type Shared, type Target } from './cases/index';
+import { compileBenchEntries, ensureBuilt } from './lib/build';
 import { BenchEnv } from './lib/env';
 import { renderTable, verdict, type TableData } from './lib/format';
 import { Bench } from './lib/measure';
@@ -70,6 +72,8 @@ async function main(): Promise<number> {
   let bench: Bench | undefined;
   let failed = false;
   try {
+    ensureBuilt(log);
+    compileBenchEntries();
     env = await BenchEnv.create(log, args.dynamicConfig.flatMap((d) => ['--dynamic-config-value', d]));
     bench = new Bench(env, args.quick, log);
     const shared: Shared = { points: new Map() };

@@ -1,5 +1,5 @@
 /**
- * A bench-only worker: the real `src/worker/main.ts` (its config, runtime, data converter and
+ * A bench-only worker: the real worker entry (its config, runtime, data converter and
  * createWorkers wiring, unchanged) with Worker options overridden from BENCH_WORKER_OPTIONS (JSON),
  * to measure what other settings would do without touching src/:
  *
@@ -10,7 +10,10 @@
  *     "skipFirstHeartbeat": true,         // experiment: drop callLlm's immediate first heartbeat
  *     "memLog": true }                    // log process.memoryUsage() every second
  *
- * The overrides are merged by wrapping Worker.create in this process before src/worker/main.ts runs.
+ * The overrides are merged by wrapping Worker.create in this process before the worker entry runs.
+ * The bench runs it compiled: bench/lib/build.ts transpiles it to dist/bench/worker-variant.js, where
+ * `../src/...` is dist/src/..., so `node dist/bench/worker-variant.js` loads dist/src/worker/main.js
+ * (what `npm run worker` runs); with `launcher: 'node-cjs'` it runs from source and loads src/worker/main.ts.
  */
 import { Worker, type WorkerOptions } from '@temporalio/worker';
 import { llmTaskQueue } from '../src/core/names';
@@ -59,5 +62,5 @@ if (v.memLog) {
 }
 
 console.error(`bench worker variant: ${JSON.stringify(v)}`);
-// The real entry point: it reads the environment and runs main() when loaded.
+// The real entry point (dist/src/worker/main.js when compiled): it reads the environment and runs main() when loaded.
 require('../src/worker/main');

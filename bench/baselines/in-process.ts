@@ -4,7 +4,8 @@
  *
  *   tsx bench/baselines/in-process.ts --n 100 --k 100 --base-url http://127.0.0.1:8787 [--rpm 0] [--max-tokens 1024]
  *
- * prints one line of JSON: { wallMs, n, k, ok, failed, firstError? }.
+ * prints one line of JSON: { wallMs, n, k, ok, failed, firstError? }. The bench runs it compiled,
+ * `node dist/bench/baselines/in-process.js ...` (bench/lib/build.ts), like the worker it is compared with.
  */
 import Anthropic from '@anthropic-ai/sdk';
 import { BENCH_MAX_TOKENS, BENCH_MODEL, benchPrompt } from '../lib/tasks';
@@ -101,7 +102,7 @@ if (require.main === module) {
   const k = Number(arg(argv, 'k') ?? n);
   const baseURL = arg(argv, 'base-url');
   if (!(n >= 1) || !(k >= 1) || !baseURL) {
-    console.error('usage: tsx bench/baselines/in-process.ts --n N --k K --base-url URL [--rpm R] [--max-tokens M] [--no-warmup]');
+    console.error('usage: node dist/bench/baselines/in-process.js (or tsx bench/baselines/in-process.ts) --n N --k K --base-url URL [--rpm R] [--max-tokens M] [--no-warmup]');
     process.exit(2);
   }
   runInProcess({ n, k, baseURL, rpm: Number(arg(argv, 'rpm') ?? 0), maxTokens: Number(arg(argv, 'max-tokens') ?? BENCH_MAX_TOKENS), warmup: !argv.includes('--no-warmup') }).then(

@@ -15,8 +15,9 @@ import { overhead } from './overhead';
 import { profile } from './profile';
 import { scale } from './scale';
 import { seed } from './seed';
+import { startup } from './startup';
 import { tuning } from './tuning';
 
 export type { CaseDef, CaseResult, Shared, Target } from './common';
 
-export const CASES: CaseDef[] = [seed, overhead, ceiling, dag, baselines, limits, scale, tuning, profile, hedging, flow, fleet];
+export const CASES: CaseDef[] = [seed, overhead, ceiling, dag, baselines, limits, scale, tuning, profile, hedging, flow, fleet, startup];

@@ -7,7 +7,7 @@ import { type CaseDef, fanOutInFlight1000, foreign, L0, L1, L3, medWall, perTask
 
 /** Variants of the worker for the tuning case: the shipped one and bench-only changes. */
 const VARIANTS: { name: string; worker: WorkerConfig }[] = [
-  { name: 'src/worker/main.ts as shipped', worker: { maxConcurrent: 200 } },
+  { name: 'the shipped worker (dist/src/worker/main.js)', worker: { maxConcurrent: 200 } },
   { name: 'activity pollers 100 (maxConcurrentActivityTaskPolls; default min(10, slots))', worker: { maxConcurrent: 200, variant: { llm: { maxConcurrentActivityTaskPolls: 100 } } } },
   { name: 'no immediate first heartbeat in callLlm', worker: { maxConcurrent: 200, variant: { skipFirstHeartbeat: true } } },
   { name: 'heartbeat throttle 8 s (maxHeartbeatThrottleInterval; src: 2 s)', worker: { maxConcurrent: 200, variant: { llm: { maxHeartbeatThrottleInterval: 8000 } } } },
@@ -27,7 +27,7 @@ const INFLIGHT_VARIANTS: { name: string; worker: WorkerConfig }[] = [
 
 export const tuning: CaseDef = {
   id: 'tuning',
-  title: '8. Where the overhead goes: worker variants (bench/worker-variant.ts: the real src/worker/main.ts with other Worker options)',
+  title: '8. Where the overhead goes: worker variants (bench/worker-variant.ts: the real worker entry, dist/src/worker/main.js, with other Worker options)',
   inQuick: false,
   async run(b) {
     const points: { id: string; n: number; k: number; latency: Latency }[] = [

@@ -1,7 +1,10 @@
 /**
  * What every case runs on: the bench's own Temporal dev server (free port, headless, in memory),
  * the local LLM server in its own process, the workflow bundle built once, and real worker
- * processes (`tsx src/worker/main.ts`, or the bench-only variant) whose RSS and CPU are metered.
+ * processes whose RSS and CPU are metered. Every process measured runs the compiled JS with plain
+ * `node`, as users run it (`node dist/src/worker/main.js` = `npm run worker`, or the bench-only
+ * variant `dist/bench/worker-variant.js`); run.ts builds dist/ first (lib/build.ts). One process
+ * each, no launcher in between: its pid is the one metered and signalled.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,11 +16,13 @@ import { freePort, spawnDevServer, waitForTemporal, ROOT } from '../../scripts/d
 import { loadConfig } from '../../src/config';
 import { connectClient } from '../../src/cli/connect';
 import { LlmAdmin } from './llm-admin';
-import { adopt, cpuSeconds, machineBusySeconds, RssMeter, selfCpuSeconds, sleep, start, stop, waitForNodeChild, type Proc } from './procs';
+import { JS } from './build';
+import { adopt, cpuSeconds, machineBusySeconds, RssMeter, selfCpuSeconds, sleep, start, stop, type Proc } from './procs';
 
 /** LLM_FLOW_INITIAL_CONCURRENCY of bench workers unless a case sets it (see workerFor). */
 export const BENCH_FLOW_INITIAL_CONCURRENCY = '1000';
 
+/** tsx, for the "before" side of the startup case (the CLI as `tsx src/cli/main.ts`). */
 export const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
 
 /** How a case wants its worker process. */
@@ -26,20 +31,21 @@ export interface WorkerConfig {
   maxConcurrent: number;
   /** LLM_RPM of the worker (0 = off). */
   rpm?: number;
-  /** Options of the bench-only worker variant (bench/worker-variant.ts); absent = the real `src/worker/main.ts`. */
+  /** Options of the bench-only worker variant (bench/worker-variant.ts); absent = the real worker entry. */
   variant?: Record<string, unknown>;
   /** Start a new process even if a matching one runs (clean RSS / cache). */
   fresh?: boolean;
   /** Extra environment of the worker process. */
   extraEnv?: Record<string, string>;
-  /** Node flags for the worker (tsx passes them on), e.g. --cpu-prof for profiling. */
+  /** Node flags for the worker, e.g. --cpu-prof for profiling. */
   nodeArgs?: string[];
   /**
-   * How the worker is launched: 'tsx' (default; `tsx script`, as `npm run worker`, the node process is
-   * tsx's child with tsx's ESM loader thread) or 'node-cjs' (`node --require tsx/cjs script`: one
-   * process, CommonJS transpile hook only, close to running compiled JS).
+   * How the worker is launched: 'node' (default; `node dist/src/worker/main.js`, exactly
+   * `npm run worker`) or 'node-cjs' (`node --require tsx/cjs src/worker/main.ts`: the TypeScript
+   * sources through tsx's CommonJS transpile hook, in one process, for comparisons with the
+   * sources as they are now, without a build).
    */
-  launcher?: 'tsx' | 'node-cjs';
+  launcher?: 'node' | 'node-cjs';
 }
 
 /** A running worker process. */
@@ -47,9 +53,8 @@ export interface WorkerHandle {
   key: string;
   config: WorkerConfig;
   taskQueue: string;
+  /** The worker's node process (its pid is the one metered). */
   proc: Proc;
-  /** The node process behind tsx (the one whose memory is measured). */
-  nodePid: number;
   rss: RssMeter;
   startedInMs: number;
 }
@@ -77,7 +82,6 @@ export class BenchEnv {
     readonly address: string,
     readonly temporal: Proc,
     readonly llmProc: Proc,
-    readonly llmNodePid: number,
     readonly llm: LlmAdmin,
     readonly bundlePath: string,
     readonly client: Client,
@@ -124,16 +128,17 @@ export class BenchEnv {
     const temporal = adopt('temporal dev server', spawnDevServer({ port, headless: true, detached: true, extraArgs: ['--metrics-port', String(metricsPort), ...devServerArgs] }));
     const llmPort = await freePort();
     const llmLog = path.join(tmpDir, 'llm-server.log');
-    const llmProc = start('llm server', TSX, ['src/testing/local-llm/main.ts'], {
+    const llmProc = start('llm server', process.execPath, [JS.llmServer], {
       cwd: ROOT,
       logFile: llmLog,
       env: { ...process.env, LLM_SERVER_PORT: String(llmPort), LLM_TTFT_MS: '0', LLM_PER_TOKEN_MS: '0', LLM_OUTPUT_TOKENS: '20' },
     });
     const llm = new LlmAdmin(`http://127.0.0.1:${llmPort}`);
     const timings = { temporal: 0, bundle: 0, llm: 0 };
-    const [, bundle, llmNodePid] = await Promise.all([
+    const [, bundle] = await Promise.all([
       waitForTemporal(address, 90_000).then(() => void (timings.temporal = Date.now() - t0)),
-      bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger }).then((b) => {
+      // From the compiled workflows, as `npm run worker` bundles them (WORKFLOWS_PATH in dist/src/worker/create-workers.js).
+      bundleWorkflowCode({ workflowsPath: JS.workflows, logger: quietLogger }).then((b) => {
         timings.bundle = Date.now() - t0;
         return b;
       }),
@@ -150,7 +155,6 @@ export class BenchEnv {
           }
         }
         timings.llm = Date.now() - t0;
-        return waitForNodeChild(llmProc.pid);
       })(),
     ]);
     const bundlePath = path.join(tmpDir, 'workflow-bundle.js');
@@ -160,21 +164,26 @@ export class BenchEnv {
       `environment: Temporal dev server ${address} (ready in ${(timings.temporal / 1000).toFixed(1)} s), LLM server ${llm.url} ` +
         `(${(timings.llm / 1000).toFixed(1)} s), workflow bundle ${(bundle.code.length / 1e6).toFixed(1)} MB (${(timings.bundle / 1000).toFixed(1)} s); logs in ${tmpDir}`,
     );
-    return new BenchEnv(tmpDir, address, temporal, llmProc, llmNodePid, llm, bundlePath, client, connection, timings, log, `http://127.0.0.1:${metricsPort}/metrics`);
+    return new BenchEnv(tmpDir, address, temporal, llmProc, llm, bundlePath, client, connection, timings, log, `http://127.0.0.1:${metricsPort}/metrics`);
   }
 
   /** The worker process a case asks for: reused when its config matches, else (re)started. */
   async workerFor(c: WorkerConfig): Promise<WorkerHandle> {
-    const key = JSON.stringify({ m: c.maxConcurrent, r: c.rpm ?? 0, v: c.variant ?? null, e: c.extraEnv ?? null, a: c.nodeArgs ?? null, l: c.launcher ?? 'tsx' });
+    const key = JSON.stringify({ m: c.maxConcurrent, r: c.rpm ?? 0, v: c.variant ?? null, e: c.extraEnv ?? null, a: c.nodeArgs ?? null, l: c.launcher ?? 'node' });
     if (this.worker && this.worker.key === key && !c.fresh && this.worker.proc.isAlive()) return this.worker;
     await this.stopWorker();
     const taskQueue = `bench-${++this.workerSeq}-${randomUUID().slice(0, 8)}`;
     const logFile = path.join(this.tmpDir, `worker-${this.workerSeq}.log`);
-    const script = c.variant ? 'bench/worker-variant.ts' : 'src/worker/main.ts';
+    // bench/worker-variant.ts loads '../src/worker/main': dist/src/worker/main.js once compiled to dist/bench/.
+    const script =
+      c.launcher === 'node-cjs'
+        ? c.variant
+          ? 'bench/worker-variant.ts'
+          : 'src/worker/main.ts'
+        : path.relative(ROOT, c.variant ? JS.workerVariant : JS.worker);
+    const args = [...(c.nodeArgs ?? []), ...(c.launcher === 'node-cjs' ? ['--require', 'tsx/cjs'] : []), script];
     const t0 = Date.now();
-    const [cmd, args] =
-      c.launcher === 'node-cjs' ? [process.execPath, [...(c.nodeArgs ?? []), '--require', 'tsx/cjs', script]] : [TSX, [...(c.nodeArgs ?? []), script]];
-    const proc = start(`worker ${this.workerSeq}`, cmd, args, {
+    const proc = start(`worker ${this.workerSeq}`, process.execPath, args, {
       cwd: ROOT,
       logFile,
       env: {
@@ -202,10 +211,9 @@ export class BenchEnv {
       }
       await sleep(50);
     }
-    const nodePid = c.launcher === 'node-cjs' ? proc.pid : await waitForNodeChild(proc.pid);
-    const rss = new RssMeter(nodePid).start();
-    this.worker = { key, config: c, taskQueue, proc, nodePid, rss, startedInMs: Date.now() - t0 };
-    this.log(`  worker ${this.workerSeq}: ${c.launcher === 'node-cjs' ? 'node --require tsx/cjs ' : ''}${script} LLM_MAX_CONCURRENT=${c.maxConcurrent}${c.rpm ? ` LLM_RPM=${c.rpm}` : ''}${c.variant ? ` ${JSON.stringify(c.variant)}` : ''} (ready in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    const rss = new RssMeter(proc.pid).start();
+    this.worker = { key, config: c, taskQueue, proc, rss, startedInMs: Date.now() - t0 };
+    this.log(`  worker ${this.workerSeq}: node ${args.join(' ')} LLM_MAX_CONCURRENT=${c.maxConcurrent}${c.rpm ? ` LLM_RPM=${c.rpm}` : ''}${c.variant ? ` ${JSON.stringify(c.variant)}` : ''} (ready in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     return this.worker;
   }
 
@@ -213,15 +221,9 @@ export class BenchEnv {
     if (!this.worker) return;
     const w = this.worker;
     w.rss.stop();
-    // One SIGTERM to the worker's node process only (tsx would relay a second one, and the SDK
-    // treats a repeated signal as "exit now", which loses e.g. a --cpu-prof profile); tsx exits with it.
-    try {
-      process.kill(w.nodePid, 'SIGTERM');
-    } catch {
-      // already gone
-    }
-    await Promise.race([w.proc.exited, sleep(10_000)]);
-    await stop(w.proc, 5000);
+    // One SIGTERM (the SDK treats a repeated signal as "exit now", which would lose e.g. a
+    // --cpu-prof profile), up to 15 s for a clean shutdown, then SIGKILL.
+    await stop(w.proc, 15_000);
     this.worker = undefined;
   }
 
@@ -229,8 +231,8 @@ export class BenchEnv {
   cpu(): CpuSnapshot {
     return {
       temporal: cpuSeconds(this.temporal.pid) ?? 0,
-      worker: this.worker ? (cpuSeconds(this.worker.nodePid) ?? 0) : 0,
-      llm: cpuSeconds(this.llmNodePid) ?? 0,
+      worker: this.worker ? (cpuSeconds(this.worker.proc.pid) ?? 0) : 0,
+      llm: cpuSeconds(this.llmProc.pid) ?? 0,
       bench: selfCpuSeconds(),
       machine: machineBusySeconds(),
       at: Date.now(),

@@ -8,9 +8,10 @@ import { splitQueues } from '../../src/client';
 import os from 'node:os';
 import path from 'node:path';
 import { ROOT } from '../../scripts/dev-server';
-import { type BenchEnv, cpuDelta, TSX, type CpuUse, type WorkerConfig, type WorkerHandle } from './env';
+import { JS } from './build';
+import { type BenchEnv, cpuDelta, type CpuUse, type WorkerConfig, type WorkerHandle } from './env';
 import { callMs, type FaultRule, type Latency, type LlmStats } from './llm-admin';
-import { machineBusySeconds, start, statusMb, stop, TreeCpu } from './procs';
+import { machineBusySeconds, ProcCpu, start, statusMb, stop } from './procs';
 import { histories, runWorkflow, workflowTaskFailures } from './runwf';
 import { fanOutTasks } from './tasks';
 
@@ -126,7 +127,7 @@ export class Bench {
       await this.env.llm.prepare({ ttftMs: 0, perTokenMs: 0, outputTokens: 5 });
       const warm = await runWorkflow(this.env.client, 'fanOut', { tasks: fanOutTasks(20), maxConcurrent: 20 }, { taskQueue: w.taskQueue, idPrefix: 'bench-warmup', timeoutMs: 60_000 });
       if (warm.error) throw new Error(`warm-up run failed on the new worker: ${warm.error}`);
-      this.lastWorkerStartRssMb = statusMb(w.nodePid, 'VmRSS') ?? NaN;
+      this.lastWorkerStartRssMb = statusMb(w.proc.pid, 'VmRSS') ?? NaN;
     }
     return w;
   }
@@ -266,14 +267,14 @@ export class Bench {
     const logFile = path.join(this.env.tmpDir, `baseline-${kind}-${Date.now()}.log`);
     const [cmd, args] =
       kind === 'in-process'
-        ? [TSX, ['bench/baselines/in-process.ts', '--n', String(o.n), '--k', String(o.k), '--base-url', this.env.llm.url, '--rpm', String(o.rpm ?? 0)]]
+        ? [process.execPath, [path.relative(ROOT, JS.inProcess), '--n', String(o.n), '--k', String(o.k), '--base-url', this.env.llm.url, '--rpm', String(o.rpm ?? 0)]]
         : [o.python!, ['bench/baselines/seed_asyncio.py', String(o.n), String(o.k), this.env.llm.url, '--rpm', String(o.rpm ?? 0)]];
     const c0 = this.env.cpu();
     const p = start(`${kind} baseline`, cmd, args, { cwd: ROOT, logFile });
-    // Its CPU (tsx, node and esbuild included), read while it runs.
-    const tree = new TreeCpu(p.pid);
+    // Its CPU, read while it runs.
+    const meter = new ProcCpu(p.pid);
     const code = await Promise.race([p.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 600_000).unref())]);
-    const childCpu = tree.stop();
+    const childCpu = meter.stop();
     if (code === 'timeout') await stop(p);
     const cpu = cpuDelta(c0, this.env.cpu(), childCpu);
     const text = fs.readFileSync(logFile, 'utf8');

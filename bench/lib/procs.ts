@@ -73,14 +73,13 @@ function groupAlive(pid: number): boolean {
   }
 }
 
-/** Stops a process group: SIGTERM, wait for every member (tsx's node child too) up to graceMs, then SIGKILL. */
+/** Stops a process group: SIGTERM, wait for every member up to graceMs, then SIGKILL. */
 export async function stop(p: Proc, graceMs = 5000): Promise<void> {
   if (!p.isAlive() && !groupAlive(p.pid)) return;
   signalGroup(p, 'SIGTERM');
   const deadline = Date.now() + graceMs;
   await Promise.race([p.exited, sleep(graceMs)]);
-  // The leader may exit before its children (tsx before the node process, which may still be
-  // writing a CPU profile): wait for the whole group.
+  // The leader may exit before other members of its group: wait for the whole group.
   while (groupAlive(p.pid) && Date.now() < deadline) await sleep(50);
   if (groupAlive(p.pid)) {
     signalGroup(p, 'SIGKILL');
@@ -121,42 +120,6 @@ export function installCleanup(onSignal?: () => void): void {
 // ---------------------------------------------------------------------------------------------
 // /proc readings
 
-/** Direct children of a pid (from /proc/<pid>/task/<tid>/children). */
-export function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  try {
-    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
-      const text = fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
-      if (text) out.push(...text.split(/\s+/).map(Number));
-    }
-  } catch {
-    // gone
-  }
-  return out;
-}
-
-/** The node process running the script: tsx spawns `node --require … script` as its child. */
-export function nodeChildOf(pid: number): number | undefined {
-  return childrenOf(pid).find((c) => {
-    try {
-      return fs.readFileSync(`/proc/${c}/comm`, 'utf8').trim() === 'node';
-    } catch {
-      return false;
-    }
-  });
-}
-
-/** Waits until tsx has spawned its node child. */
-export async function waitForNodeChild(pid: number, timeoutMs = 20_000): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const c = nodeChildOf(pid);
-    if (c) return c;
-    await sleep(50);
-  }
-  throw new Error(`no node child of pid ${pid} after ${timeoutMs} ms`);
-}
-
 /** A field of /proc/<pid>/status in MB (VmRSS, VmHWM), or undefined when the process is gone. */
 export function statusMb(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {
   try {
@@ -181,16 +144,24 @@ export function cpuSeconds(pid: number): number | undefined {
   }
 }
 
-/** A process and all its descendants. */
-export function processTree(pid: number): number[] {
-  const out = [pid];
-  for (let i = 0; i < out.length && out.length < 256; i++) out.push(...childrenOf(out[i]));
-  return out;
+/**
+ * CPU seconds of this process's children that have exited and been waited for (cutime + cstime of
+ * /proc/self/stat; a child's own waited-for descendants included, e.g. tsx's node process). Across
+ * a window in which only one child exits, the delta is that child's whole CPU, start-up included.
+ */
+export function exitedChildrenCpuSeconds(): number {
+  try {
+    const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(rest[13]) + Number(rest[14])) / CLK_TCK;
+  } catch {
+    return 0;
+  }
 }
 
-/** Tracks the CPU seconds of a process tree while it runs (a finished process has no /proc entry left to read). */
-export class TreeCpu {
-  private readonly last = new Map<number, number>();
+/** Tracks the CPU seconds of a process while it runs (a finished process has no /proc entry left to read). */
+export class ProcCpu {
+  private last = 0;
   private readonly timer: NodeJS.Timeout;
   constructor(private readonly pid: number, everyMs = 100) {
     this.timer = setInterval(() => this.sample(), everyMs);
@@ -198,15 +169,12 @@ export class TreeCpu {
     this.sample();
   }
   private sample(): void {
-    for (const p of processTree(this.pid)) {
-      const v = cpuSeconds(p);
-      if (v !== undefined) this.last.set(p, v);
-    }
+    this.last = cpuSeconds(this.pid) ?? this.last;
   }
-  /** Stops polling; the CPU seconds seen so far across the tree. */
+  /** Stops polling; the CPU seconds seen last. */
   stop(): number {
     clearInterval(this.timer);
-    return [...this.last.values()].reduce((a, b) => a + b, 0);
+    return this.last;
   }
 }
 
