@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { DEFAULT_COMPANIES } from './companies';
 import { formatIssues, maxConcurrentSchema, nonEmptyList, nonEmptyString } from './schema';
-import { InvalidInputError, callOptionsSchema, duplicates, type RunStats, type TaskResult } from './tasks';
+import { InvalidInputError, callOptionsSchema, duplicates, type DagStats, type TaskResult } from './tasks';
 
 /** Input of `competitiveIntel`. */
 export const intelInputSchema = callOptionsSchema.extend({
@@ -67,7 +67,7 @@ export interface IntelReportInput {
   results: (TaskResult & { group?: string; company?: string })[];
   summary: TaskResult | undefined;
   missing: { company: string; reason: string }[];
-  stats: RunStats & { idealMakespanMs: number; criticalPath: string[] };
+  stats: DagStats;
   finishedAt: string;
 }
 

@@ -94,8 +94,7 @@ async function runSharded(input: FanOutInput, chunks: ResolvedTask[][], progress
     const share = shares.take(i);
     try {
       if (share.refusal) {
-        // As in runBounded, a task refused by the budget carries its task's own fields beside the result's.
-        outcomes[i] = chunk.map((t) => ({ ...t, ...notRunForBudget(t, share.refusal!) }));
+        outcomes[i] = chunk.map((t) => notRunForBudget(t, share.refusal!));
         return;
       }
       chunk.forEach((t) => progress.running(t.taskId));

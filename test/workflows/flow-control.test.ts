@@ -2,6 +2,7 @@
 import { execFile } from 'node:child_process';
 import { splitQueues } from '../../src/client';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { temporal } from '@temporalio/proto';
@@ -40,7 +41,8 @@ describe('token-per-window admission shared by two workers', () => {
 
   test('three runs at once: input tokens at the LLM server stay within the token bucket (the API\'s model) over every span', async () => {
     // ~50 input tokens per call (the estimate and the server both count chars / 4).
-    const runs = await Promise.all(['alpha', 'beta', 'gamma'].map((p) => h.run<FanOutResult>('fanOut', { tasks: tasks(5, p, 180), maxConcurrent: 5 })));
+    const handles = await Promise.all(['alpha', 'beta', 'gamma'].map((p) => h.start('fanOut', { tasks: tasks(5, p, 180), maxConcurrent: 5 })));
+    const runs = (await Promise.all(handles.map((x) => x.result()))) as FanOutResult[];
     for (const r of runs) expect(r.stats.succeeded).toBe(5);
     const reqs = h.llm.stats().requests.filter((q) => q.outcome === 'ok');
     expect(reqs).toHaveLength(15);
@@ -57,6 +59,21 @@ describe('token-per-window admission shared by two workers', () => {
     // One limiter for the task queue, shared by both worker processes: it heard of all 15 calls.
     const status = await limiterWhenIdle(h.client, h.taskQueue);
     expect(status.reported).toBe(15);
+    // Both worker processes made calls, each through its lease at that one limiter: the runs'
+    // calls were started by exactly two workers, this process's ran as many as its admission let
+    // through, and both hold a lease.
+    const ranBy = new Map<string, number>();
+    for (const x of handles) {
+      for (const e of (await x.fetchHistory()).events ?? []) {
+        const by = e.activityTaskStartedEventAttributes?.identity;
+        if (by) ranBy.set(by, (ranBy.get(by) ?? 0) + 1);
+      }
+    }
+    const here = `${process.pid}@${os.hostname()}`;
+    expect(ranBy.size).toBe(2);
+    expect(ranBy.get(here)).toBe(h.admissions.reduce((n, a) => n + a.stats.admitted, 0));
+    expect([...ranBy.values()].reduce((a, b) => a + b, 0)).toBe(15);
+    expect(status.holders).toBe(2);
     console.log(`token bucket shared by two workers: ${h.admissions[0].stats.admitted} of 15 calls admitted in process, the rest by the worker process; ${status.renewals} lease renewals`);
     const limiter = await h.client.workflow.getHandle(limiterWorkflowId(h.taskQueue)).describe();
     expect(limiter.type).toBe('llmLimiter');
@@ -414,15 +431,20 @@ describe('cache shared by worker processes', () => {
     });
     try {
       const input = { tasks: [{ name: 'same', prompt: 'one prompt, two workers' }], cache: { ttlSeconds: 600 } };
+      const thereId = `fanOut-other-${Date.now()}`;
       const [here, there] = await Promise.all([
         h.run<FanOutResult>('fanOut', input),
-        h.client.workflow.execute('fanOut', { taskQueue: otherQueue, workflowId: `fanOut-other-${Date.now()}`, args: [{ ...splitQueues(otherQueue), ...input }] }) as Promise<FanOutResult>,
+        h.client.workflow.execute('fanOut', { taskQueue: otherQueue, workflowId: thereId, args: [{ ...splitQueues(otherQueue), ...input }] }) as Promise<FanOutResult>,
       ]);
       expect(h.llm.stats().calls).toBe(1);
       expect([here, there].map((r) => r.stats.succeeded)).toEqual([1, 1]);
       // One of them paid; the other waited for its answer.
       expect([here, there].map((r) => r.stats.cacheHits).sort()).toEqual([0, 1]);
-      // Only the worker process polls the other queue, so `there` ran there.
+      // `there` ran its call on the worker process (another pid than this test's workers).
+      const history = await h.client.workflow.getHandle(thereId).fetchHistory();
+      const identities = (history.events ?? []).map((e) => e.activityTaskStartedEventAttributes?.identity).filter((x): x is string => Boolean(x));
+      expect(identities).toHaveLength(1);
+      expect(identities[0].startsWith(`${process.pid}@`)).toBe(false);
       expect(there.results[0].output).toBe(here.results[0].output);
       expect(fs.existsSync(stale)).toBe(false);
       expect(other.output()).toContain('pruned 1 cache entries older than 3600 s');

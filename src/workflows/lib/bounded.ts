@@ -28,8 +28,7 @@ export async function runBounded(tasks: LlmTask[], opts: BoundedOptions): Promis
       maxConcurrent: opts.maxConcurrent,
       progress: opts.progress,
       budget: opts.budgetGate ?? new BudgetGate(opts.budget),
-      // A task refused by the budget has always carried its task's own fields beside the result's.
-      result: (i, r, run) => (run.outcome === 'budget-refused' ? { ...tasks[i], ...r } : r),
+      result: (_i, r) => r,
       failFast: opts.failFast
         ? {
             type: 'TaskFailed',
