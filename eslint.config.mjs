@@ -33,7 +33,10 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: ['node:*', 'fs', 'path', 'os', 'crypto', 'http', 'https', 'child_process', 'worker_threads', 'net'], message: 'workflow code and its pure helpers must not use Node built-ins' },
+            {
+              group: ['node:*', 'fs', 'path', 'os', 'crypto', 'http', 'https', 'child_process', 'worker_threads', 'net'],
+              message: 'workflow code and its pure helpers must not use Node built-ins',
+            },
             { group: ['@anthropic-ai/*'], message: 'LLM calls belong in activities' },
             { group: ['**/activities', '**/activities/*'], message: 'workflows may only `import type` activities', allowTypeImports: true },
           ],

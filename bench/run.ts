@@ -32,13 +32,18 @@ function parseArgs(argv: string[]): Args {
     else if (x === '--only' || x.startsWith('--only=')) {
       const v = x.includes('=') ? x.slice(x.indexOf('=') + 1) : argv[++i];
       if (!v) throw new Error('--only needs a list of cases');
-      a.only = v.split(',').map((s) => s.trim()).filter(Boolean);
+      a.only = v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
     } else if (x === '--dynamic-config') {
       const v = argv[++i];
       if (!v || !v.includes('=')) throw new Error('--dynamic-config needs KEY=VALUE');
       a.dynamicConfig.push(v);
     } else if (x === '--help' || x === '-h') {
-      console.log(`usage: npm run bench [-- --quick] [-- --only <case,...>] [-- --dynamic-config KEY=VALUE ...]\ncases: ${CASES.map((c) => `${c.id}${c.inQuick ? ' (quick)' : ''}`).join(', ')}`);
+      console.log(
+        `usage: npm run bench [-- --quick] [-- --only <case,...>] [-- --dynamic-config KEY=VALUE ...]\ncases: ${CASES.map((c) => `${c.id}${c.inQuick ? ' (quick)' : ''}`).join(', ')}`,
+      );
       process.exit(0);
     } else throw new Error(`unknown argument ${x} (try --help)`);
   }
@@ -57,7 +62,12 @@ async function main(): Promise<number> {
     interrupted = true;
   });
   const cases = CASES.filter((c) => (args.only ? args.only.includes(c.id) : args.quick ? c.inQuick : true));
-  log(`bench: ${args.quick ? '--quick, ' : ''}${args.dynamicConfig.length ? `dev server dynamic config ${args.dynamicConfig.join(' ')}, ` : ''}cases ${cases.map((c) => c.id).join(', ')}; ${os.cpus().length} cores, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  log(
+    `bench: ${args.quick ? '--quick, ' : ''}${args.dynamicConfig.length ? `dev server dynamic config ${args.dynamicConfig.join(' ')}, ` : ''}cases ${cases.map((c) => c.id).join(', ')}; ${os.cpus().length} cores, load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
 
   let temporalVersion = '?';
   try {
@@ -74,7 +84,10 @@ async function main(): Promise<number> {
   try {
     ensureBuilt(log);
     compileBenchEntries();
-    env = await BenchEnv.create(log, args.dynamicConfig.flatMap((d) => ['--dynamic-config-value', d]));
+    env = await BenchEnv.create(
+      log,
+      args.dynamicConfig.flatMap((d) => ['--dynamic-config-value', d]),
+    );
     bench = new Bench(env, args.quick, log);
     const shared: Shared = { points: new Map() };
     for (const c of cases) {
@@ -112,7 +125,9 @@ async function main(): Promise<number> {
     log(renderTable(summary));
   }
   const quiet = bench?.quietStats;
-  log(`\nbench finished in ${totalS.toFixed(1)} s${quiet ? ` (${quiet.waitedS.toFixed(0)} s of it waiting for a quiet machine; ${quiet.busyStarts} runs started on a busy one anyway)` : ''}`);
+  log(
+    `\nbench finished in ${totalS.toFixed(1)} s${quiet ? ` (${quiet.waitedS.toFixed(0)} s of it waiting for a quiet machine; ${quiet.busyStarts} runs started on a busy one anyway)` : ''}`,
+  );
 
   const outDir = path.join(ROOT, 'bench', 'results');
   fs.mkdirSync(outDir, { recursive: true });
@@ -124,7 +139,14 @@ async function main(): Promise<number> {
         startedAt: started.toISOString(),
         durationS: totalS,
         args,
-        machine: { cores: os.cpus().length, cpu: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 1e9), loadAverageAtEnd: os.loadavg(), node: process.version, temporal: temporalVersion },
+        machine: {
+          cores: os.cpus().length,
+          cpu: os.cpus()[0]?.model,
+          memoryGb: Math.round(os.totalmem() / 1e9),
+          loadAverageAtEnd: os.loadavg(),
+          node: process.version,
+          temporal: temporalVersion,
+        },
         startup: env?.startupMs,
         quiet,
         targets,

@@ -40,7 +40,16 @@ async function main(): Promise<void> {
       namespace: 'default',
       taskQueue,
       deps: {
-        anthropic: createAnthropicClient({ provider: 'local', apiKey: 'record-key', baseURL: llm.url, model: 'claude-sonnet-4-6', maxTokens: 256, maxConcurrent: 50, rpm: 0, requestTimeoutMs: 30_000 }),
+        anthropic: createAnthropicClient({
+          provider: 'local',
+          apiKey: 'record-key',
+          baseURL: llm.url,
+          model: 'claude-sonnet-4-6',
+          maxTokens: 256,
+          maxConcurrent: 50,
+          rpm: 0,
+          requestTimeoutMs: 30_000,
+        }),
         defaults: { model: 'claude-sonnet-4-6', maxTokens: 256 },
         runsDir,
         documentRoots: [path.join(ROOT, 'examples/docs')],

@@ -5,16 +5,7 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Progress } from './core/progress';
-import type {
-  AcquireBatchRequest,
-  AcquireBatchResponse,
-  AcquireRequest,
-  AcquireResponse,
-  HeldReport,
-  LeaseGrant,
-  LimiterStatus,
-  SettleRequest,
-} from './core/limiter';
+import type { AcquireBatchRequest, AcquireBatchResponse, AcquireRequest, AcquireResponse, HeldReport, LeaseGrant, LimiterStatus, SettleRequest } from './core/limiter';
 import type { LeaseRequest } from './core/lease';
 
 /** Live progress of any of this package's run workflows (fanOut, runDag, pipeline, …). */

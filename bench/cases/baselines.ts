@@ -33,7 +33,17 @@ export const baselines: CaseDef = {
       tables: [
         {
           title: baselines.title,
-          head: ['N', 'k', 'L', 'ours: fanOut on Temporal', 'in-process Promise.all (TS SDK)', 'seed design: Python asyncio', 'ours / in-process', 'ours / python', 'python / in-process'],
+          head: [
+            'N',
+            'k',
+            'L',
+            'ours: fanOut on Temporal',
+            'in-process Promise.all (TS SDK)',
+            'seed design: Python asyncio',
+            'ours / in-process',
+            'ours / python',
+            'python / in-process',
+          ],
           rows,
           notes: [
             'in-process: bench/baselines/in-process.ts (semaphore k, RPM limiter off); python: bench/baselines/seed_asyncio.py (asyncio.gather + Semaphore(k), anthropic SDK, max_retries=0) in .tools/bench-venv. Both send one untimed warm-up request first, like the warmed-up worker.',

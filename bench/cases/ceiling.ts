@@ -16,13 +16,22 @@ export const ceiling: CaseDef = {
     const dag: Measured[] = [];
     for (let i = 0; i < reps(b); i++) {
       const nodes = Array.from({ length: dagN }, (_, j) => ({ id: `n${j + 1}`, prompt: `Bench DAG node ${j + 1} of ${dagN}.` }));
-      dag.push(await b.measure({ label: `runDag ${dagN} independent nodes k=${k} L=0 #${i + 1}`, worker: DEFAULT_WORKER, latency: L0, type: 'runDag', input: { name: 'bench-wide', nodes, maxConcurrent: k } }));
+      dag.push(
+        await b.measure({
+          label: `runDag ${dagN} independent nodes k=${k} L=0 #${i + 1}`,
+          worker: DEFAULT_WORKER,
+          latency: L0,
+          type: 'runDag',
+          input: { name: 'bench-wide', nodes, maxConcurrent: k },
+        }),
+      );
     }
     const extra: { label: string; runs: Measured[]; n: number; k: number; note: string }[] = [];
     if (!b.quick) {
       // Four fanOut workflows at once, 250 tasks each: how much of the ceiling is per-workflow serialisation.
       const sharded: Measured[] = [];
-      for (let i = 0; i < reps(b); i++) sharded.push(await b.parallelFanOuts({ label: `4 × fanOut(250) at once, k=50 each, L=0 #${i + 1}`, shards: 4, n: 1000, k: 50, latency: L0, worker: DEFAULT_WORKER }));
+      for (let i = 0; i < reps(b); i++)
+        sharded.push(await b.parallelFanOuts({ label: `4 × fanOut(250) at once, k=50 each, L=0 #${i + 1}`, shards: 4, n: 1000, k: 50, latency: L0, worker: DEFAULT_WORKER }));
       extra.push({ label: '4 fanOut workflows at once (250 each, k=50)', runs: sharded, n: 1000, k: 200, note: 'same 1000 tasks split over 4 workflows' });
     }
     const tps = (ms_: { wallMs: number; error?: string }[], count: number) => count / (medWall(ms_) / 1000);
@@ -35,9 +44,42 @@ export const ceiling: CaseDef = {
     const fanTps = tps(p.ours, n);
     const met = Number.isFinite(fanTps) ? fanTps >= 200 : undefined;
     const rows: Cell[][] = [
-      [`fanOut`, n, k, wallRange(p.ours), num(fanTps), mb(Math.max(...p.ours.map((m) => m.rssPeakMb))), cpuPerTask(p.ours, n), wftFails(p.ours), `≥ 200 tasks/s: ${verdict(met)}`, foreign(p.ours)],
-      [`runDag (${dagN} independent nodes)`, dagN, k, wallRange(dag), num(tps(dag, dagN)), mb(Math.max(...dag.map((m) => m.rssPeakMb))), cpuPerTask(dag, dagN), wftFails(dag), '—', foreign(dag)],
-      ...extra.map((e) => [e.label, e.n, e.k, wallRange(e.runs), num(tps(e.runs, e.n)), mb(Math.max(...e.runs.map((m) => m.rssPeakMb))), cpuPerTask(e.runs, e.n), '—', '—', foreign(e.runs)]),
+      [
+        `fanOut`,
+        n,
+        k,
+        wallRange(p.ours),
+        num(fanTps),
+        mb(Math.max(...p.ours.map((m) => m.rssPeakMb))),
+        cpuPerTask(p.ours, n),
+        wftFails(p.ours),
+        `≥ 200 tasks/s: ${verdict(met)}`,
+        foreign(p.ours),
+      ],
+      [
+        `runDag (${dagN} independent nodes)`,
+        dagN,
+        k,
+        wallRange(dag),
+        num(tps(dag, dagN)),
+        mb(Math.max(...dag.map((m) => m.rssPeakMb))),
+        cpuPerTask(dag, dagN),
+        wftFails(dag),
+        '—',
+        foreign(dag),
+      ],
+      ...extra.map((e) => [
+        e.label,
+        e.n,
+        e.k,
+        wallRange(e.runs),
+        num(tps(e.runs, e.n)),
+        mb(Math.max(...e.runs.map((m) => m.rssPeakMb))),
+        cpuPerTask(e.runs, e.n),
+        '—',
+        '—',
+        foreign(e.runs),
+      ]),
       ['in-process Promise.all (the ceiling)', n, k, ms(medWall(p.inProcess)), num(tps(p.inProcess, n)), '—', '—', '—', '—', foreign(p.inProcess)],
     ];
     const tables: TableData[] = [
@@ -61,13 +103,28 @@ export const ceiling: CaseDef = {
       tables.push({
         title: '3b. Worker memory with 1,000 LLM calls in flight (fanOut N=1000, k=1000, LLM_MAX_CONCURRENT=1000, L = 30 s)',
         head: ['calls in flight (LLM server max)', 'all 1,000 dispatched after', 'worker RSS before', 'worker peak RSS', 'wall', 'target', 'foreign CPU'],
-        rows: [[rss1000.llm.maxInFlight, ms(rss1000.llm.lastArrivalMs), mb(b.lastWorkerStartRssMb), mb(rss1000.rssPeakMb), ms(rss1000.wallMs), `≤ 400 MB: ${verdict(rssMet)}`, foreign([rss1000])]],
+        rows: [
+          [
+            rss1000.llm.maxInFlight,
+            ms(rss1000.llm.lastArrivalMs),
+            mb(b.lastWorkerStartRssMb),
+            mb(rss1000.rssPeakMb),
+            ms(rss1000.wallMs),
+            `≤ 400 MB: ${verdict(rssMet)}`,
+            foreign([rss1000]),
+          ],
+        ],
         notes: [
           '"worker RSS before" = after start and warm-up, before the run (fresh worker process).',
           'While 1,000 calls wait on the model, each heartbeats (first at once, then at most every 2 s: maxHeartbeatThrottleInterval in src/worker/create-workers.ts), i.e. up to 500 heartbeat RPCs/s to the server, which compete with dispatching the rest.',
         ],
       });
-      targets.push({ case: 'ceiling', target: 'worker RSS with 1,000 calls in flight ≤ 400 MB', measured: `${mb(rss1000.rssPeakMb)} peak (${rss1000.llm.maxInFlight} in flight at most)`, met: rssMet });
+      targets.push({
+        case: 'ceiling',
+        target: 'worker RSS with 1,000 calls in flight ≤ 400 MB',
+        measured: `${mb(rss1000.rssPeakMb)} peak (${rss1000.llm.maxInFlight} in flight at most)`,
+        met: rssMet,
+      });
     }
     return { tables, targets, data: { fanOut: p.ours, runDag: dag, inProcess: p.inProcess, extra, rss1000 } };
   },

@@ -29,11 +29,14 @@ export const dag: CaseDef = {
     const faults = [{ match: 'CHAIN step', fault: { kind: 'latency', ttftMs: CHAIN_MS, perTokenMs: 0, outputTokens: 20 } }];
     const runs: Measured[] = [];
     for (let i = 0; i < reps(b); i++) {
-      runs.push(await b.measure({ label: `runDag skewed #${i + 1}`, worker: DEFAULT_WORKER, latency, faults, type: 'runDag', input: { name: 'bench-skewed', nodes, maxConcurrent: k } }));
+      runs.push(
+        await b.measure({ label: `runDag skewed #${i + 1}`, worker: DEFAULT_WORKER, latency, faults, type: 'runDag', input: { name: 'bench-skewed', nodes, maxConcurrent: k } }),
+      );
     }
     const nominal = (n: { id: string }) => (n.id.startsWith('c') ? CHAIN_MS : SHORT_MS);
     const chainFirst = [...nodes.slice(shorts), ...nodes.slice(0, shorts)];
-    const sim = (order: 'critical-path' | 'fifo', list = nodes, d: (n: { id: string }) => number = nominal) => simulateSchedule(list, { maxConcurrent: k, durations: d, order }).makespan;
+    const sim = (order: 'critical-path' | 'fifo', list = nodes, d: (n: { id: string }) => number = nominal) =>
+      simulateSchedule(list, { maxConcurrent: k, durations: d, order }).makespan;
     // "Same durations": each node's measured LLM call time (median over the runs).
     const ok = runs.filter((r) => !r.error && r.results);
     const measuredDur = new Map<string, number>();
@@ -50,7 +53,12 @@ export const dag: CaseDef = {
     const lowerBound = Math.max(chain * CHAIN_MS, (chain * CHAIN_MS + shorts * SHORT_MS) / k);
     const met = Number.isFinite(wall) ? wall <= 0.8 * fifoMeasured : undefined;
     const rows: Cell[][] = [
-      ['runDag on the real server (critical-path-first: the workflow\'s behaviour)', 'measured, client wall (workflow own wall)', `${wallRange(runs)} (${ms(wfWall)})`, pct(1 - wall / fifoMeasured)],
+      [
+        "runDag on the real server (critical-path-first: the workflow's behaviour)",
+        'measured, client wall (workflow own wall)',
+        `${wallRange(runs)} (${ms(wfWall)})`,
+        pct(1 - wall / fifoMeasured),
+      ],
       ['simulateSchedule critical-path', 'measured call durations', ms(sim('critical-path', nodes, md)), pct(1 - sim('critical-path', nodes, md) / fifoMeasured)],
       ['simulateSchedule FIFO (chain listed last, as run)', 'measured call durations', ms(fifoMeasured), '0%'],
       ['simulateSchedule critical-path', 'nominal 1 s / 0.5 s', ms(sim('critical-path')), pct(1 - sim('critical-path') / fifoNominal)],
@@ -72,8 +80,20 @@ export const dag: CaseDef = {
           ],
         },
       ],
-      targets: [{ case: 'dag', target: 'critical-path makespan ≥ 20% shorter than FIFO', measured: `${ms(wall)} vs FIFO ${ms(fifoMeasured)}: ${pct(1 - wall / fifoMeasured)} shorter`, met }],
-      data: { runs, simulated: { cpMeasured: sim('critical-path', nodes, md), fifoMeasured, cpNominal: sim('critical-path'), fifoNominal, fifoChainFirst: sim('fifo', chainFirst) }, idealMs: ideal, lowerBoundMs: lowerBound },
+      targets: [
+        {
+          case: 'dag',
+          target: 'critical-path makespan ≥ 20% shorter than FIFO',
+          measured: `${ms(wall)} vs FIFO ${ms(fifoMeasured)}: ${pct(1 - wall / fifoMeasured)} shorter`,
+          met,
+        },
+      ],
+      data: {
+        runs,
+        simulated: { cpMeasured: sim('critical-path', nodes, md), fifoMeasured, cpNominal: sim('critical-path'), fifoNominal, fifoChainFirst: sim('fifo', chainFirst) },
+        idealMs: ideal,
+        lowerBoundMs: lowerBound,
+      },
     };
   },
 };

@@ -35,7 +35,10 @@ export const hedging: CaseDef = {
           title: hedging.title,
           head: ['variant', 'wall', 'task p50', 'task p95', 'task p99', 'task max', 'LLM requests'],
           rows,
-          notes: ['task latency = what the workflow waited for each call (for a hedged call, from its first request to the winning reply).', 'The warm-up run of the same shape is not shown.'],
+          notes: [
+            'task latency = what the workflow waited for each call (for a hedged call, from its first request to the winning reply).',
+            'The warm-up run of the same shape is not shown.',
+          ],
         },
       ],
       targets: [],

@@ -14,7 +14,14 @@ export const limits: CaseDef = {
     // A fanOut big enough to shard into child workflows must keep the same overall cap.
     const shardN = 3000;
     const shardK = 50;
-    const sh = await b.probeFanOut({ label: `sharded fanOut N=${shardN} k=${shardK}`, n: shardN, k: shardK, latency: { ttftMs: 4000, perTokenMs: 0, outputTokens: 5 }, worker: DEFAULT_WORKER, observeMs: 3000 });
+    const sh = await b.probeFanOut({
+      label: `sharded fanOut N=${shardN} k=${shardK}`,
+      n: shardN,
+      k: shardK,
+      latency: { ttftMs: 4000, perTokenMs: 0, outputTokens: 5 },
+      worker: DEFAULT_WORKER,
+      observeMs: 3000,
+    });
     const capS = sh.maxInFlight <= shardK;
     const c = await b.fanOut({ label: `worker LLM_MAX_CONCURRENT=50 (workflow k=200), N=${n}`, n, k: 200, latency: lHalf, worker: { maxConcurrent: 50 } });
     // 600 requests per minute, scaled to a 1 s window so the case stays short: LLM_RPM=10 per

@@ -48,7 +48,7 @@ export const overhead: CaseDef = {
         wallRange(p.ours),
         ms(median(p.ours.filter((m) => m.wfWallMs).map((m) => m.wfWallMs!))),
         ms(inproc),
-        p.python.length ? ms(py) : (shared.python?.unavailable ? 'unavailable' : '—'),
+        p.python.length ? ms(py) : shared.python?.unavailable ? 'unavailable' : '—',
         pct(ideal / wall),
         ms((wall - ideal) / n),
         ms((wall - inproc) / n),
@@ -56,14 +56,29 @@ export const overhead: CaseDef = {
         limit ? `≤ ${limit}× in-process: ${verdict(met)}` : '—',
         foreign(p.ours),
       ]);
-      if (limit) targets.push({ case: 'overhead', target: `N=${n}, L=1 s, k=${k}: wall ≤ ${limit} × in-process`, measured: `${ms(wall)} vs ${ms(inproc)} = ${ratio(wall / inproc)}`, met });
+      if (limit)
+        targets.push({ case: 'overhead', target: `N=${n}, L=1 s, k=${k}: wall ≤ ${limit} × in-process`, measured: `${ms(wall)} vs ${ms(inproc)} = ${ratio(wall / inproc)}`, met });
       data.push({ n, k, idealMs: ideal, ours: p.ours, inProcess: p.inProcess, python: p.python });
     }
     return {
       tables: [
         {
           title: overhead.title,
-          head: ['N', 'k', 'ideal', 'wall (median, min–max)', 'workflow own wall', 'in-process', 'python asyncio', 'efficiency ideal/wall', 'overhead/task vs ideal', 'overhead/task vs in-process', 'ours / in-process', 'target', 'foreign CPU'],
+          head: [
+            'N',
+            'k',
+            'ideal',
+            'wall (median, min–max)',
+            'workflow own wall',
+            'in-process',
+            'python asyncio',
+            'efficiency ideal/wall',
+            'overhead/task vs ideal',
+            'overhead/task vs in-process',
+            'ours / in-process',
+            'target',
+            'foreign CPU',
+          ],
           rows,
           notes: [
             'L = ttft 1000 ms, 20 output tokens, 0 ms/token; the worker runs with LLM_MAX_CONCURRENT = 200 (≥ k).',
@@ -72,14 +87,26 @@ export const overhead: CaseDef = {
           ],
         },
         {
-          title: '2b. Where the time goes (medians, from the LLM server\'s request records and the client clock)',
-          head: ['N', 'k', 'start → first LLM request', 'first → last request starts (dispatch spread)', 'last request start → last reply', 'last reply → result at the client', 'client wall − workflow own wall', 'server RPCs / task', 'heartbeat RPCs / task', 'persistence ops / task', 'failed workflow tasks per run'],
+          title: "2b. Where the time goes (medians, from the LLM server's request records and the client clock)",
+          head: [
+            'N',
+            'k',
+            'start → first LLM request',
+            'first → last request starts (dispatch spread)',
+            'last request start → last reply',
+            'last reply → result at the client',
+            'client wall − workflow own wall',
+            'server RPCs / task',
+            'heartbeat RPCs / task',
+            'persistence ops / task',
+            'failed workflow tasks per run',
+          ],
           rows: timeline,
           notes: [
             ...rpcNotes,
-            'start → first request: start RPC, first workflow task, scheduling every activity, matching, activity poll. Dispatch spread: the server hands the scheduled activities to the worker\'s pollers one at a time.',
-            'last reply → result: activity completion RPC, the workflow task that completes the run, and the client\'s result long-poll.',
-            'failed workflow tasks: WORKFLOW_TASK_FAILED/TIMED_OUT events in the run\'s history; FORCE_CLOSE_COMMAND = the server failed an in-flight workflow task because more than history.maximumBufferedEventsBatch (default 100) events (activity completions) arrived meanwhile; the worker then replays the history.',
+            "start → first request: start RPC, first workflow task, scheduling every activity, matching, activity poll. Dispatch spread: the server hands the scheduled activities to the worker's pollers one at a time.",
+            "last reply → result: activity completion RPC, the workflow task that completes the run, and the client's result long-poll.",
+            "failed workflow tasks: WORKFLOW_TASK_FAILED/TIMED_OUT events in the run's history; FORCE_CLOSE_COMMAND = the server failed an in-flight workflow task because more than history.maximumBufferedEventsBatch (default 100) events (activity completions) arrived meanwhile; the worker then replays the history.",
           ],
         },
       ],

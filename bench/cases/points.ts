@@ -33,7 +33,9 @@ export async function runPoint(b: Bench, shared: Shared, o: { n: number; k: numb
   }
   const python = o.python ? await pythonFor(b, shared) : undefined;
   for (let i = 0; i < (o.repeat ?? reps(b)); i++) {
-    p.ours.push(await b.fanOut({ label: `fanOut N=${o.n} k=${o.k} L=${callMs(o.latency)} ms #${i + 1}`, n: o.n, k: o.k, latency: o.latency, worker: { maxConcurrent: Math.max(200, o.k) } }));
+    p.ours.push(
+      await b.fanOut({ label: `fanOut N=${o.n} k=${o.k} L=${callMs(o.latency)} ms #${i + 1}`, n: o.n, k: o.k, latency: o.latency, worker: { maxConcurrent: Math.max(200, o.k) } }),
+    );
     p.inProcess.push(await b.baseline('in-process', { n: o.n, k: o.k, latency: o.latency }));
     if (python) p.python.push(await b.baseline('python', { n: o.n, k: o.k, latency: o.latency, python }));
   }

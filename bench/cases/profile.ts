@@ -14,7 +14,13 @@ export const profile: CaseDef = {
     // A CPU profile of the shipped worker over the N=1000, k=200, L=1 s point.
     const profDir = path.join(b.env.tmpDir, 'cpu-profile');
     fs.mkdirSync(profDir, { recursive: true });
-    const prof = await b.fanOut({ label: 'profiled (node --cpu-prof) N=1000 k=200 L=1 s', n: 1000, k: 200, latency: L1, worker: { maxConcurrent: 200, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`], fresh: true } });
+    const prof = await b.fanOut({
+      label: 'profiled (node --cpu-prof) N=1000 k=200 L=1 s',
+      n: 1000,
+      k: 200,
+      latency: L1,
+      worker: { maxConcurrent: 200, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`], fresh: true },
+    });
     await b.env.stopWorker(); // the profile is written when the worker exits
     const threads: ThreadSummary[] = summariseProfiles(profDir);
     const main = threads.find((t) => t.thread === 'main');
@@ -27,15 +33,36 @@ export const profile: CaseDef = {
         rows: [
           ...threads
             .filter((t) => t.busyMs > 50)
-            .map((t) => [t.thread, ms(t.busyMs), `${num(t.busyMs / 1000, 2)} ms`, t.byPackage.slice(0, 8).map((p) => `${p.name} ${p.ms}`).join(', ')]),
-          ['worker process total (all threads, Rust core included)', ms(prof.cpu.worker * 1000), `${num(prof.cpu.worker, 2)} ms`, `JS threads ${ms(jsMs)}; the rest (Rust core, gRPC, start-up) ${ms(prof.cpu.worker * 1000 - jsMs)}`],
+            .map((t) => [
+              t.thread,
+              ms(t.busyMs),
+              `${num(t.busyMs / 1000, 2)} ms`,
+              t.byPackage
+                .slice(0, 8)
+                .map((p) => `${p.name} ${p.ms}`)
+                .join(', '),
+            ]),
+          [
+            'worker process total (all threads, Rust core included)',
+            ms(prof.cpu.worker * 1000),
+            `${num(prof.cpu.worker, 2)} ms`,
+            `JS threads ${ms(jsMs)}; the rest (Rust core, gRPC, start-up) ${ms(prof.cpu.worker * 1000 - jsMs)}`,
+          ],
           ['Temporal dev server', ms(prof.cpu.temporal * 1000), `${num(prof.cpu.temporal, 2)} ms`, ''],
         ],
         notes: [
-          `inclusive hot spots: ${threads
-            .flatMap((t) => t.hotspots.map((h) => `${h.name} ${ms(h.ms)} (${t.thread} thread)`))
-            .join('; ')}`,
-          `wall of the profiled run ${ms(prof.wallMs)} (profiling slows the worker a little); top functions, main thread: ${main?.topFunctions.slice(0, 5).map((f) => `${f.name} ${f.ms} ms`).join('; ') ?? '—'}; workflow thread: ${wf?.topFunctions.slice(0, 5).map((f) => `${f.name} ${f.ms} ms`).join('; ') ?? '—'}`,
+          `inclusive hot spots: ${threads.flatMap((t) => t.hotspots.map((h) => `${h.name} ${ms(h.ms)} (${t.thread} thread)`)).join('; ')}`,
+          `wall of the profiled run ${ms(prof.wallMs)} (profiling slows the worker a little); top functions, main thread: ${
+            main?.topFunctions
+              .slice(0, 5)
+              .map((f) => `${f.name} ${f.ms} ms`)
+              .join('; ') ?? '—'
+          }; workflow thread: ${
+            wf?.topFunctions
+              .slice(0, 5)
+              .map((f) => `${f.name} ${f.ms} ms`)
+              .join('; ') ?? '—'
+          }`,
         ],
       });
     }

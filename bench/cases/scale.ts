@@ -23,7 +23,20 @@ export const scale: CaseDef = {
       tables: [
         {
           title: scale.title,
-          head: ['tasks', 'outcome', 'succeeded', 'wall', 'tasks/s', 'workflows in the run', 'largest history (events)', 'largest history (bytes)', 'worker peak RSS', 'LLM calls', 'target', 'foreign CPU'],
+          head: [
+            'tasks',
+            'outcome',
+            'succeeded',
+            'wall',
+            'tasks/s',
+            'workflows in the run',
+            'largest history (events)',
+            'largest history (bytes)',
+            'worker peak RSS',
+            'LLM calls',
+            'target',
+            'foreign CPU',
+          ],
           rows: [
             [
               n,
@@ -41,11 +54,18 @@ export const scale: CaseDef = {
             ],
           ],
           notes: [
-            'Histories: every execution whose id starts with the run\'s id (child workflows included), lengths from describe(). Limits are Temporal\'s defaults (history count error 51,200 events, size 50 MB; warnings at 10,240 events / 10 MB).',
+            "Histories: every execution whose id starts with the run's id (child workflows included), lengths from describe(). Limits are Temporal's defaults (history count error 51,200 events, size 50 MB; warnings at 10,240 events / 10 MB).",
           ],
         },
       ],
-      targets: [{ case: 'scale', target: '10,000 tasks complete, every history within limits', measured: `${m.error ? `failed: ${m.error}` : `completed in ${ms(m.wallMs)}`}; largest history ${largest?.historyLength ?? '?'} events`, met }],
+      targets: [
+        {
+          case: 'scale',
+          target: '10,000 tasks complete, every history within limits',
+          measured: `${m.error ? `failed: ${m.error}` : `completed in ${ms(m.wallMs)}`}; largest history ${largest?.historyLength ?? '?'} events`,
+          met,
+        },
+      ],
       data: { run: m, histories: hs },
     };
   },

@@ -9,10 +9,26 @@ export const seed: CaseDef = {
   inQuick: false,
   async run(b) {
     type Intel = WfResult & { stats: { idealMakespanMs: number } };
-    const seq = await b.measure<Intel>({ label: 'competitiveIntel sequential (maxConcurrent 1)', worker: DEFAULT_WORKER, latency: L3, type: 'competitiveIntel', input: { maxConcurrent: 1 }, timeoutMs: 600_000 });
+    const seq = await b.measure<Intel>({
+      label: 'competitiveIntel sequential (maxConcurrent 1)',
+      worker: DEFAULT_WORKER,
+      latency: L3,
+      type: 'competitiveIntel',
+      input: { maxConcurrent: 1 },
+      timeoutMs: 600_000,
+    });
     const par: (Measured & { result?: Intel })[] = [];
     for (let i = 0; i < reps(b); i++) {
-      par.push(await b.measure<Intel>({ label: `competitiveIntel parallel (default) #${i + 1}`, worker: DEFAULT_WORKER, latency: L3, type: 'competitiveIntel', input: {}, timeoutMs: 300_000 }));
+      par.push(
+        await b.measure<Intel>({
+          label: `competitiveIntel parallel (default) #${i + 1}`,
+          worker: DEFAULT_WORKER,
+          latency: L3,
+          type: 'competitiveIntel',
+          input: {},
+          timeoutMs: 300_000,
+        }),
+      );
     }
     const parWall = medWall(par);
     const ideal = median(par.filter((m) => m.stats?.idealMakespanMs).map((m) => m.stats!.idealMakespanMs!));
@@ -38,12 +54,23 @@ export const seed: CaseDef = {
       tables: [
         {
           title: seed.title,
-          head: ['mode', 'calls ok', 'wall', 'sum of call durations', 'speedup vs sequential', 'sum / wall', 'ideal (critical path)', 'wall / ideal', 'worker peak RSS', 'foreign CPU'],
+          head: [
+            'mode',
+            'calls ok',
+            'wall',
+            'sum of call durations',
+            'speedup vs sequential',
+            'sum / wall',
+            'ideal (critical path)',
+            'wall / ideal',
+            'worker peak RSS',
+            'foreign CPU',
+          ],
           rows: [row('sequential (maxConcurrent 1)', [seq], seqWall), [...row('parallel (default)', par, parWall)]],
           notes: [
             'target: parallel wall ≤ 1.05 × ideal (ideal = stats.idealMakespanMs, the critical path over the measured call durations: research → analyze → summary).',
             `parallel: ${verdict(met)} (${ratio(parWall / ideal)}); wall is client-observed (start request → result, report.md written); the workflow's own wall clock: ${ms(median(par.filter((m) => m.wfWallMs).map((m) => m.wfWallMs!)))}.`,
-            'foreign CPU: share of the 2 cores used by processes that are not the bench\'s during the runs (other people\'s builds/tests): noise.',
+            "foreign CPU: share of the 2 cores used by processes that are not the bench's during the runs (other people's builds/tests): noise.",
           ],
         },
       ],

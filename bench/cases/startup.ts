@@ -74,7 +74,9 @@ async function runCli(b: Bench, w: WorkerHandle, cli: Cli, kind: StartupRun['kin
   }
   b.log(
     `  ${cli.command} ${kind === 'help' ? '--help' : `fanout (N=${N}) --json`}: ` +
-      (run.error ? `ERROR ${run.error}` : `${run.firstRequestMs !== undefined ? `first LLM request after ${ms(run.firstRequestMs)}, ` : ''}exit after ${ms(exitMs)}, CLI CPU ${ms(cliCpuS * 1000)}`),
+      (run.error
+        ? `ERROR ${run.error}`
+        : `${run.firstRequestMs !== undefined ? `first LLM request after ${ms(run.firstRequestMs)}, ` : ''}exit after ${ms(exitMs)}, CLI CPU ${ms(cliCpuS * 1000)}`),
   );
   return run;
 }
@@ -130,19 +132,33 @@ export const startup: CaseDef = {
     const first = { compiled: med('compiled', 'fanout', (x) => x.firstRequestMs!), tsx: med('tsx', 'fanout', (x) => x.firstRequestMs!) };
     const met = Number.isFinite(first.compiled) && Number.isFinite(first.tsx) ? first.compiled <= first.tsx : undefined;
     const targets: Target[] = [
-      { case: 'startup', target: 'CLI spawn → first LLM request: compiled ≤ tsx', measured: `${ms(first.compiled)} vs ${ms(first.tsx)} = ${ratio(first.compiled / first.tsx)}`, met },
+      {
+        case: 'startup',
+        target: 'CLI spawn → first LLM request: compiled ≤ tsx',
+        measured: `${ms(first.compiled)} vs ${ms(first.tsx)} = ${ratio(first.compiled / first.tsx)}`,
+        met,
+      },
     ];
     const errors = runs.filter((x) => x.error);
     return {
       tables: [
         {
           title: startup.title,
-          head: ['CLI', 'spawn → exit, --help (process start + module load)', 'spawn → first LLM request', 'first LLM request → exit', 'spawn → exit (client-observed total)', 'CLI CPU (fanout run)', 'fanout runs ok', 'foreign CPU'],
+          head: [
+            'CLI',
+            'spawn → exit, --help (process start + module load)',
+            'spawn → first LLM request',
+            'first LLM request → exit',
+            'spawn → exit (client-observed total)',
+            'CLI CPU (fanout run)',
+            'fanout runs ok',
+            'foreign CPU',
+          ],
           rows,
           notes: [
             `median (min–max) of ${reps} runs each, interleaved, after one untimed --help of each; each run waits for a quiet machine first, the worker (${DEFAULT_WORKER.maxConcurrent} LLM slots) already running and warm. ` +
               `The fanout command is \`<CLI> fanout <${N} tasks>.json --json\` against the bench's worker task queue; npm's own start-up (\`npm run client --\` adds about 0.2 s here) is not included.`,
-            'first LLM request = the local LLM server\'s receivedAt of the run\'s first request (same machine clock): CLI start-up, connecting, the start RPC, the first workflow task, activity dispatch. --help → exit is node start + loading the CLI\'s modules (and, for tsx, its loader and transform cache).',
+            "first LLM request = the local LLM server's receivedAt of the run's first request (same machine clock): CLI start-up, connecting, the start RPC, the first workflow task, activity dispatch. --help → exit is node start + loading the CLI's modules (and, for tsx, its loader and transform cache).",
             `verdict: ${verdict(met)} (compiled ≤ tsx)${errors.length ? `; ${errors.length} failed runs: ${errors[0].error}` : ''}`,
           ],
         },

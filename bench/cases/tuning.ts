@@ -8,7 +8,10 @@ import { type CaseDef, fanOutInFlight1000, foreign, L0, L1, L3, medWall, perTask
 /** Variants of the worker for the tuning case: the shipped one and bench-only changes. */
 const VARIANTS: { name: string; worker: WorkerConfig }[] = [
   { name: 'the shipped worker (dist/src/worker/main.js)', worker: { maxConcurrent: 200 } },
-  { name: 'activity pollers 100 (maxConcurrentActivityTaskPolls; default min(10, slots))', worker: { maxConcurrent: 200, variant: { llm: { maxConcurrentActivityTaskPolls: 100 } } } },
+  {
+    name: 'activity pollers 100 (maxConcurrentActivityTaskPolls; default min(10, slots))',
+    worker: { maxConcurrent: 200, variant: { llm: { maxConcurrentActivityTaskPolls: 100 } } },
+  },
   { name: 'no immediate first heartbeat in callLlm', worker: { maxConcurrent: 200, variant: { skipFirstHeartbeat: true } } },
   { name: 'heartbeat throttle 8 s (maxHeartbeatThrottleInterval; src: 2 s)', worker: { maxConcurrent: 200, variant: { llm: { maxHeartbeatThrottleInterval: 8000 } } } },
   { name: 'MALLOC_ARENA_MAX=2 (environment only)', worker: { maxConcurrent: 200, extraEnv: { MALLOC_ARENA_MAX: '2' } } },
@@ -62,7 +65,9 @@ export const tuning: CaseDef = {
       const heavy = byPoint.get('N=1000 k=200 L=1 s')!.filter((m) => !m.error);
       cells.push(mb(Math.max(...all.map((m) => m.rssPeakMb))));
       cells.push(`${num(median(heavy.map((m) => m.cpu.temporal)), 1)} / ${num(median(heavy.map((m) => m.cpu.worker)), 1)} s`);
-      cells.push(`${num(perTask(heavy, 'frontend:RecordActivityTaskHeartbeat', 1000), 2)} / ${num(perTask(byPoint.get('N=200 k=200 L=3 s')!, 'frontend:RecordActivityTaskHeartbeat', 200), 2)}`);
+      cells.push(
+        `${num(perTask(heavy, 'frontend:RecordActivityTaskHeartbeat', 1000), 2)} / ${num(perTask(byPoint.get('N=200 k=200 L=3 s')!, 'frontend:RecordActivityTaskHeartbeat', 200), 2)}`,
+      );
       cells.push(num(perTask(heavy, 'persistence', 1000), 1));
       cells.push(wftFails(byPoint.get('N=1000 k=200 L=1 s')!));
       cells.push(foreign(all));
@@ -71,11 +76,20 @@ export const tuning: CaseDef = {
     const tables: TableData[] = [
       {
         title: tuning.title,
-        head: ['worker variant', ...points.map((p) => p.id), 'peak RSS', 'CPU Temporal / worker (N=1000 L=1 s)', 'heartbeat RPCs / task (L=1 s / L=3 s)', 'persistence ops / task (N=1000 L=1 s)', 'failed workflow tasks (N=1000 L=1 s, per run)', 'foreign CPU'],
+        head: [
+          'worker variant',
+          ...points.map((p) => p.id),
+          'peak RSS',
+          'CPU Temporal / worker (N=1000 L=1 s)',
+          'heartbeat RPCs / task (L=1 s / L=3 s)',
+          'persistence ops / task (N=1000 L=1 s)',
+          'failed workflow tasks (N=1000 L=1 s, per run)',
+          'foreign CPU',
+        ],
         rows,
         notes: [
           `median of ${rounds} interleaved rounds; each variant's worker process is restarted every round; (±x%) is the change against the shipped worker.`,
-          'The LLM activities run on their own task queue, so eager activity dispatch (which only works on the workflow\'s queue) never applies: every call is a matching round trip.',
+          "The LLM activities run on their own task queue, so eager activity dispatch (which only works on the workflow's queue) never applies: every call is a matching round trip.",
         ],
       },
     ];

@@ -74,19 +74,29 @@ export function ensureBuilt(log: (s: string) => void): void {
     // what `npm run worker` would run, so the bench goes on and says so; anything else stops it.
     const still = staleReason();
     if (still) throw new Error(`npm run build failed and dist/ is still stale (${still}):\n${output.slice(-3000)}`);
-    log(`build: WARNING npm run build reported errors (JS emitted anyway; measuring that):\n${output.split('\n').slice(0, 10).map((l) => `  ${l}`).join('\n')}`);
+    log(
+      `build: WARNING npm run build reported errors (JS emitted anyway; measuring that):\n${output
+        .split('\n')
+        .slice(0, 10)
+        .map((l) => `  ${l}`)
+        .join('\n')}`,
+    );
   }
   log(`build: done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 }
 
 /** The build's compiler options (tsconfig.build.json), for transpiling the bench entries the same way. */
 function buildOptions(): ts.CompilerOptions {
-  const parsed = ts.getParsedCommandLineOfConfigFile(path.join(ROOT, 'tsconfig.build.json'), {}, {
-    ...ts.sys,
-    onUnRecoverableConfigFileDiagnostic: (d) => {
-      throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+  const parsed = ts.getParsedCommandLineOfConfigFile(
+    path.join(ROOT, 'tsconfig.build.json'),
+    {},
+    {
+      ...ts.sys,
+      onUnRecoverableConfigFileDiagnostic: (d) => {
+        throw new Error(ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+      },
     },
-  });
+  );
   if (!parsed) throw new Error('cannot read tsconfig.build.json');
   // One file at a time, JS only.
   return { ...parsed.options, declaration: false, declarationMap: false, sourceMap: false };

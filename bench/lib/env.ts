@@ -175,12 +175,7 @@ export class BenchEnv {
     const taskQueue = `bench-${++this.workerSeq}-${randomUUID().slice(0, 8)}`;
     const logFile = path.join(this.tmpDir, `worker-${this.workerSeq}.log`);
     // bench/worker-variant.ts loads '../src/worker/main': dist/src/worker/main.js once compiled to dist/bench/.
-    const script =
-      c.launcher === 'node-cjs'
-        ? c.variant
-          ? 'bench/worker-variant.ts'
-          : 'src/worker/main.ts'
-        : path.relative(ROOT, c.variant ? JS.workerVariant : JS.worker);
+    const script = c.launcher === 'node-cjs' ? (c.variant ? 'bench/worker-variant.ts' : 'src/worker/main.ts') : path.relative(ROOT, c.variant ? JS.workerVariant : JS.worker);
     const args = [...(c.nodeArgs ?? []), ...(c.launcher === 'node-cjs' ? ['--require', 'tsx/cjs'] : []), script];
     const t0 = Date.now();
     const proc = start(`worker ${this.workerSeq}`, process.execPath, args, {
@@ -213,7 +208,9 @@ export class BenchEnv {
     }
     const rss = new RssMeter(proc.pid).start();
     this.worker = { key, config: c, taskQueue, proc, rss, startedInMs: Date.now() - t0 };
-    this.log(`  worker ${this.workerSeq}: node ${args.join(' ')} LLM_MAX_CONCURRENT=${c.maxConcurrent}${c.rpm ? ` LLM_RPM=${c.rpm}` : ''}${c.variant ? ` ${JSON.stringify(c.variant)}` : ''} (ready in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    this.log(
+      `  worker ${this.workerSeq}: node ${args.join(' ')} LLM_MAX_CONCURRENT=${c.maxConcurrent}${c.rpm ? ` LLM_RPM=${c.rpm}` : ''}${c.variant ? ` ${JSON.stringify(c.variant)}` : ''} (ready in ${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+    );
     return this.worker;
   }
 
@@ -251,7 +248,8 @@ function baseEnv(tmpDir: string, address: string, llmUrl: string): NodeJS.Proces
   const env: NodeJS.ProcessEnv = { ...process.env };
   // Nothing of the caller's own setup (a real key, another server) leaks into the bench.
   // Everything else is the project's defaults (log level and format included).
-  for (const k of Object.keys(env)) if (/^(ANTHROPIC_|LLM_|TEMPORAL_|PAYLOAD_|WORKER_ROLES$|WORKFLOW_BUNDLE$|RUNS_DIR$|CACHE_DIR$|METRICS_PORT$|LOG_|TOOLS_)/.test(k)) delete env[k];
+  for (const k of Object.keys(env))
+    if (/^(ANTHROPIC_|LLM_|TEMPORAL_|PAYLOAD_|WORKER_ROLES$|WORKFLOW_BUNDLE$|RUNS_DIR$|CACHE_DIR$|METRICS_PORT$|LOG_|TOOLS_)/.test(k)) delete env[k];
   return {
     ...env,
     TEMPORAL_ADDRESS: address,

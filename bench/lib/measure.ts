@@ -125,7 +125,12 @@ export class Bench {
     const w = await this.env.workerFor(c);
     if (w !== before) {
       await this.env.llm.prepare({ ttftMs: 0, perTokenMs: 0, outputTokens: 5 });
-      const warm = await runWorkflow(this.env.client, 'fanOut', { tasks: fanOutTasks(20), maxConcurrent: 20 }, { taskQueue: w.taskQueue, idPrefix: 'bench-warmup', timeoutMs: 60_000 });
+      const warm = await runWorkflow(
+        this.env.client,
+        'fanOut',
+        { tasks: fanOutTasks(20), maxConcurrent: 20 },
+        { taskQueue: w.taskQueue, idPrefix: 'bench-warmup', timeoutMs: 60_000 },
+      );
       if (warm.error) throw new Error(`warm-up run failed on the new worker: ${warm.error}`);
       this.lastWorkerStartRssMb = statusMb(w.proc.pid, 'VmRSS') ?? NaN;
     }
@@ -170,7 +175,11 @@ export class Bench {
       stats: run.result?.stats,
       results: run.result?.results,
       result: run.result,
-      error: run.error ?? (run.result && run.result.stats.succeeded < run.result.stats.total ? `${run.result.stats.total - run.result.stats.succeeded} of ${run.result.stats.total} tasks did not succeed` : undefined),
+      error:
+        run.error ??
+        (run.result && run.result.stats.succeeded < run.result.stats.total
+          ? `${run.result.stats.total - run.result.stats.succeeded} of ${run.result.stats.total} tasks did not succeed`
+          : undefined),
       llm: llmSummary(stats, t0),
       arrivals: o.keepArrivals ? stats.requests.map((r) => r.receivedAt) : undefined,
       requestTokens: o.keepArrivals ? stats.requests.filter((r) => r.outcome === 'ok').map((r) => ({ at: r.receivedAt, input: r.inputTokens })) : undefined,
@@ -214,7 +223,12 @@ export class Bench {
     const per = Math.ceil(o.n / o.shards);
     const runs = await Promise.all(
       Array.from({ length: o.shards }, () =>
-        runWorkflow<WfResult>(this.env.client, 'fanOut', { tasks: fanOutTasks(per), maxConcurrent: o.k }, { taskQueue: w.taskQueue, idPrefix: `bench-shard-${per}`, timeoutMs: 300_000 }),
+        runWorkflow<WfResult>(
+          this.env.client,
+          'fanOut',
+          { tasks: fanOutTasks(per), maxConcurrent: o.k },
+          { taskQueue: w.taskQueue, idPrefix: `bench-shard-${per}`, timeoutMs: 300_000 },
+        ),
       ),
     );
     const cpu = cpuDelta(c0, this.env.cpu());
@@ -228,14 +242,22 @@ export class Bench {
       label: o.label,
       workflowId: runs.map((r) => r.workflowId).join(','),
       wallMs: Math.round(Math.max(...runs.map((r) => r.wallMs))),
-      stats: { total, succeeded, failed: total - succeeded, sumDurationMs: ok.reduce((s, r) => s + r.result!.stats.sumDurationMs, 0), wallClockMs: Math.max(...ok.map((r) => r.result!.stats.wallClockMs)) },
+      stats: {
+        total,
+        succeeded,
+        failed: total - succeeded,
+        sumDurationMs: ok.reduce((s, r) => s + r.result!.stats.sumDurationMs, 0),
+        wallClockMs: Math.max(...ok.map((r) => r.result!.stats.wallClockMs)),
+      },
       error,
       llm: llmSummary(stats, t0),
       rssPeakMb,
       cpu,
       worker: { taskQueue: w.taskQueue, config: w.config },
     };
-    this.log(`  ${o.label}: ${error ? `ERROR ${error} after ` : ''}${(m.wallMs / 1000).toFixed(2)} s, ${m.llm.calls} calls, RSS ${Math.round(rssPeakMb)} MB, foreign CPU ${cpu.foreign.toFixed(1)} s`);
+    this.log(
+      `  ${o.label}: ${error ? `ERROR ${error} after ` : ''}${(m.wallMs / 1000).toFixed(2)} s, ${m.llm.calls} calls, RSS ${Math.round(rssPeakMb)} MB, foreign CPU ${cpu.foreign.toFixed(1)} s`,
+    );
     return m;
   }
 
@@ -243,17 +265,33 @@ export class Bench {
    * Starts a fanOut, watches the LLM server for `observeMs`, then terminates the run and its
    * child workflows: for checks that only need the first moments of a long run.
    */
-  async probeFanOut(o: { label: string; n: number; k: number; latency: Latency; worker: WorkerConfig; observeMs: number }): Promise<{ maxInFlight: number; calls: number; workflows: number }> {
+  async probeFanOut(o: {
+    label: string;
+    n: number;
+    k: number;
+    latency: Latency;
+    worker: WorkerConfig;
+    observeMs: number;
+  }): Promise<{ maxInFlight: number; calls: number; workflows: number }> {
     const w = await this.worker(o.worker);
     await this.env.llm.waitIdle();
     await this.env.llm.prepare(o.latency);
     const workflowId = `bench-probe-${o.n}-${Date.now().toString(36)}`;
-    const handle = await this.env.client.workflow.start('fanOut', { taskQueue: w.taskQueue, workflowId, args: [{ ...splitQueues(w.taskQueue), tasks: fanOutTasks(o.n), maxConcurrent: o.k }] });
+    const handle = await this.env.client.workflow.start('fanOut', {
+      taskQueue: w.taskQueue,
+      workflowId,
+      args: [{ ...splitQueues(w.taskQueue), tasks: fanOutTasks(o.n), maxConcurrent: o.k }],
+    });
     await new Promise((r) => setTimeout(r, o.observeMs));
     const stats = await this.env.llm.stats();
     const runs = await histories(this.env.client, workflowId);
     await handle.terminate('bench: probe done').catch(() => undefined);
-    for (const h of runs) if (h.workflowId !== workflowId) await this.env.client.workflow.getHandle(h.workflowId).terminate('bench: probe done').catch(() => undefined);
+    for (const h of runs)
+      if (h.workflowId !== workflowId)
+        await this.env.client.workflow
+          .getHandle(h.workflowId)
+          .terminate('bench: probe done')
+          .catch(() => undefined);
     await this.env.llm.waitIdle(Math.max(10_000, callMs(o.latency) + 5000));
     this.log(`  ${o.label}: max ${stats.maxInFlight} in flight after ${o.observeMs / 1000} s (${stats.calls} calls, ${runs.length} workflows), then terminated`);
     return { maxInFlight: stats.maxInFlight, calls: stats.calls, workflows: runs.length };
@@ -278,7 +316,10 @@ export class Bench {
     if (code === 'timeout') await stop(p);
     const cpu = cpuDelta(c0, this.env.cpu(), childCpu);
     const text = fs.readFileSync(logFile, 'utf8');
-    const line = text.split('\n').filter((l) => l.startsWith('{')).pop();
+    const line = text
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .pop();
     const stats = await this.env.llm.stats();
     if (code !== 0 || !line) {
       const error = `${kind} baseline exited ${String(code)}: ${text.trim().split('\n').slice(-3).join(' ').slice(0, 300)}`;
@@ -296,7 +337,9 @@ export class Bench {
       cpu,
       maxInFlight: stats.maxInFlight,
     };
-    this.log(`  ${kind} baseline N=${o.n} k=${o.k} L=${callMs(o.latency)} ms: ${(r.wallMs / 1000).toFixed(2)} s${out.error ? ` (${out.error})` : ''}, foreign CPU ${cpu.foreign.toFixed(1)} s`);
+    this.log(
+      `  ${kind} baseline N=${o.n} k=${o.k} L=${callMs(o.latency)} ms: ${(r.wallMs / 1000).toFixed(2)} s${out.error ? ` (${out.error})` : ''}, foreign CPU ${cpu.foreign.toFixed(1)} s`,
+    );
     return out;
   }
 }

@@ -163,7 +163,10 @@ export function exitedChildrenCpuSeconds(): number {
 export class ProcCpu {
   private last = 0;
   private readonly timer: NodeJS.Timeout;
-  constructor(private readonly pid: number, everyMs = 100) {
+  constructor(
+    private readonly pid: number,
+    everyMs = 100,
+  ) {
     this.timer = setInterval(() => this.sample(), everyMs);
     this.timer.unref();
     this.sample();
@@ -182,7 +185,10 @@ export class ProcCpu {
 export class RssMeter {
   private peak = 0;
   private timer?: NodeJS.Timeout;
-  constructor(readonly pid: number, private readonly everyMs = 100) {}
+  constructor(
+    readonly pid: number,
+    private readonly everyMs = 100,
+  ) {}
 
   start(): this {
     this.sample();

@@ -126,10 +126,13 @@ function withTimeout(parent: AbortSignal, ms: number): { signal: AbortSignal; ti
   const onAbort = () => c.abort(parent.reason);
   if (parent.aborted) c.abort(parent.reason);
   else parent.addEventListener('abort', onAbort, { once: true });
-  const t = setTimeout(() => {
-    fired = true;
-    c.abort(new DOMException('The operation timed out.', 'TimeoutError'));
-  }, Math.max(0, ms));
+  const t = setTimeout(
+    () => {
+      fired = true;
+      c.abort(new DOMException('The operation timed out.', 'TimeoutError'));
+    },
+    Math.max(0, ms),
+  );
   return {
     signal: c.signal,
     timedOut: () => fired,
@@ -206,7 +209,9 @@ export function createLlmActivities(deps: LlmDeps) {
     const beat = setInterval(() => ctx.heartbeat(heartbeatDetails), heartbeatEvery);
     // A standalone activity (no workflow) has no stable identity across attempts to journal under.
     const run = ctx.info.workflowExecution;
-    const journalKey: JournalKey | undefined = run ? { namespace: ctx.info.workflowNamespace ?? '', workflowId: run.workflowId, runId: run.runId, activityId: ctx.info.activityId } : undefined;
+    const journalKey: JournalKey | undefined = run
+      ? { namespace: ctx.info.workflowNamespace ?? '', workflowId: run.workflowId, runId: run.runId, activityId: ctx.info.activityId }
+      : undefined;
 
     const need = { inputTokens: estimateInputTokens(input), maxOutputTokens: maxTokens };
     const throttleDeadline = ctx.info.scheduledTimestampMs + (input.throttleDeadlineMs ?? deps.throttleDeadlineMs ?? DEFAULT_THROTTLE_DEADLINE_MS);
@@ -250,7 +255,9 @@ export function createLlmActivities(deps: LlmDeps) {
         }
         let permit: Awaited<ReturnType<Admission['acquire']>> | undefined;
         try {
-          permit = deps.admission ? await deps.admission.acquire({ model, prompt: input.prompt, system: input.system, maxTokens, ...(run ? { group: `${run.workflowId}/${run.runId}` } : {}) }, signal) : undefined;
+          permit = deps.admission
+            ? await deps.admission.acquire({ model, prompt: input.prompt, system: input.system, maxTokens, ...(run ? { group: `${run.workflowId}/${run.runId}` } : {}) }, signal)
+            : undefined;
         } catch (err) {
           slot?.release({ outcome: 'unused' });
           throw err;
@@ -318,7 +325,8 @@ export function createLlmActivities(deps: LlmDeps) {
         heartbeatDetails = { answer };
         ctx.heartbeat(heartbeatDetails);
       }
-      if (journalKey) await deps.journal?.put(journalKey, answer).catch((err: unknown) => log.warn('LLM answer not journaled', { error: err instanceof Error ? err.message : String(err) }));
+      if (journalKey)
+        await deps.journal?.put(journalKey, answer).catch((err: unknown) => log.warn('LLM answer not journaled', { error: err instanceof Error ? err.message : String(err) }));
       if (deps.testOnlyPauseAfterAnswerMs) {
         console.error(`TEST-ONLY pause after the LLM answer (${deps.testOnlyPauseAfterAnswerMs} ms): ${ctx.info.activityId}`);
         await new Promise((r) => setTimeout(r, deps.testOnlyPauseAfterAnswerMs));

@@ -17,10 +17,7 @@ import { UserError } from './inputs';
 
 /** Builds the commander program; `run` receives each action's work and owns connecting. */
 function program(run: Runner): Command {
-  const p = new Command('client')
-    .description('Start and inspect durable parallel LLM runs on Temporal')
-    .showHelpAfterError('(run with --help for usage)')
-    .exitOverride();
+  const p = new Command('client').description('Start and inspect durable parallel LLM runs on Temporal').showHelpAfterError('(run with --help for usage)').exitOverride();
   addStartCommands(p, run);
   addInspectCommands(p, run);
   addLimitsCommand(p, run);

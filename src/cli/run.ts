@@ -46,7 +46,12 @@ export async function startAndReport<W extends RunWorkflow>(
   }
   const workflowType = workflow.name;
   // `npm run worker` runs LLM and tool activities on queues of their own.
-  const handle = await startRun(ctx.client, workflow, input, { taskQueue: ctx.config.temporal.taskQueue, workflowId: opts.id ?? makeWorkflowId(idPrefix), memo, routing: splitQueues(ctx.config.temporal.taskQueue) });
+  const handle = await startRun(ctx.client, workflow, input, {
+    taskQueue: ctx.config.temporal.taskQueue,
+    workflowId: opts.id ?? makeWorkflowId(idPrefix),
+    memo,
+    routing: splitQueues(ctx.config.temporal.taskQueue),
+  });
   const workflowId = handle.workflowId;
   const link = workflowUiLink(ctx.config, workflowId);
   if (!opts.json) {

@@ -35,7 +35,8 @@ export async function watch<W extends Workflow>(handle: WorkflowHandle<W>, o: Wa
       if (reported.has(t.taskId) || t.state === 'pending' || t.state === 'running') continue;
       reported.add(t.taskId);
       const mark = t.state === 'succeeded' ? '✓' : t.state === 'skipped' ? '↷' : t.state === 'cancelled' ? '⊘' : '✗';
-      const detail = t.state === 'succeeded' ? `${((t.durationMs ?? 0) / 1000).toFixed(1)}s${t.attempts && t.attempts > 1 ? `, ${t.attempts} attempts` : ''}` : (t.error ?? t.state);
+      const detail =
+        t.state === 'succeeded' ? `${((t.durationMs ?? 0) / 1000).toFixed(1)}s${t.attempts && t.attempts > 1 ? `, ${t.attempts} attempts` : ''}` : (t.error ?? t.state);
       const line = `  ${mark} ${t.group ? `${t.group}: ` : ''}${t.name} (${detail})`;
       if (bar) bar.stop();
       out.write(`${line}\n`);

@@ -70,8 +70,12 @@ export function workerFlowLines(flows: WorkerFlow[]): string[] {
     }
     lines.push(`  ${w.endpoint}${w.failedOpen ? ' (failed open: the limiter does not answer)' : ''}`);
     for (const [m, f] of Object.entries(w.models)) {
-      const adv = Object.entries(f.advertised).map(([b, v]) => `${b} ${v}`).join(', ');
-      lines.push(`    ${m}: concurrency limit ${f.concurrencyLimit ?? '?'}, ${f.inFlight ?? 0} in flight, ${f.waiting ?? 0} waiting, ${f.throttled} throttles waited out${adv ? `; the provider advertises ${adv} per window` : ''}`);
+      const adv = Object.entries(f.advertised)
+        .map(([b, v]) => `${b} ${v}`)
+        .join(', ');
+      lines.push(
+        `    ${m}: concurrency limit ${f.concurrencyLimit ?? '?'}, ${f.inFlight ?? 0} in flight, ${f.waiting ?? 0} waiting, ${f.throttled} throttles waited out${adv ? `; the provider advertises ${adv} per window` : ''}`,
+      );
     }
   }
   return lines;

@@ -55,7 +55,12 @@ export type RunStartOptions = Omit<WorkflowStartOptions, 'args' | 'workflowId'> 
 };
 
 /** Starts one of the package's run workflows by reference, with its typed input. */
-export async function startRun<W extends Workflow>(client: Client, workflow: W, input: Parameters<W>[0], options: RunStartOptions): Promise<WorkflowHandleWithFirstExecutionRunId<W>> {
+export async function startRun<W extends Workflow>(
+  client: Client,
+  workflow: W,
+  input: Parameters<W>[0],
+  options: RunStartOptions,
+): Promise<WorkflowHandleWithFirstExecutionRunId<W>> {
   const { routing, workflowId: id, ...rest } = options;
   const args = [{ ...(input as object), ...(routing ?? {}) }] as Parameters<W>;
   return client.workflow.start(workflow, { ...rest, workflowId: id ?? workflowId(workflow.name), args } as unknown as WorkflowStartOptions<W>);
@@ -68,7 +73,8 @@ export const startDag = (client: Client, input: Parameters<typeof runDag>[0], op
 /** Starts `pipeline`: stages, each over the previous stage's outputs. */
 export const startPipeline = (client: Client, input: Parameters<typeof pipeline>[0], options: RunStartOptions) => startRun(client, pipeline, input, options);
 /** Starts `decomposeAndSynthesize`: one call splits the task, subtasks in parallel, one call combines them. */
-export const startDecompose = (client: Client, input: Parameters<typeof decomposeAndSynthesize>[0], options: RunStartOptions) => startRun(client, decomposeAndSynthesize, input, options);
+export const startDecompose = (client: Client, input: Parameters<typeof decomposeAndSynthesize>[0], options: RunStartOptions) =>
+  startRun(client, decomposeAndSynthesize, input, options);
 /** Starts `competitiveIntel`: research, analysis per company, comparative summary, report. */
 export const startIntel = (client: Client, input: Parameters<typeof competitiveIntel>[0], options: RunStartOptions) => startRun(client, competitiveIntel, input, options);
 

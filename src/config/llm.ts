@@ -27,7 +27,9 @@ export const llmEnv = z
     const realKey = e.ANTHROPIC_API_KEY && e.ANTHROPIC_API_KEY !== LOCAL_LLM_API_KEY ? e.ANTHROPIC_API_KEY : undefined;
     const targetsRealApi = e.LLM_PROVIDER === 'anthropic' || /(^|\.)anthropic\.com$/i.test(hostOf(e.ANTHROPIC_BASE_URL));
     if (targetsRealApi && !realKey) {
-      throw new ConfigError('ANTHROPIC_API_KEY is missing: the real Anthropic API is targeted (LLM_PROVIDER=anthropic or an anthropic.com base URL); set the key, or unset those to use the local LLM server');
+      throw new ConfigError(
+        'ANTHROPIC_API_KEY is missing: the real Anthropic API is targeted (LLM_PROVIDER=anthropic or an anthropic.com base URL); set the key, or unset those to use the local LLM server',
+      );
     }
     const provider: 'anthropic' | 'local' = e.LLM_PROVIDER ?? (realKey && !e.ANTHROPIC_BASE_URL ? 'anthropic' : 'local');
     return {

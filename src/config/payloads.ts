@@ -34,7 +34,10 @@ export type PayloadsConfig = z.infer<typeof payloadsEnv>;
 /** Parses `id:base64,id2:base64` (or a bare base64 key, id `k1`) into keys. */
 export function parseKeys(spec: string): Map<string, Buffer> {
   const keys = new Map<string, Buffer>();
-  for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const i = part.indexOf(':');
     const [id, b64] = i > 0 ? [part.slice(0, i), part.slice(i + 1)] : ['k1', part];
     keys.set(id, Buffer.from(b64, 'base64'));

@@ -38,8 +38,7 @@ export function computeDocumentStats(docs: { name: string; text: string }[], top
       prev = w;
     }
   }
-  const top = (m: Map<string, number>) =>
-    [...m.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).slice(0, topN);
+  const top = (m: Map<string, number>) => [...m.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).slice(0, topN);
   return {
     documents: perDoc,
     totalWords,

@@ -22,7 +22,14 @@ export const HISTORY_SCENARIOS: HistoryScenario[] = [
   {
     name: 'fanOut-partial-failure',
     workflowType: 'fanOut',
-    input: { tasks: [{ name: 'a', prompt: 'task a' }, { name: 'b', prompt: 'task b' }, { name: 'c', prompt: 'task c' }], maxConcurrent: 2 },
+    input: {
+      tasks: [
+        { name: 'a', prompt: 'task a' },
+        { name: 'b', prompt: 'task b' },
+        { name: 'c', prompt: 'task c' },
+      ],
+      maxConcurrent: 2,
+    },
     faults: [
       { match: 'task b', fault: { kind: 'status', status: 400, message: 'bad b' } },
       { match: 'task c', times: 1, fault: { kind: 'status', status: 529 } },
@@ -31,7 +38,12 @@ export const HISTORY_SCENARIOS: HistoryScenario[] = [
   {
     name: 'fanOut-cancelled',
     workflowType: 'fanOut',
-    input: { tasks: [{ name: 'fast', prompt: 'fast one' }, { name: 'slow', prompt: 'slow one' }] },
+    input: {
+      tasks: [
+        { name: 'fast', prompt: 'fast one' },
+        { name: 'slow', prompt: 'slow one' },
+      ],
+    },
     faults: [{ match: 'slow one', fault: { kind: 'latency', ttftMs: 10000 } }],
     cancelAfterMs: 1500,
   },
@@ -68,7 +80,13 @@ export const HISTORY_SCENARIOS: HistoryScenario[] = [
     workflowType: 'pipeline',
     input: {
       stages: [
-        { name: 'gather', tasks: [{ id: 'g1', prompt: 'gather one' }, { id: 'g2', prompt: 'gather two' }] },
+        {
+          name: 'gather',
+          tasks: [
+            { id: 'g1', prompt: 'gather one' },
+            { id: 'g2', prompt: 'gather two' },
+          ],
+        },
         { name: 'write', tasks: [{ id: 'w', prompt: 'write from {{previous}}' }] },
       ],
     },

@@ -54,9 +54,7 @@ export function analysisPrompt(company: string, research: string): string {
 /** Summary prompt from every analysis that succeeded; missing companies are named with why. */
 export function summaryPrompt(analyses: { company: string; analysis: string }[], missing: { company: string; reason: string }[]): string {
   const body = analyses.map((a) => `## ${a.company}\n${a.analysis}`).join('\n\n');
-  const gaps = missing.length
-    ? `\n\nNo analysis is available for: ${missing.map((m) => m.company).join(', ')}. Say so in the summary; do not invent data for them.`
-    : '';
+  const gaps = missing.length ? `\n\nNo analysis is available for: ${missing.map((m) => m.company).join(', ')}. Say so in the summary; do not invent data for them.` : '';
   return `Write a comparative summary of these ${analyses.length} companies.\n\n${body}${gaps}`;
 }
 
@@ -100,7 +98,9 @@ export function renderIntelReport(r: IntelReportInput): string {
   lines.push('| stage | company | state | duration | attempts | tokens in | tokens out | est. cost | error |', '|---|---|---|---|---|---|---|---|---|');
   for (const x of r.results) {
     const cost = x.costUsd === undefined || x.costUsd === null ? '' : `$${x.costUsd.toFixed(4)}`;
-    lines.push(`| ${x.group ?? ''} | ${cell(x.company ?? '')} | ${x.state}${x.cached ? ' (cached)' : ''} | ${secs(x.durationMs)} | ${x.attempts} | ${x.tokens.input} | ${x.tokens.output} | ${cost} | ${cell(x.error ?? '')} |`);
+    lines.push(
+      `| ${x.group ?? ''} | ${cell(x.company ?? '')} | ${x.state}${x.cached ? ' (cached)' : ''} | ${secs(x.durationMs)} | ${x.attempts} | ${x.tokens.input} | ${x.tokens.output} | ${cost} | ${cell(x.error ?? '')} |`,
+    );
   }
   lines.push('');
   const s = r.stats;
@@ -112,7 +112,15 @@ export function renderIntelReport(r: IntelReportInput): string {
   lines.push(`- ideal makespan (critical path ${s.criticalPath.join(' → ')}): ${secs(s.idealMakespanMs)}`);
   lines.push(`- tokens: ${s.tokens.input} in, ${s.tokens.output} out`);
   if (s.cacheHits) lines.push(`- cache: ${s.cacheHits} calls answered from cache, ${s.tokensSaved.input + s.tokensSaved.output} tokens saved`);
-  lines.push(`- estimated cost: $${s.costUsd.toFixed(4)}${s.costByGroup ? ` (${Object.entries(s.costByGroup).map(([g, c]) => `${g} $${c.toFixed(4)}`).join(', ')})` : ''}`);
+  lines.push(
+    `- estimated cost: $${s.costUsd.toFixed(4)}${
+      s.costByGroup
+        ? ` (${Object.entries(s.costByGroup)
+            .map(([g, c]) => `${g} $${c.toFixed(4)}`)
+            .join(', ')})`
+        : ''
+    }`,
+  );
   lines.push('');
   return lines.join('\n');
 }

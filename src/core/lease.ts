@@ -21,7 +21,18 @@
  */
 import { z } from 'zod';
 import { DEFAULT_THROTTLE_WAIT_MS, aimdSuccess, aimdThrottled } from './flow';
-import { holderLive as live, initialLimiterState, modelLimitsSchema, oldInFlight, refill, type LeaseGrant, type LeaseHolder, type LeaseModelState, type LimiterState, type Refusal } from './limiter';
+import {
+  holderLive as live,
+  initialLimiterState,
+  modelLimitsSchema,
+  oldInFlight,
+  refill,
+  type LeaseGrant,
+  type LeaseHolder,
+  type LeaseModelState,
+  type LimiterState,
+  type Refusal,
+} from './limiter';
 
 const count = z.number().int().min(0).max(1e12);
 /** Token corrections may be negative (a call used more input than estimated). */
@@ -34,7 +45,11 @@ export const leaseRequestSchema = z.object({
   holder: z.string().min(1).max(100),
   model: z.string().min(1).max(200),
   limits: modelLimitsSchema,
-  windowMs: z.number().int().min(100).max(24 * 3_600_000),
+  windowMs: z
+    .number()
+    .int()
+    .min(100)
+    .max(24 * 3_600_000),
   /** Slots of a holder that has not renewed for this long are taken back (it died). */
   leaseMs: z.number().int().min(1000).max(3_600_000),
   /** Calls the holder has in flight now. */
@@ -56,7 +71,11 @@ export const leaseRequestSchema = z.object({
     /** When the earliest throttled request of the report was sent (the limiter's clock, roughly). */
     throttledSentAt: z.number().optional(),
     /** The longest retry-after among the throttles. */
-    retryAfterMs: z.number().min(0).max(24 * 3_600_000).optional(),
+    retryAfterMs: z
+      .number()
+      .min(0)
+      .max(24 * 3_600_000)
+      .optional(),
     /** Input tokens reserved (estimated) minus really used, summed over the calls that ended. */
     inputRefund: delta,
     /** Output tokens reserved (max_tokens) minus really produced. */
@@ -194,7 +213,11 @@ export function renewLease(s: LimiterState, req: LeaseRequest, now: number): Lea
     const base = contended ? Math.max(1, Math.floor((limit * needOf(h)) / Math.max(1, totalNeed))) : needOf(h);
     // Spare slots come out of what nobody needs less a reserve, so a holder whose calls arrive
     // finds free slots without waiting for the others to hand their spares back.
-    const spare = share(Math.max(0, limit - totalNeed - reserve(limit)), aheadOf(h, 'slots'), holders.reduce((n, x) => n + aheadOf(x, 'slots'), 0));
+    const spare = share(
+      Math.max(0, limit - totalNeed - reserve(limit)),
+      aheadOf(h, 'slots'),
+      holders.reduce((n, x) => n + aheadOf(x, 'slots'), 0),
+    );
     let target = Math.min(base + spare, Math.max(0, limit - others));
     // Nearly all slots out: holders renew sooner, so spares go where calls wait within a second.
     if (others + target >= limit - reserve(limit) / 2) contended = true;
@@ -203,7 +226,11 @@ export function renewLease(s: LimiterState, req: LeaseRequest, now: number): Lea
     h.slots = Math.max(0, target);
     slots = h.slots;
     if (req.want.slots > h.inFlight && h.slots <= h.inFlight) {
-      refusals.push(paused ? { retryAfterMs: model.pausedUntil - now, reason: 'paused after a rate-limit answer' } : { retryAfterMs: CONTENDED_RENEW_MS, reason: `concurrency ${limit} reached` });
+      refusals.push(
+        paused
+          ? { retryAfterMs: model.pausedUntil - now, reason: 'paused after a rate-limit answer' }
+          : { retryAfterMs: CONTENDED_RENEW_MS, reason: `concurrency ${limit} reached` },
+      );
     }
   } else h.slots = 0;
 
@@ -222,7 +249,11 @@ export function renewLease(s: LimiterState, req: LeaseRequest, now: number): Lea
     const demand = holders.reduce((n, x) => n + x.want[want], 0);
     if (demand > level) contended = true;
     const base = demand > level ? Math.floor((level * req.want[want]) / Math.max(1, demand)) : req.want[want];
-    const spare = share(Math.max(0, level - demand - reserve(capacity)), aheadOf(h, want), holders.reduce((n, x) => n + aheadOf(x, want), 0));
+    const spare = share(
+      Math.max(0, level - demand - reserve(capacity)),
+      aheadOf(h, want),
+      holders.reduce((n, x) => n + aheadOf(x, want), 0),
+    );
     quota[rate] = paused ? 0 : Math.max(0, Math.min(level, base + spare));
     if (req.first && !paused) {
       // A call larger than the whole bucket goes alone once the bucket is full, or it never could.
@@ -299,7 +330,13 @@ export function leaseRefusal(s: LimiterState, req: LeaseRequest, now: number): R
   if (reports || changed || now - h.seen >= calmRenewMs(req.leaseMs) / 2) return undefined;
   // The same ask as before: decide it on a copy; refuse it if it would grant nothing new.
   const copy: LimiterState = JSON.parse(
-    JSON.stringify({ ...initialLimiterState(), leasing: s.leasing, leases: { [req.model]: s.leases![req.model] }, models: s.models[req.model] ? { [req.model]: s.models[req.model] } : {}, entries: s.entries.filter((e) => e.model === req.model) }),
+    JSON.stringify({
+      ...initialLimiterState(),
+      leasing: s.leasing,
+      leases: { [req.model]: s.leases![req.model] },
+      models: s.models[req.model] ? { [req.model]: s.models[req.model] } : {},
+      entries: s.entries.filter((e) => e.model === req.model),
+    }),
   );
   const before = h.slots;
   const g = renewLease(copy, { ...req, id: `${req.id}#check` }, now);

@@ -378,7 +378,11 @@ export function check(s: LimiterState, req: AcquireRequest, now: number): Refusa
 
 /** Decides one admission request at time `now`, granting a permit when it fits; mutates the state. */
 export function acquire(s: LimiterState, req: AcquireRequest, now: number): AcquireResponse {
-  const r = acquireBatch(s, { model: req.model, limits: req.limits, windowMs: req.windowMs, leaseMs: req.leaseMs, requests: [{ inputTokens: req.inputTokens, maxOutputTokens: req.maxOutputTokens }] }, now);
+  const r = acquireBatch(
+    s,
+    { model: req.model, limits: req.limits, windowMs: req.windowMs, leaseMs: req.leaseMs, requests: [{ inputTokens: req.inputTokens, maxOutputTokens: req.maxOutputTokens }] },
+    now,
+  );
   return r.permitIds.length ? { granted: true, permitId: r.permitIds[0] } : { granted: false, retryAfterMs: r.retryAfterMs ?? 100, reason: r.reason ?? 'refused' };
 }
 
@@ -412,7 +416,11 @@ export function acquireBatch(s: LimiterState, req: AcquireBatchRequest, now: num
 function spendBuckets(s: LimiterState, model: string, limits: ModelLimits, windowMs: number, now: number, n: { requests: number; input: number; output: number }): void {
   const m = s.leases?.[model];
   if (!m) return;
-  for (const [rate, amount] of [['rpm', n.requests], ['itpm', n.input], ['otpm', n.output]] as const) {
+  for (const [rate, amount] of [
+    ['rpm', n.requests],
+    ['itpm', n.input],
+    ['otpm', n.output],
+  ] as const) {
     const capacity = limits[rate];
     if (capacity === undefined || !m.buckets[rate]) continue;
     const b = refill(m.buckets[rate], capacity, windowMs, now);
@@ -435,7 +443,18 @@ function grantBatch(s: LimiterState, req: AcquireBatchRequest, now: number): Acq
     if (s.leasing) spendBuckets(s, req.model, limits, req.windowMs, now, { requests: 1, input: r.inputTokens, output: r.maxOutputTokens });
     const conc = s.entries.filter((e) => e.model === req.model && !e.settled).length + (s.leasing ? leasedInFlight(s, req.model, now) : 0);
     const permitId = `p${++s.seq}`;
-    s.entries.push({ permitId, model: req.model, at: now, grantedAt: now, input: r.inputTokens, output: r.maxOutputTokens, settled: false, leaseUntil: now + req.leaseMs, conc, ...(req.holder ? { holder: req.holder } : {}) });
+    s.entries.push({
+      permitId,
+      model: req.model,
+      at: now,
+      grantedAt: now,
+      input: r.inputTokens,
+      output: r.maxOutputTokens,
+      settled: false,
+      leaseUntil: now + req.leaseMs,
+      conc,
+      ...(req.holder ? { holder: req.holder } : {}),
+    });
     s.granted++;
     permitIds.push(permitId);
   }

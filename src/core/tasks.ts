@@ -59,9 +59,7 @@ export const callOptionsSchema = z.object({
     .refine((b) => b.maxTokens !== undefined || b.maxCostUsd !== undefined, 'needs maxTokens or maxCostUsd')
     .optional(),
   /** Reuse results of identical calls (same model, system, prompt, max_tokens) made within ttlSeconds, across runs. */
-  cache: z
-    .object({ ttlSeconds: wholeNumber(1, [365 * 86400, '365 days']) })
-    .optional(),
+  cache: z.object({ ttlSeconds: wholeNumber(1, [365 * 86400, '365 days']) }).optional(),
   /**
    * Where the run's LLM calls and tool calls are scheduled: task queues of dedicated LLM and tool
    * workers. Default: the run's own task queue (one worker with AgentsPlugin runs everything).
@@ -280,7 +278,10 @@ export function computeStats(results: Pick<TaskResult, 'state' | 'durationMs' | 
     wallClockMs,
     speedup: wallClockMs > 0 ? round(sumDurationMs / wallClockMs, 2) : 0,
     tokens: results.reduce<Tokens>((t, r) => addTokens(t, r.tokens), { input: 0, output: 0 }),
-    costUsd: round(results.reduce((c, r) => c + (r.costUsd ?? 0), 0), 6),
+    costUsd: round(
+      results.reduce((c, r) => c + (r.costUsd ?? 0), 0),
+      6,
+    ),
     cacheHits: results.filter((r) => r.cached).length,
     tokensSaved: results.reduce<Tokens>((t, r) => (r.tokensSaved ? addTokens(t, r.tokensSaved) : t), { input: 0, output: 0 }),
     ...(results.some((r) => r.group) ? { costByGroup: costByGroup(results) } : {}),

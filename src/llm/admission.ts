@@ -298,7 +298,11 @@ export class TemporalAdmission implements Admission {
       if (!this.fits(l, w)) break;
       l.waiters.splice(i, 1);
       const q = l.quota;
-      const taken = { requests: q.requests === null ? 0 : 1, input: q.input === null ? 0 : Math.min(q.input, w.inputTokens), output: q.output === null ? 0 : Math.min(q.output, w.maxOutputTokens) };
+      const taken = {
+        requests: q.requests === null ? 0 : 1,
+        input: q.input === null ? 0 : Math.min(q.input, w.inputTokens),
+        output: q.output === null ? 0 : Math.min(q.output, w.maxOutputTokens),
+      };
       if (q.requests !== null) q.requests -= taken.requests;
       if (q.input !== null) q.input -= taken.input;
       if (q.output !== null) q.output -= taken.output;
@@ -376,7 +380,19 @@ export class TemporalAdmission implements Admission {
   private holding(l: ModelLease): boolean {
     const q = l.quota;
     const u = l.usage;
-    return l.inFlight > 0 || l.waiters.length > 0 || (l.slots ?? 0) > 0 || (q.requests ?? 0) > 0 || (q.input ?? 0) > 0 || (q.output ?? 0) > 0 || u.success > 0 || u.throttled > 0 || u.failed > 0 || u.inputRefund !== 0 || u.outputRefund !== 0;
+    return (
+      l.inFlight > 0 ||
+      l.waiters.length > 0 ||
+      (l.slots ?? 0) > 0 ||
+      (q.requests ?? 0) > 0 ||
+      (q.input ?? 0) > 0 ||
+      (q.output ?? 0) > 0 ||
+      u.success > 0 ||
+      u.throttled > 0 ||
+      u.failed > 0 ||
+      u.inputRefund !== 0 ||
+      u.outputRefund !== 0
+    );
   }
 
   /** One renewal: hand back the unused quota, report the usage, get the new lease. */
@@ -508,7 +524,8 @@ export class TemporalAdmission implements Admission {
         }
         if (err instanceof WorkflowUpdateFailedError) throw new Error(`LLM limiter rejected the request: ${err.cause?.message ?? err.message}`);
         if (this.closed) throw new Error('admission closed: the worker is shutting down');
-        if (Date.now() - firstTry >= this.failOpenAfterMs) throw new LimiterUnreachable(`no answer for ${Math.round((Date.now() - firstTry) / 1000)} s (${err instanceof Error ? err.message : String(err)})`);
+        if (Date.now() - firstTry >= this.failOpenAfterMs)
+          throw new LimiterUnreachable(`no answer for ${Math.round((Date.now() - firstTry) / 1000)} s (${err instanceof Error ? err.message : String(err)})`);
         if (attempt === 1 || attempt % 10 === 0) console.error(`llm limiter: renewing the lease failed (${err instanceof Error ? err.message : String(err)}); trying again`);
         await new Promise((r) => setTimeout(r, Math.min(2000, 250 * attempt)));
       }

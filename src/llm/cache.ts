@@ -61,7 +61,12 @@ export function cacheKey(call: { model: string; system?: string; prompt: string;
 /** `v` with object keys sorted at every level, so equal schemas written in another key order share a key. */
 function canonical(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(canonical);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])]));
+  if (v && typeof v === 'object')
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
+    );
   return v;
 }
 
@@ -154,7 +159,10 @@ export class FileCacheStore implements CacheStore {
 /** The claim generations present in a lock folder, ascending. */
 async function generations(lockDir: string): Promise<number[]> {
   const names = await fs.readdir(lockDir).catch(() => [] as string[]);
-  return names.filter((n) => /^\d+$/.test(n)).map(Number).sort((a, b) => a - b);
+  return names
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number)
+    .sort((a, b) => a - b);
 }
 
 /** Lookup, store and in-flight sharing around a call. */
@@ -171,12 +179,7 @@ export class ResponseCache {
    * same key, in this process and in others sharing the store, and stores its response. `shared`
    * is true for callers that waited on another's request.
    */
-  async getOrCall(
-    key: string,
-    ttlMs: number,
-    call: () => Promise<CachedResponse>,
-    signal?: AbortSignal,
-  ): Promise<{ response: CachedResponse; hit: boolean; shared: boolean }> {
+  async getOrCall(key: string, ttlMs: number, call: () => Promise<CachedResponse>, signal?: AbortSignal): Promise<{ response: CachedResponse; hit: boolean; shared: boolean }> {
     const stored = await this.fresh(key, ttlMs);
     if (stored) return { response: stored, hit: true, shared: false };
     const gone = new Set<Promise<unknown>>();

@@ -39,7 +39,9 @@ export const JOURNAL_BUCKET_MS = 600_000;
 
 /** A hash, so ids never appear in file names. */
 function fileKey(k: JournalKey): string {
-  return createHash('sha256').update(JSON.stringify([k.namespace, k.workflowId, k.runId, k.activityId])).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify([k.namespace, k.workflowId, k.runId, k.activityId]))
+    .digest('hex');
 }
 
 /** One JSON file per answer under `<dir>/<bucket>/`. */

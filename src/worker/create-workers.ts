@@ -64,7 +64,8 @@ export async function createWorkers(o: WorkersOptions): Promise<Worker[]> {
   const workers: Promise<Worker>[] = [];
   // Bundled once for both workflow workers.
   const needsBundle = roles.includes('workflows') || o.limiter;
-  const workflowBundle = o.workflowBundle ?? (needsBundle ? { code: (await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: Runtime.instance().logger })).code } : undefined);
+  const workflowBundle =
+    o.workflowBundle ?? (needsBundle ? { code: (await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: Runtime.instance().logger })).code } : undefined);
   if (roles.includes('workflows')) {
     // A run started without routing (see splitQueues in src/client) schedules its calls on its own
     // queue: a process that also runs LLM and tool workers serves them there too, from the same
@@ -80,7 +81,9 @@ export async function createWorkers(o: WorkersOptions): Promise<Worker[]> {
         taskQueue: o.taskQueue,
         dataConverter: o.dataConverter,
         workflowBundle,
-        ...(Object.keys(activities).length ? { activities, maxConcurrentActivityTaskExecutions: o.llmMaxConcurrent, maxHeartbeatThrottleInterval: o.heartbeatThrottleMs ?? 5000 } : {}),
+        ...(Object.keys(activities).length
+          ? { activities, maxConcurrentActivityTaskExecutions: o.llmMaxConcurrent, maxHeartbeatThrottleInterval: o.heartbeatThrottleMs ?? 5000 }
+          : {}),
       }),
     );
   }
@@ -108,7 +111,9 @@ export async function createWorkers(o: WorkersOptions): Promise<Worker[]> {
     if (o.llmRpm > 0) {
       const rps = (o.llmRpm * 1000) / (o.llmRpmWindowMs ?? 60_000);
       await setQueueRateLimit(o.connection, o.namespace, llmTaskQueue(o.taskQueue), rps).catch((err: unknown) => {
-        Runtime.instance().logger.warn('could not set the LLM task queue rate limit on the server; using maxTaskQueueActivitiesPerSecond', { error: err instanceof Error ? err.message : String(err) });
+        Runtime.instance().logger.warn('could not set the LLM task queue rate limit on the server; using maxTaskQueueActivitiesPerSecond', {
+          error: err instanceof Error ? err.message : String(err),
+        });
         perWorkerRate = rps;
       });
     }

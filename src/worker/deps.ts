@@ -59,13 +59,27 @@ export function buildActivityDeps(config: Config, at: DepsPlacement): BuiltDeps 
   const withLlm = at.llm ?? true;
   if (withLlm) {
     // Folders the LLM workers write to would grow forever: each is pruned at start and then periodically.
-    timers.push(keepPruned('the cache', 3_600_000, () => cacheStore.prune(config.cacheMaxAgeMs), (n) => `${n} cache entries older than ${config.cacheMaxAgeMs / 1000} s from ${config.cacheDir}`));
+    timers.push(
+      keepPruned(
+        'the cache',
+        3_600_000,
+        () => cacheStore.prune(config.cacheMaxAgeMs),
+        (n) => `${n} cache entries older than ${config.cacheMaxAgeMs / 1000} s from ${config.cacheDir}`,
+      ),
+    );
     // Journal entries matter only until their activity completes: buckets older than an hour go.
     timers.push(keepPruned('the answer journal', 600_000, () => journal.prune()));
     const maxAgeMs = config.payloads.maxAgeMs;
     if (config.payloads.offloadBytes > 0 && maxAgeMs) {
       const payloadStore = new FileStorageDriver(config.payloads.storeDir);
-      timers.push(keepPruned('offloaded payloads', 3_600_000, () => payloadStore.prune(maxAgeMs), (n) => `${n} offloaded payloads unused for ${maxAgeMs / 1000} s from ${config.payloads.storeDir}`));
+      timers.push(
+        keepPruned(
+          'offloaded payloads',
+          3_600_000,
+          () => payloadStore.prune(maxAgeMs),
+          (n) => `${n} offloaded payloads unused for ${maxAgeMs / 1000} s from ${config.payloads.storeDir}`,
+        ),
+      );
     }
   }
   const metrics = createLlmMetrics(Runtime.instance().metricMeter);
@@ -83,7 +97,12 @@ export function buildActivityDeps(config: Config, at: DepsPlacement): BuiltDeps 
     : undefined;
   const admission =
     withLlm && TemporalAdmission.enabled(config.limits)
-      ? new TemporalAdmission(new Client({ connection: at.connection, namespace: at.namespace, dataConverter: at.dataConverter }), at.limiterBaseQueue, config.limits, config.limitWindowMs)
+      ? new TemporalAdmission(
+          new Client({ connection: at.connection, namespace: at.namespace, dataConverter: at.dataConverter }),
+          at.limiterBaseQueue,
+          config.limits,
+          config.limitWindowMs,
+        )
       : undefined;
   if (admission) {
     admission.onFailOpen = (open) => metrics.recordFailOpen(open);

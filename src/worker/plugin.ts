@@ -46,7 +46,9 @@ export class AgentsPlugin extends SimplePlugin {
     const env = agentOptions.env ?? process.env;
     const config = agentOptions.config ?? loadConfig(env);
     const dataConverter =
-      agentOptions.dataConverter === false ? undefined : (agentOptions.dataConverter ?? (PAYLOAD_VARS.some((v) => env[v] !== undefined) ? buildDataConverter(config.payloads) : undefined));
+      agentOptions.dataConverter === false
+        ? undefined
+        : (agentOptions.dataConverter ?? (PAYLOAD_VARS.some((v) => env[v] !== undefined) ? buildDataConverter(config.payloads) : undefined));
     super({ name: 'durable-agents', ...(dataConverter ? { dataConverter } : {}) });
     this.config = config;
   }

@@ -6,7 +6,16 @@
  */
 export { executeGraph, type ExecNode, type GraphOptions, type GraphOutcome, type NodeCall, type NodeResult } from '../workflows/lib/graph';
 export { DEFAULT_MAX_CONCURRENT, runBounded, type BoundedOptions } from '../workflows/lib/bounded';
-export { LLM_ATTEMPT_TIMEOUT_MS, LLM_HEARTBEAT_TIMEOUT_MS, LLM_MAX_ATTEMPTS, LLM_RETRY, fairnessKey, runLlmTask, type LlmCallPolicy, type LlmTask } from '../workflows/lib/llm-task';
+export {
+  LLM_ATTEMPT_TIMEOUT_MS,
+  LLM_HEARTBEAT_TIMEOUT_MS,
+  LLM_MAX_ATTEMPTS,
+  LLM_RETRY,
+  fairnessKey,
+  runLlmTask,
+  type LlmCallPolicy,
+  type LlmTask,
+} from '../workflows/lib/llm-task';
 export { TOOL_RETRY, runToolTask, toolActivities, type ToolCallPolicy, type ToolTask } from '../workflows/lib/tool-task';
 export type { CallPolicy } from '../workflows/lib/policy';
 export { BudgetGate } from '../workflows/lib/budget-gate';

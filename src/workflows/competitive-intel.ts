@@ -37,7 +37,6 @@ export interface IntelResult {
   cancelled: boolean;
 }
 
-
 /** Researches, analyses and compares companies with stage-overlapping parallelism. */
 export async function competitiveIntel(rawInput: IntelParams): Promise<IntelResult> {
   const started = Date.now();
@@ -97,7 +96,10 @@ export async function competitiveIntel(rawInput: IntelParams): Promise<IntelResu
     progress.phase = 'report';
     const { workflowId } = workflowInfo();
     const content = renderIntelReport({ workflowId, companies, results, summary, missing, stats, finishedAt: new Date(Date.now()).toISOString() });
-    reportPath = await toolActivities({ startToCloseTimeoutMs: 60_000, retry: { maximumAttempts: 5 } }, input.toolTaskQueue).writeRunFile.executeWithOptions({ summary: 'write report.md' }, [{ workflowId, file: 'report.md', content }]);
+    reportPath = await toolActivities({ startToCloseTimeoutMs: 60_000, retry: { maximumAttempts: 5 } }, input.toolTaskQueue).writeRunFile.executeWithOptions(
+      { summary: 'write report.md' },
+      [{ workflowId, file: 'report.md', content }],
+    );
   }
   upsertMemo({ succeeded: stats.succeeded, failed: stats.failed, skipped: stats.skipped });
   progress.done = true;

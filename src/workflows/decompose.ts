@@ -78,7 +78,14 @@ export async function decomposeAndSynthesize(rawInput: DecomposeParams): Promise
     if (parsed.ok) subtasks = parsed.subtasks;
     else {
       problems.push(`first reply: ${parsed.problem}`);
-      const retry = await step('decompose-retry', 'decompose (corrective retry)', 'decompose', correctivePrompt(input.task, n, first.output ?? '', parsed.problem), DECOMPOSE_SYSTEM, decompositionOutput(n));
+      const retry = await step(
+        'decompose-retry',
+        'decompose (corrective retry)',
+        'decompose',
+        correctivePrompt(input.task, n, first.output ?? '', parsed.problem),
+        DECOMPOSE_SYSTEM,
+        decompositionOutput(n),
+      );
       const again = retry.success ? parseDecomposition(retry.output ?? '') : ({ ok: false, problem: `call failed: ${retry.error}` } as const);
       if (again.ok) {
         subtasks = again.subtasks;

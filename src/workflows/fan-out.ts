@@ -5,16 +5,7 @@
  * workflows, so no history nears Temporal's event, size or pending-activity limits; payloads too
  * large for history are offloaded by the data converter (see src/data), transparently.
  */
-import {
-  ApplicationFailure,
-  CancellationScope,
-  ChildWorkflowFailure,
-  ParentClosePolicy,
-  executeChild,
-  isCancellation,
-  setHandler,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, ChildWorkflowFailure, ParentClosePolicy, executeChild, isCancellation, setHandler, workflowInfo } from '@temporalio/workflow';
 import { ProgressTracker } from '../core/progress';
 import { computeStats, shardTasks, validateFanOutInput, type FanOutInput, type FanOutParams, type ResolvedTask, type RunStats, type TaskResult } from '../core/tasks';
 import { progressQuery } from '../protocol';
@@ -23,7 +14,6 @@ import { BudgetShares } from '../core/budget';
 import { cancelledBeforeStart, failed, notRunForBudget } from '../core/results';
 import { validateOrFail } from './lib/validate';
 import { RankedSlots } from './lib/ranked-slots';
-
 
 /** Result of a fan-out run. */
 export interface FanOutResult {
@@ -79,7 +69,10 @@ async function runSharded(input: FanOutInput, chunks: ResolvedTask[][], progress
   const shards = chunks.map((_, i) => `${parentId}/shard-${i + 1}`);
   const { tasks: _all, ...options } = input;
   const outcomes: (TaskResult[] | undefined)[] = new Array(chunks.length);
-  const shares = new BudgetShares(input.budget, chunks.map((c) => c.length));
+  const shares = new BudgetShares(
+    input.budget,
+    chunks.map((c) => c.length),
+  );
   let firstFailure: { failure: ApplicationFailure; details: TaskFailedDetails } | undefined;
   const scope = new CancellationScope();
 
@@ -124,10 +117,12 @@ async function runSharded(input: FanOutInput, chunks: ResolvedTask[][], progress
     }
   };
 
-  await scope.run(() => Promise.all(chunks.map((c, i) => runShard(c, i)))).catch((err: unknown) => {
-    // The scope's own cancellation (fail-fast, or the run's) is expected; anything else is a bug to surface.
-    if (!isCancellation(err)) throw err;
-  });
+  await scope
+    .run(() => Promise.all(chunks.map((c, i) => runShard(c, i))))
+    .catch((err: unknown) => {
+      // The scope's own cancellation (fail-fast, or the run's) is expected; anything else is a bug to surface.
+      if (!isCancellation(err)) throw err;
+    });
   const results = chunks.flatMap((chunk, i) => {
     const got = outcomes[i];
     if (got) return got;

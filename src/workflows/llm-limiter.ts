@@ -61,7 +61,8 @@ export async function llmLimiter(input: { state?: LimiterState; /** Continue as 
     if (r.success) reconcile(state, r.data, Date.now());
     else drop('heldPermits', r.error.issues);
   });
-  const invalid = (issues: { path: PropertyKey[]; message: string }[], what = 'permit request') => new Error(`invalid ${what}: ${issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  const invalid = (issues: { path: PropertyKey[]; message: string }[], what = 'permit request') =>
+    new Error(`invalid ${what}: ${issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   const refused = (r: { reason: string; retryAfterMs: number }) => ApplicationFailure.create({ type: PERMIT_REFUSED, message: r.reason, details: [r.retryAfterMs] });
   // In the workflow task that continues as new, every request is refused (asked again in a moment,
   // it lands on the new run), so no permit is granted in that task: an update completed in the same

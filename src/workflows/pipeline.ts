@@ -58,7 +58,10 @@ export async function pipeline(rawSpec: PipelineParams): Promise<PipelineResult>
     }
     progress.phase = stage.name;
     const outputs = Object.fromEntries(previous.map((r) => [r.taskId, r.output ?? '']));
-    outputs[PREVIOUS] = previous.filter((r) => r.success).map((r) => `### ${r.name}\n${r.output}`).join('\n\n');
+    outputs[PREVIOUS] = previous
+      .filter((r) => r.success)
+      .map((r) => `### ${r.name}\n${r.output}`)
+      .join('\n\n');
     const runnable: (LlmTask & { index: number })[] = [];
     const results: (TaskResult | undefined)[] = new Array(stage.tasks.length);
     stage.tasks.forEach((t, index) => {

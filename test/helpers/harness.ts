@@ -161,7 +161,19 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
           flow: o.flow === false ? undefined : trackFlow(new FlowController({ windowMs: o.limitWindowMs, ceilings: o.limits, fleetSize: () => fleet.size, ...o.flow })),
           throttleDeadlineMs: o.throttleDeadlineMs,
           hedging,
-          admission: o.limits ? trackAdmission(new TemporalAdmission(new Client({ connection: native, dataConverter }), taskQueue, o.limits, o.limitWindowMs ?? 60_000, o.limiterLeaseMs, o.limiterMaxHistory, o.failOpenAfterMs)) : undefined,
+          admission: o.limits
+            ? trackAdmission(
+                new TemporalAdmission(
+                  new Client({ connection: native, dataConverter }),
+                  taskQueue,
+                  o.limits,
+                  o.limitWindowMs ?? 60_000,
+                  o.limiterLeaseMs,
+                  o.limiterMaxHistory,
+                  o.failOpenAfterMs,
+                ),
+              )
+            : undefined,
         },
         llmMaxConcurrent: o.llmMaxConcurrent ?? 100,
         llmRpm: o.llmRpm ?? 0,

@@ -19,7 +19,9 @@ const LIMITER_V2 = 'llmLimiter-v2';
 const LIMITER_V3 = 'llmLimiter-v3';
 /** The patch ids recorded in a history file (its `core_patch` markers). */
 const patchesIn = (name: string): string[] => {
-  const raw = JSON.parse(fs.readFileSync(path.join(DIR, `${name}.json`), 'utf8')) as { events: { markerRecordedEventAttributes?: { markerName: string; details: Record<string, { payloads: { data: string }[] }> } }[] };
+  const raw = JSON.parse(fs.readFileSync(path.join(DIR, `${name}.json`), 'utf8')) as {
+    events: { markerRecordedEventAttributes?: { markerName: string; details: Record<string, { payloads: { data: string }[] }> } }[];
+  };
   return raw.events
     .map((e) => e.markerRecordedEventAttributes)
     .filter((m) => m?.markerName === 'core_patch')
@@ -34,7 +36,9 @@ describe('replay of recorded histories', () => {
 
   test('a history is committed for every scenario and every workflow type', () => {
     const files = fs.readdirSync(DIR).filter((f) => f.endsWith('.json'));
-    expect(files.sort()).toEqual([...HISTORY_SCENARIOS.map((s) => `${s.name}.json`), `${LIMITER_HISTORY.name}.json`, `${LIMITER_V1}.json`, `${LIMITER_V2}.json`, `${LIMITER_V3}.json`].sort());
+    expect(files.sort()).toEqual(
+      [...HISTORY_SCENARIOS.map((s) => `${s.name}.json`), `${LIMITER_HISTORY.name}.json`, `${LIMITER_V1}.json`, `${LIMITER_V2}.json`, `${LIMITER_V3}.json`].sort(),
+    );
     expect(new Set(HISTORY_SCENARIOS.map((s) => s.workflowType))).toEqual(new Set(['fanOut', 'runDag', 'decomposeAndSynthesize', 'pipeline', 'competitiveIntel']));
   });
 

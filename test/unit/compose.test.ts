@@ -103,8 +103,20 @@ describe('docker-compose.yml', () => {
     const used = Object.keys(envOf(services.worker));
     expect(used.filter((n) => !known.includes(n))).toEqual([]);
     const documented = [
-      'TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'TEMPORAL_TASK_QUEUE', 'ANTHROPIC_API_KEY', 'ANTHROPIC_BASE_URL', 'LLM_MODEL', 'LLM_MAX_CONCURRENT',
-      'LLM_RPM', 'WORKER_ROLES', 'TOOLS_MAX_CONCURRENT', 'RUNS_DIR', 'PAYLOAD_STORE_DIR', 'PAYLOAD_ENCRYPTION_KEYS', 'LOG_LEVEL',
+      'TEMPORAL_ADDRESS',
+      'TEMPORAL_NAMESPACE',
+      'TEMPORAL_TASK_QUEUE',
+      'ANTHROPIC_API_KEY',
+      'ANTHROPIC_BASE_URL',
+      'LLM_MODEL',
+      'LLM_MAX_CONCURRENT',
+      'LLM_RPM',
+      'WORKER_ROLES',
+      'TOOLS_MAX_CONCURRENT',
+      'RUNS_DIR',
+      'PAYLOAD_STORE_DIR',
+      'PAYLOAD_ENCRYPTION_KEYS',
+      'LOG_LEVEL',
     ];
     expect(documented.filter((n) => !used.includes(n))).toEqual([]);
     if (known.includes('METRICS_PORT')) expect(used).toContain('METRICS_PORT');
@@ -164,7 +176,9 @@ describe('Dockerfile', () => {
   });
 
   test('.dockerignore keeps node_modules, runs and local state out of the build context', () => {
-    const ignored = read('.dockerignore').split('\n').map((l) => l.trim());
+    const ignored = read('.dockerignore')
+      .split('\n')
+      .map((l) => l.trim());
     for (const p of ['node_modules', '.git', 'runs', '.run', '.tools', '.env']) expect(ignored).toContain(p);
   });
 });

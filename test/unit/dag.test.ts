@@ -63,7 +63,14 @@ describe('validateDag', () => {
   });
 
   it('names schema problems with their path', () => {
-    expect(problemOf({ nodes: [{ id: 'a', prompt: 'ok' }, { id: 'b', prompt: '  ' }] })).toBe('Invalid DAG spec: nodes[1].prompt: must not be empty');
+    expect(
+      problemOf({
+        nodes: [
+          { id: 'a', prompt: 'ok' },
+          { id: 'b', prompt: '  ' },
+        ],
+      }),
+    ).toBe('Invalid DAG spec: nodes[1].prompt: must not be empty');
     expect(problemOf({ nodes: [{ id: 'a b', prompt: 'x' }] })).toBe('Invalid DAG spec: nodes[0].id: must contain only letters, digits, "_", "." and "-"');
     expect(problemOf({ nodes: [{ id: '', prompt: 'x' }] })).toBe('Invalid DAG spec: nodes[0].id: must not be empty');
     expect(problemOf({ nodes: [{ id: 'a', prompt: 'x', estimatedMs: 0 }] })).toBe('Invalid DAG spec: nodes[0].estimatedMs: must be greater than 0');
@@ -131,9 +138,7 @@ describe('validateDag', () => {
       { id: 'b', prompt: 'from {{q}}', dependsOn: ['a'] },
       { id: 'c', prompt: 'x', dependsOn: ['b'] },
     ];
-    expect(problemOf({ nodes })).toBe(
-      'Invalid DAG spec: nodes[0].maxTokens: must be at least 1; node "b" uses {{q}} but does not depend on "q"; cycle: a → c → b → a',
-    );
+    expect(problemOf({ nodes })).toBe('Invalid DAG spec: nodes[0].maxTokens: must be at least 1; node "b" uses {{q}} but does not depend on "q"; cycle: a → c → b → a');
   });
 
   it('skips cycle and placeholder checks while ids or deps are wrong, to avoid noise', () => {

@@ -26,7 +26,13 @@ describe('EncryptionCodec', () => {
   test('rotation: a new current key still decrypts what the old key encrypted; a missing key is named', async () => {
     const old = key();
     const [enc] = await new EncryptionCodec(new Map([['old', old]]), 'old').encode([defaultPayloadConverter.toPayload('x')!]);
-    const rotated = new EncryptionCodec(new Map([['new', key()], ['old', old]]), 'new');
+    const rotated = new EncryptionCodec(
+      new Map([
+        ['new', key()],
+        ['old', old],
+      ]),
+      'new',
+    );
     expect(defaultPayloadConverter.fromPayload((await rotated.decode([enc]))[0])).toBe('x');
     const forgot = new EncryptionCodec(new Map([['new', key()]]), 'new');
     await expect(forgot.decode([enc])).rejects.toThrow('encrypted with key "old"');
@@ -58,7 +64,11 @@ describe('codec server', () => {
     server = await startCodecServer(codec, { port: 0, allowOrigin: ui, token });
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const [enc] = await codec.encode([defaultPayloadConverter.toPayload({ answer: 42 })!]);
-    body = JSON.stringify({ payloads: [{ metadata: Object.fromEntries(Object.entries(enc.metadata!).map(([k, v]) => [k, Buffer.from(v!).toString('base64')])), data: Buffer.from(enc.data!).toString('base64') }] });
+    body = JSON.stringify({
+      payloads: [
+        { metadata: Object.fromEntries(Object.entries(enc.metadata!).map(([k, v]) => [k, Buffer.from(v!).toString('base64')])), data: Buffer.from(enc.data!).toString('base64') },
+      ],
+    });
   });
   afterAll(() => server?.close());
   const decoded = async (res: Response) => JSON.parse(Buffer.from(((await res.json()) as { payloads: { data: string }[] }).payloads[0].data, 'base64').toString()) as unknown;
@@ -102,7 +112,10 @@ describe('offloaded payload store', () => {
   test('prune deletes payloads neither written nor read for the max age, and old half-written files; a read keeps a payload', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'payloads-unit-'));
     const store = new FileStorageDriver(dir);
-    const [kept, read, old] = await store.store(undefined, ['kept', 'read', 'old'].map((v) => defaultPayloadConverter.toPayload(v)!));
+    const [kept, read, old] = await store.store(
+      undefined,
+      ['kept', 'read', 'old'].map((v) => defaultPayloadConverter.toPayload(v)!),
+    );
     const age = (name: string, ms: number) => fs.utimesSync(path.join(dir, name), new Date(Date.now() - ms), new Date(Date.now() - ms));
     age(read.claimData.key!, 10 * 86_400_000);
     age(old.claimData.key!, 10 * 86_400_000);

@@ -180,7 +180,7 @@ describe('LocalRateLimiter (the emulated API)', () => {
   });
 });
 
-describe('client limits: reading a worker\'s flow state from its metrics', () => {
+describe("client limits: reading a worker's flow state from its metrics", () => {
   test('parses the Prometheus samples it needs, per model and bucket', () => {
     const text = [
       '# HELP llm_flow_concurrency_limit adaptive concurrency limit',
@@ -197,6 +197,8 @@ describe('client limits: reading a worker\'s flow state from its metrics', () =>
       failedOpen: true,
       models: { 'claude-sonnet-4-6': { concurrencyLimit: 36, inFlight: 2, waiting: 5, advertised: { inputTokens: 30000 }, throttled: 4 } },
     });
-    expect(workerFlowLines([flowFromMetrics('http://w1/metrics', text)]).join('\n')).toContain('concurrency limit 36, 2 in flight, 5 waiting, 4 throttles waited out; the provider advertises inputTokens 30000 per window');
+    expect(workerFlowLines([flowFromMetrics('http://w1/metrics', text)]).join('\n')).toContain(
+      'concurrency limit 36, 2 in flight, 5 waiting, 4 throttles waited out; the provider advertises inputTokens 30000 per window',
+    );
   });
 });

@@ -15,7 +15,12 @@ describe('hedging', () => {
     const signals: AbortSignal[] = [];
     let hedged = 0;
     const latencies = [1000, 20];
-    const r = await hedgedRace((s, sent) => (sent(), signals.push(s), after(latencies[signals.length - 1], `req${signals.length}`, s)), 50, new AbortController().signal, () => hedged++);
+    const r = await hedgedRace(
+      (s, sent) => (sent(), signals.push(s), after(latencies[signals.length - 1], `req${signals.length}`, s)),
+      50,
+      new AbortController().signal,
+      () => hedged++,
+    );
     expect(r).toBe('req2');
     expect(hedged).toBe(1);
     expect(signals[0].aborted).toBe(true);
@@ -23,15 +28,36 @@ describe('hedging', () => {
 
   test('a fast request never hedges', async () => {
     let hedged = 0;
-    await expect(hedgedRace((s) => after(10, 'ok', s), 100, new AbortController().signal, () => hedged++)).resolves.toBe('ok');
+    await expect(
+      hedgedRace(
+        (s) => after(10, 'ok', s),
+        100,
+        new AbortController().signal,
+        () => hedged++,
+      ),
+    ).resolves.toBe('ok');
     await new Promise((r) => setTimeout(r, 150));
     expect(hedged).toBe(0);
   });
 
   test('a failure before the hedge is returned at once; after it, the other request still counts', async () => {
-    await expect(hedgedRace((s) => after(5, 'bad request', s, true), 100, new AbortController().signal, () => undefined)).rejects.toThrow('bad request');
+    await expect(
+      hedgedRace(
+        (s) => after(5, 'bad request', s, true),
+        100,
+        new AbortController().signal,
+        () => undefined,
+      ),
+    ).rejects.toThrow('bad request');
     let n = 0;
-    await expect(hedgedRace((s, sent) => (sent(), ++n === 1 ? after(100, 'first failed late', s, true) : after(10, 'second ok', s)), 20, new AbortController().signal, () => undefined)).resolves.toBe('second ok');
+    await expect(
+      hedgedRace(
+        (s, sent) => (sent(), ++n === 1 ? after(100, 'first failed late', s, true) : after(10, 'second ok', s)),
+        20,
+        new AbortController().signal,
+        () => undefined,
+      ),
+    ).resolves.toBe('second ok');
   });
 
   test('the delay counts from when the request is sent, not from the wait for admission before it', async () => {
@@ -63,7 +89,12 @@ describe('hedging', () => {
 
   test('the parent signal aborts both', async () => {
     const parent = new AbortController();
-    const p = hedgedRace((s) => after(1000, 'x', s), 10, parent.signal, () => undefined);
+    const p = hedgedRace(
+      (s) => after(1000, 'x', s),
+      10,
+      parent.signal,
+      () => undefined,
+    );
     setTimeout(() => parent.abort(), 30);
     await expect(p).rejects.toThrow('aborted');
   });

@@ -64,7 +64,11 @@ describe('lease: concurrency slots', () => {
     renewLease(s, renewal({ holder: 'w2', limits, inFlight: 6, want: want(10) }), 0);
     renewLease(s, renewal({ limits, inFlight: 0, want: want(10) }), 0);
     // w1 reports 5 throttles of calls sent at ~0, while the fleet ran 6 + 6.
-    const g = renewLease(s, renewal({ limits, inFlight: 6, want: want(10), usage: { success: 0, throttled: 5, throttledSentAt: 0, retryAfterMs: 2000, inputRefund: 0, outputRefund: 0 } }), 500);
+    const g = renewLease(
+      s,
+      renewal({ limits, inFlight: 6, want: want(10), usage: { success: 0, throttled: 5, throttledSentAt: 0, retryAfterMs: 2000, inputRefund: 0, outputRefund: 0 } }),
+      500,
+    );
     expect(g.limit).toBe(11);
     // Paused for the retry-after and w2 holds 10 of the 11: w1's lease shrinks to 1 (its 6 running
     // calls may finish, nothing new starts), and it is told when to come back.
@@ -89,14 +93,18 @@ describe('lease: concurrency slots', () => {
 });
 
 describe('lease: rate quota from token buckets', () => {
-  test('quota comes out of a bucket that refills continuously; what is not used and the reservations\' corrections go back', () => {
+  test("quota comes out of a bucket that refills continuously; what is not used and the reservations' corrections go back", () => {
     const s = fresh();
     const limits = { itpm: 1000, otpm: 500 };
     const g = renewLease(s, renewal({ limits, want: want(0, 5, 400, 300), first: { input: 80, output: 60 } }), 0);
     expect(g).toMatchObject({ slots: null, requests: null, input: 400, output: 300 });
     // Two calls ran (160 input estimated, 120 output reserved): they used 100 input and 20 output;
     // 240 input and 180 output were never taken.
-    renewLease(s, renewal({ limits, want: want(0), returned: { requests: 0, input: 240, output: 180 }, usage: { success: 2, throttled: 0, inputRefund: 60, outputRefund: 100 } }), 1000);
+    renewLease(
+      s,
+      renewal({ limits, want: want(0), returned: { requests: 0, input: 240, output: 180 }, usage: { success: 2, throttled: 0, inputRefund: 60, outputRefund: 100 } }),
+      1000,
+    );
     // 1000 - 400 + 100 (1 s of refill) + 240 + 60, capped at 1000; 500 - 300 + 50 + 180 + 100 = 530 → 500.
     expect(describeLimiter(s, 1000).models.m.buckets).toEqual({ itpm: 1000, otpm: 500 });
   });
@@ -115,7 +123,7 @@ describe('lease: rate quota from token buckets', () => {
     expect(renewLease(s, renewal({ holder: 'c', limits, want: want(0, 10), first }), 10_600).requests).toBe(3);
   });
 
-  test('the exception for a holder\'s first waiting call does not step over the window: a full window refuses it until its grants leave', () => {
+  test("the exception for a holder's first waiting call does not step over the window: a full window refuses it until its grants leave", () => {
     const s = fresh();
     const limits = { rpm: 10 };
     const first = { input: 1, output: 1 };
@@ -136,7 +144,11 @@ describe('lease: rate quota from token buckets', () => {
     renewLease(s, renewal({ holder: 'c', limits, want: want(0, 8), first: { input: 1, output: 1 } }), 0);
     // Empty now: nothing, and when to come back: the bucket refills one request in 1 s, but the
     // window holds the 10 granted at 0 until they leave it (10 s + its 0.5 s slot).
-    expect(renewLease(s, renewal({ holder: 'd', limits, want: want(0, 8), first: { input: 1, output: 1 } }), 0)).toMatchObject({ requests: 0, retryAfterMs: 10_500, reason: '10 requests per window reached' });
+    expect(renewLease(s, renewal({ holder: 'd', limits, want: want(0, 8), first: { input: 1, output: 1 } }), 0)).toMatchObject({
+      requests: 0,
+      retryAfterMs: 10_500,
+      reason: '10 requests per window reached',
+    });
   });
 
   test('quota the first call cannot use is not handed out; a call larger than the whole bucket goes alone once it is full', () => {
@@ -171,7 +183,20 @@ describe('lease and permits share the limits during a rolling deploy', () => {
     const s = fresh();
     const limits = { adaptiveMax: 4, itpm: 1000 };
     renewLease(s, renewal({ limits, want: want(3, 0, 600), first: { input: 200, output: 1 } }), 0);
-    const r = acquireBatch(s, { model: 'm', limits, windowMs: 10_000, leaseMs: 60_000, requests: [{ inputTokens: 300, maxOutputTokens: 10 }, { inputTokens: 10, maxOutputTokens: 10 }] }, 0);
+    const r = acquireBatch(
+      s,
+      {
+        model: 'm',
+        limits,
+        windowMs: 10_000,
+        leaseMs: 60_000,
+        requests: [
+          { inputTokens: 300, maxOutputTokens: 10 },
+          { inputTokens: 10, maxOutputTokens: 10 },
+        ],
+      },
+      0,
+    );
     // One slot left of 4 (3 leased), and 400 tokens left in the bucket for the 300-token permit.
     expect(r.permitIds).toHaveLength(1);
     expect(r.reason).toBe('concurrency 4 reached');
@@ -180,7 +205,20 @@ describe('lease and permits share the limits during a rolling deploy', () => {
     expect(describeLimiter(s, 10).models.m.buckets.itpm).toBe(280);
     // And the lease sees the permit in flight until it settles.
     const t = fresh();
-    acquireBatch(t, { model: 'm', limits, windowMs: 10_000, leaseMs: 60_000, requests: [{ inputTokens: 1, maxOutputTokens: 1 }, { inputTokens: 1, maxOutputTokens: 1 }] }, 0);
+    acquireBatch(
+      t,
+      {
+        model: 'm',
+        limits,
+        windowMs: 10_000,
+        leaseMs: 60_000,
+        requests: [
+          { inputTokens: 1, maxOutputTokens: 1 },
+          { inputTokens: 1, maxOutputTokens: 1 },
+        ],
+      },
+      0,
+    );
     expect(renewLease(t, renewal({ limits, want: want(4, 0, 10) }), 0).slots).toBe(2);
   });
 });
@@ -269,7 +307,9 @@ describe('lease state and cost at fleet scale', () => {
     expect(admitted).toBeGreaterThan(24_900);
     const perMs = limits.rpm / windowMs;
     for (let i = 0; i < sent.length; i += 97) expect(i + 1).toBeLessThanOrEqual(limits.rpm + sent[i] * perMs + 1);
-    console.log(`lease protocol at 5,000 calls/min from 20 workers: ${renewals} renewals for ${admitted} calls (${(renewals / admitted).toFixed(3)} per call), max ${(maxBytes / 1024).toFixed(1)} KB carried`);
+    console.log(
+      `lease protocol at 5,000 calls/min from 20 workers: ${renewals} renewals for ${admitted} calls (${(renewals / admitted).toFixed(3)} per call), max ${(maxBytes / 1024).toFixed(1)} KB carried`,
+    );
     expect(renewals / admitted).toBeLessThan(0.1);
     expect(maxBytes).toBeLessThan(20_000);
   });

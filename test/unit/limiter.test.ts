@@ -133,7 +133,17 @@ describe('limiter', () => {
 
   test('a batch delivered twice (same batchId) gets the same permits, not new ones', () => {
     const s = initialLimiterState();
-    const batch = { model: 'm', limits: { adaptiveMax: 4 }, windowMs: 10_000, leaseMs: 60_000, batchId: 'b1', requests: [{ inputTokens: 1, maxOutputTokens: 1 }, { inputTokens: 1, maxOutputTokens: 1 }] };
+    const batch = {
+      model: 'm',
+      limits: { adaptiveMax: 4 },
+      windowMs: 10_000,
+      leaseMs: 60_000,
+      batchId: 'b1',
+      requests: [
+        { inputTokens: 1, maxOutputTokens: 1 },
+        { inputTokens: 1, maxOutputTokens: 1 },
+      ],
+    };
     expect(acquireBatch(s, batch, 0).permitIds).toEqual(['p1', 'p2']);
     // Applied again (e.g. on the run after a continue-as-new): the same answer, nothing new in flight.
     expect(checkBatch(s, batch, 1)).toBeUndefined();
@@ -145,7 +155,8 @@ describe('limiter', () => {
   test("a holder's report renews the leases of what it holds and settles what it received and no longer holds", () => {
     const s = initialLimiterState();
     const limits = { adaptiveMax: 8 };
-    const grant = (holder: string, model = 'm') => acquireBatch(s, { model, limits, windowMs: 10_000, leaseMs: 60_000, holder, requests: [{ inputTokens: 1, maxOutputTokens: 1 }] }, 0).permitIds[0];
+    const grant = (holder: string, model = 'm') =>
+      acquireBatch(s, { model, limits, windowMs: 10_000, leaseMs: 60_000, holder, requests: [{ inputTokens: 1, maxOutputTokens: 1 }] }, 0).permitIds[0];
     const [a1, a2, a3, b1] = [grant('A'), grant('A'), grant('A'), grant('B'), grant('A', 'other')];
     // A has received m's permits up to p2 and other's up to p5; it still holds a2, and its settle of a1 was lost.
     const repaired = reconcile(s, { holder: 'A', held: [a2], seen: { m: 2, other: 5 }, leaseMs: 60_000 }, 30_000);
@@ -185,11 +196,28 @@ describe('limiter state at fleet scale', () => {
     expect(s.batches?.[0].permitIds).toEqual(a.permitIds);
     // The bounded state folds it and keeps first + count.
     const c = initialLimiterState();
-    const b = acquireBatch(c, { model: 'm', limits: { itpm: 1000 }, windowMs: 10_000, leaseMs: 60_000, batchId: 'b1', requests: [{ inputTokens: 10, maxOutputTokens: 10 }, { inputTokens: 10, maxOutputTokens: 10 }] }, 0);
+    const b = acquireBatch(
+      c,
+      {
+        model: 'm',
+        limits: { itpm: 1000 },
+        windowMs: 10_000,
+        leaseMs: 60_000,
+        batchId: 'b1',
+        requests: [
+          { inputTokens: 10, maxOutputTokens: 10 },
+          { inputTokens: 10, maxOutputTokens: 10 },
+        ],
+      },
+      0,
+    );
     settle(c, { permitId: b.permitIds[0], outcome: 'success', tokens: { input: 10, output: 5 } }, 100);
     expect(c.entries).toHaveLength(1);
     expect(c.used?.m).toEqual([{ t: 0, last: 0, n: 1, input: 10, output: 5 }]);
-    expect(acquireBatch(c, { model: 'm', limits: { itpm: 1000 }, windowMs: 10_000, leaseMs: 60_000, batchId: 'b1', requests: [{ inputTokens: 10, maxOutputTokens: 10 }] }, 200).permitIds).toEqual(b.permitIds);
+    expect(
+      acquireBatch(c, { model: 'm', limits: { itpm: 1000 }, windowMs: 10_000, leaseMs: 60_000, batchId: 'b1', requests: [{ inputTokens: 10, maxOutputTokens: 10 }] }, 200)
+        .permitIds,
+    ).toEqual(b.permitIds);
   });
 
   test('20 workers, 5,000 calls a minute for 5 minutes: the carried state stays small (calls in flight + buckets, not calls in the window)', () => {
@@ -200,16 +228,31 @@ describe('limiter state at fleet scale', () => {
     let batchNo = 0;
     // Every 60 ms one of 20 workers asks for 5 calls (5,000 a minute); each call takes 3 s.
     for (let now = 0; now < 5 * 60_000; now += 60) {
-      for (const c of inFlight.filter((x) => x.until <= now)) settle(s, { permitId: c.permitId, outcome: 'success', tokens: { input: 50, output: 200 }, sentAt: c.until - 3000 }, now);
+      for (const c of inFlight.filter((x) => x.until <= now))
+        settle(s, { permitId: c.permitId, outcome: 'success', tokens: { input: 50, output: 200 }, sentAt: c.until - 3000 }, now);
       inFlight.splice(0, inFlight.length, ...inFlight.filter((x) => x.until > now));
       const holder = `worker-${batchNo % 20}`;
-      const r = acquireBatch(s, { model: 'claude-sonnet-4-6', limits, windowMs: 60_000, leaseMs: 60_000, batchId: `b${batchNo++}`, holder, requests: Array.from({ length: 5 }, () => ({ inputTokens: 50, maxOutputTokens: 1024 })) }, now);
+      const r = acquireBatch(
+        s,
+        {
+          model: 'claude-sonnet-4-6',
+          limits,
+          windowMs: 60_000,
+          leaseMs: 60_000,
+          batchId: `b${batchNo++}`,
+          holder,
+          requests: Array.from({ length: 5 }, () => ({ inputTokens: 50, maxOutputTokens: 1024 })),
+        },
+        now,
+      );
       for (const permitId of r.permitIds) inFlight.push({ permitId, until: now + 3000 });
       if (now % 10_000 === 0) maxBytes = Math.max(maxBytes, JSON.stringify(s).length);
     }
     expect(s.granted).toBe(25_000);
     // In flight: ~250 calls; the window's 5,000 settled calls are 62 buckets; 2 min of batch ids.
-    console.log(`limiter state at 5,000 calls/min from 20 workers: max ${Math.round(maxBytes / 1024)} KB carried (entries ${s.entries.length}, buckets ${s.used?.['claude-sonnet-4-6']?.length}, batches ${s.batches?.length})`);
+    console.log(
+      `limiter state at 5,000 calls/min from 20 workers: max ${Math.round(maxBytes / 1024)} KB carried (entries ${s.entries.length}, buckets ${s.used?.['claude-sonnet-4-6']?.length}, batches ${s.batches?.length})`,
+    );
     expect(maxBytes).toBeLessThan(300_000);
     expect(describeLimiter(s, 5 * 60_000).inFlight).toBeLessThanOrEqual(260);
   });

@@ -92,7 +92,13 @@ describe('successful replies', () => {
       max_tokens: 100,
       system: [{ type: 'text', text: system }],
       messages: [
-        { role: 'user', content: [{ type: 'text', text: 'part one' }, { type: 'text', text: 'part two' }] },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'part one' },
+            { type: 'text', text: 'part two' },
+          ],
+        },
         { role: 'assistant', content: 'ok' },
         { role: 'user', content: 'last one' },
       ],
@@ -255,7 +261,7 @@ describe('forced tool calls (structured output)', () => {
 describe('tool input generation from a JSON Schema', () => {
   const gen = (schema: JsonSchema, seed = 1) => {
     let a = seed;
-    const rand = () => ((a = (a * 16807) % 2147483647) / 2147483647);
+    const rand = () => (a = (a * 16807) % 2147483647) / 2147483647;
     return generateToolInput(schema, { rand, subject: 'the subject', words: (n) => Array.from({ length: n }, () => 'w') });
   };
 
@@ -306,7 +312,12 @@ describe('tool input generation from a JSON Schema', () => {
       properties: {
         at: { $ref: '#/$defs/point' },
         either: { anyOf: [{ type: 'integer', minimum: 7, maximum: 7 }, { type: 'string' }] },
-        both: { allOf: [{ type: 'object', properties: { a: { const: 1 } }, required: ['a'] }, { properties: { b: { const: 2 } }, required: ['b'] }] },
+        both: {
+          allOf: [
+            { type: 'object', properties: { a: { const: 1 } }, required: ['a'] },
+            { properties: { b: { const: 2 } }, required: ['b'] },
+          ],
+        },
         pair: { type: 'array', prefixItems: [{ const: 'first' }, { type: 'boolean' }], minItems: 2, maxItems: 2 },
       },
       required: ['at', 'either', 'both', 'pair'],
@@ -333,9 +344,7 @@ describe('validation and auth', () => {
     const noModel = await errorOf(client.messages.create({ max_tokens: 10, messages: [{ role: 'user', content: 'x' }] } as unknown as Anthropic.MessageCreateParamsNonStreaming));
     expect((noModel as APIError).message).toContain('model');
 
-    const streaming = await errorOf(
-      client.post('/v1/messages', { body: { model: MODEL, max_tokens: 10, stream: true, messages: [{ role: 'user', content: 'x' }] } }),
-    );
+    const streaming = await errorOf(client.post('/v1/messages', { body: { model: MODEL, max_tokens: 10, stream: true, messages: [{ role: 'user', content: 'x' }] } }));
     expect(streaming).toBeInstanceOf(Anthropic.BadRequestError);
     expect((streaming as APIError).message).toMatch(/streaming is not supported by the local server/);
   });
@@ -402,7 +411,13 @@ describe('faults', () => {
     const run = async (): Promise<boolean[]> => {
       server.setFaults([{ probability: 0.5, fault: { kind: 'status', status: 500 } }]);
       const out: boolean[] = [];
-      for (let i = 0; i < 12; i++) out.push(await ask(`p${i}`).then(() => true, () => false));
+      for (let i = 0; i < 12; i++)
+        out.push(
+          await ask(`p${i}`).then(
+            () => true,
+            () => false,
+          ),
+        );
       return out;
     };
     const first = await run();

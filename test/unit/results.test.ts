@@ -4,11 +4,17 @@ import type { TaskResult } from '../../src/core/tasks';
 
 const task = { taskId: 'a', name: 'task a' };
 const ZERO = { input: 0, output: 0 };
-const dep = (taskId: string, state: TaskResult['state'], error: string | null = null): TaskResult => ({ ...succeeded({ taskId, name: taskId }, { output: 'x', durationMs: 1, attempts: 1 }), state, error });
+const dep = (taskId: string, state: TaskResult['state'], error: string | null = null): TaskResult => ({
+  ...succeeded({ taskId, name: taskId }, { output: 'x', durationMs: 1, attempts: 1 }),
+  state,
+  error,
+});
 
 describe('result constructors', () => {
   test('every outcome, field for field', () => {
-    expect(succeeded(task, { output: 'hi', durationMs: 12, attempts: 2, tokens: { input: 3, output: 4 }, model: 'm', stopReason: 'end_turn', truncated: false, costUsd: 0.5 })).toEqual({
+    expect(
+      succeeded(task, { output: 'hi', durationMs: 12, attempts: 2, tokens: { input: 3, output: 4 }, model: 'm', stopReason: 'end_turn', truncated: false, costUsd: 0.5 }),
+    ).toEqual({
       taskId: 'a',
       name: 'task a',
       state: 'succeeded',
@@ -25,8 +31,30 @@ describe('result constructors', () => {
       costUsd: 0.5,
     });
     // A tool call reports no tokens.
-    expect(succeeded(task, { output: 'stats', durationMs: 5, attempts: 1 })).toEqual({ taskId: 'a', name: 'task a', state: 'succeeded', success: true, output: 'stats', error: null, errorType: null, durationMs: 5, attempts: 1, tokens: ZERO });
-    const ended = (state: string, error: string, errorType: string, durationMs = 0, attempts = 0) => ({ taskId: 'a', name: 'task a', state, success: false, output: null, error, errorType, durationMs, attempts, tokens: ZERO });
+    expect(succeeded(task, { output: 'stats', durationMs: 5, attempts: 1 })).toEqual({
+      taskId: 'a',
+      name: 'task a',
+      state: 'succeeded',
+      success: true,
+      output: 'stats',
+      error: null,
+      errorType: null,
+      durationMs: 5,
+      attempts: 1,
+      tokens: ZERO,
+    });
+    const ended = (state: string, error: string, errorType: string, durationMs = 0, attempts = 0) => ({
+      taskId: 'a',
+      name: 'task a',
+      state,
+      success: false,
+      output: null,
+      error,
+      errorType,
+      durationMs,
+      attempts,
+      tokens: ZERO,
+    });
     expect(failed(task, { error: 'bad', errorType: 'BadRequest', durationMs: 7, attempts: 3 })).toEqual(ended('failed', 'bad', 'BadRequest', 7, 3));
     expect(cancelled(task, 9)).toEqual(ended('cancelled', 'cancelled', 'Cancelled', 9));
     expect(cancelledBeforeStart(task)).toEqual(ended('cancelled', 'cancelled before it started', 'Cancelled'));
@@ -36,7 +64,18 @@ describe('result constructors', () => {
 
   test('only the identity is taken from the task, and token objects are never shared', () => {
     const withExtras = { ...task, prompt: 'secret prompt', summary: 's' };
-    expect(Object.keys(cancelledBeforeStart(withExtras)).sort()).toEqual(['attempts', 'durationMs', 'error', 'errorType', 'name', 'output', 'state', 'success', 'taskId', 'tokens']);
+    expect(Object.keys(cancelledBeforeStart(withExtras)).sort()).toEqual([
+      'attempts',
+      'durationMs',
+      'error',
+      'errorType',
+      'name',
+      'output',
+      'state',
+      'success',
+      'taskId',
+      'tokens',
+    ]);
     const one = skipped(task, 'x');
     one.tokens.input = 5;
     expect(skipped(task, 'x').tokens).toEqual(ZERO);
@@ -55,7 +94,7 @@ describe('dependencySkipReason (skip propagation)', () => {
     expect(dependencySkipReason([dep('a', 'failed')])).toBe('skipped: dependency "a" failed');
   });
 
-  test("a skipped dependency passes its own reason on, so a chain names the node that failed", () => {
+  test('a skipped dependency passes its own reason on, so a chain names the node that failed', () => {
     const b = skipped({ taskId: 'b', name: 'b' }, dependencySkipReason([dep('a', 'failed', 'bad a')])!);
     const c = skipped({ taskId: 'c', name: 'c' }, dependencySkipReason([b])!);
     expect(dependencySkipReason([c])).toBe('skipped: dependency "a" failed (bad a)');

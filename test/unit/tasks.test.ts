@@ -1,10 +1,24 @@
 /** Validation and statistics of fan-out runs (pure). */
 import { BudgetShares } from '../../src/core/budget';
-import { FANOUT_SHARD_SIZE, InvalidInputError, SHARD_HISTORY_BYTES, assertPayloadSize, computeStats, estimateTaskHistoryBytes, shardTasks, validateFanOutInput } from '../../src/core/tasks';
+import {
+  FANOUT_SHARD_SIZE,
+  InvalidInputError,
+  SHARD_HISTORY_BYTES,
+  assertPayloadSize,
+  computeStats,
+  estimateTaskHistoryBytes,
+  shardTasks,
+  validateFanOutInput,
+} from '../../src/core/tasks';
 
 describe('validateFanOutInput', () => {
   test('accepts a valid list and assigns ids by position', () => {
-    const { tasks } = validateFanOutInput({ tasks: [{ name: 'a', prompt: 'p' }, { id: 'x', name: 'b', prompt: 'q' }] });
+    const { tasks } = validateFanOutInput({
+      tasks: [
+        { name: 'a', prompt: 'p' },
+        { id: 'x', name: 'b', prompt: 'q' },
+      ],
+    });
     expect(tasks.map((t) => t.taskId)).toEqual(['task-1', 'x']);
   });
   test.each([
@@ -14,8 +28,24 @@ describe('validateFanOutInput', () => {
     [{ tasks: [{ name: 'a', prompt: '  ' }] }, 'tasks[0].prompt: must not be empty'],
     [{ tasks: [{ name: 'a', prompt: 'p' }], maxConcurrent: 0 }, 'maxConcurrent: must be at least 1'],
     [{ tasks: [{ name: 'a', prompt: 'p' }], maxConcurrent: 1.5 }, 'maxConcurrent: must be a whole number'],
-    [{ tasks: [{ name: 'a', prompt: 'p' }, { name: 'a', prompt: 'q' }] }, 'duplicate task names: a'],
-    [{ tasks: [{ id: 'k', name: 'a', prompt: 'p' }, { id: 'k', name: 'b', prompt: 'q' }] }, 'duplicate task ids: k'],
+    [
+      {
+        tasks: [
+          { name: 'a', prompt: 'p' },
+          { name: 'a', prompt: 'q' },
+        ],
+      },
+      'duplicate task names: a',
+    ],
+    [
+      {
+        tasks: [
+          { id: 'k', name: 'a', prompt: 'p' },
+          { id: 'k', name: 'b', prompt: 'q' },
+        ],
+      },
+      'duplicate task ids: k',
+    ],
     [{ tasks: [{ name: 'a', prompt: 'p' }], shardSize: 0 }, 'shardSize: must be at least 1'],
     [{ tasks: [{ name: 'a', prompt: 'p' }], shardSize: 5000 }, 'shardSize: must be at most 1000'],
   ])('rejects %j with "%s"', (input, message) => {
@@ -26,7 +56,14 @@ describe('validateFanOutInput', () => {
 
 describe('every problem named at once', () => {
   test('an empty prompt, duplicate names and maxConcurrent 0 are all reported', () => {
-    const input = { tasks: [{ name: 'a', prompt: 'x' }, { name: 'a', prompt: '' }, { name: 'b', prompt: 'y', id: 'task-1' }], maxConcurrent: 0 };
+    const input = {
+      tasks: [
+        { name: 'a', prompt: 'x' },
+        { name: 'a', prompt: '' },
+        { name: 'b', prompt: 'y', id: 'task-1' },
+      ],
+      maxConcurrent: 0,
+    };
     let message = '';
     try {
       validateFanOutInput(input);
@@ -44,7 +81,12 @@ describe('shardTasks', () => {
   const t = (maxTokens?: number, prompt = 'p') => ({ prompt, maxTokens });
   test('small tasks: shards of shardSize', () => {
     expect(shardTasks(Array.from({ length: 2500 }, () => t())).map((s) => s.length)).toEqual([FANOUT_SHARD_SIZE, FANOUT_SHARD_SIZE, 500]);
-    expect(shardTasks(Array.from({ length: 7 }, () => t()), { shardSize: 3 }).map((s) => s.length)).toEqual([3, 3, 1]);
+    expect(
+      shardTasks(
+        Array.from({ length: 7 }, () => t()),
+        { shardSize: 3 },
+      ).map((s) => s.length),
+    ).toEqual([3, 3, 1]);
   });
   test('large outputs: shards bounded by estimated history bytes', () => {
     const per = estimateTaskHistoryBytes(t(16_000));

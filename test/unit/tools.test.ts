@@ -19,13 +19,16 @@ describe('allowedFile', () => {
     await expect(allowedFile(path.join(root, 'sub', 'a.txt'), [outside, root])).resolves.toBe(path.join(root, 'sub', 'a.txt'));
   });
 
-  test.each([['/etc/passwd'], ['/proc/self/environ'], ['../outside/secret.txt'], ['sub/../../x'], ['link.txt'], ['dirlink/secret.txt']])('%s is refused, non-retryably, naming the roots', async (file) => {
-    const err = await allowedFile(file, [root]).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(ApplicationFailure);
-    expect((err as ApplicationFailure).nonRetryable).toBe(true);
-    expect((err as ApplicationFailure).type).toBe('ToolInputError');
-    expect((err as ApplicationFailure).message).toContain(`outside the folders tools may read (${root})`);
-  });
+  test.each([['/etc/passwd'], ['/proc/self/environ'], ['../outside/secret.txt'], ['sub/../../x'], ['link.txt'], ['dirlink/secret.txt']])(
+    '%s is refused, non-retryably, naming the roots',
+    async (file) => {
+      const err = await allowedFile(file, [root]).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ApplicationFailure);
+      expect((err as ApplicationFailure).nonRetryable).toBe(true);
+      expect((err as ApplicationFailure).type).toBe('ToolInputError');
+      expect((err as ApplicationFailure).message).toContain(`outside the folders tools may read (${root})`);
+    },
+  );
 
   test('a missing file under the root says so; a missing file outside is refused without a look', async () => {
     await expect(allowedFile('nope.txt', [root])).rejects.toThrow('cannot read nope.txt: ENOENT');

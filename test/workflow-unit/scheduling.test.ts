@@ -31,12 +31,19 @@ afterAll(async () => {
 type Drive = (h: WorkflowHandle, stubs: Stubs) => Promise<void>;
 
 /** Runs a test workflow whose activities are the stubs; `drive` steers it (holds, releases, cancels) before its result is awaited. */
-async function run<R>(type: 'graphWorkflow' | 'boundedWorkflow', input: GraphInput | BoundedInput, stubs: Stubs, drive?: Drive): Promise<{ result?: R; failure?: ApplicationFailure }> {
+async function run<R>(
+  type: 'graphWorkflow' | 'boundedWorkflow',
+  input: GraphInput | BoundedInput,
+  stubs: Stubs,
+  drive?: Drive,
+): Promise<{ result?: R; failure?: ApplicationFailure }> {
   const h = await unit.start(type, input, stubs);
   let timer: NodeJS.Timeout | undefined;
   try {
     await drive?.(h, stubs);
-    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${type} did not finish within 15 s; calls started: ${stubs.started.join(', ')}`)), 15_000)));
+    const timeout = new Promise<never>(
+      (_, reject) => (timer = setTimeout(() => reject(new Error(`${type} did not finish within 15 s; calls started: ${stubs.started.join(', ')}`)), 15_000)),
+    );
     return { result: (await Promise.race([h.result(), timeout])) as R };
   } catch (err) {
     if (err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure) return { failure: err.cause };
@@ -59,7 +66,18 @@ async function untilProgress(h: WorkflowHandle, check: (p: Progress) => boolean)
   }
 }
 /** A call cancelled while it ran. */
-const cancelledInFlight = (id: string, name: string) => ({ taskId: id, name, state: 'cancelled', success: false, output: null, error: 'cancelled', errorType: 'Cancelled', durationMs: expect.any(Number), attempts: 0, tokens: ZERO });
+const cancelledInFlight = (id: string, name: string) => ({
+  taskId: id,
+  name,
+  state: 'cancelled',
+  success: false,
+  output: null,
+  error: 'cancelled',
+  errorType: 'Cancelled',
+  durationMs: expect.any(Number),
+  attempts: 0,
+  tokens: ZERO,
+});
 
 const byId = (results: NodeResult[]) => Object.fromEntries(results.map((r) => [r.taskId, r]));
 const ZERO = { input: 0, output: 0 };
@@ -85,7 +103,18 @@ const succeededLlm = (id: string, name: string) => ({
   truncated: false,
   costUsd: 0,
 });
-const cancelledBeforeStart = (id: string, name: string) => ({ taskId: id, name, state: 'cancelled', success: false, output: null, error: 'cancelled before it started', errorType: 'Cancelled', durationMs: 0, attempts: 0, tokens: ZERO });
+const cancelledBeforeStart = (id: string, name: string) => ({
+  taskId: id,
+  name,
+  state: 'cancelled',
+  success: false,
+  output: null,
+  error: 'cancelled before it started',
+  errorType: 'Cancelled',
+  durationMs: 0,
+  attempts: 0,
+  tokens: ZERO,
+});
 
 describe('executeGraph', () => {
   test('under a cap, the ready node with the longest remaining path gets the slot first', async () => {
@@ -190,13 +219,17 @@ describe('executeGraph', () => {
   test('fail-fast cancels in-flight siblings and fails with NodeFailed carrying every result', async () => {
     const stubs = new Stubs({ hold: 'all' });
     // Ranks: a (a node behind it) first, then b, c by id; e waits for a slot, d for a.
-    const { failure } = await graph({ maxConcurrent: 3, onFailure: 'fail-fast', nodes: [{ id: 'a' }, { id: 'b' }, { id: 'c' }, { id: 'd', dependsOn: ['a'] }, { id: 'e' }] }, stubs, async (h, s) => {
-      await s.whenStarted(3);
-      expect([...s.started].sort()).toEqual(['a', 'b', 'c']);
-      const progress = await h.query(progressQuery);
-      expect([progress.running, progress.pending]).toEqual([3, 2]);
-      s.release('c', { fail: 'BadRequest' });
-    });
+    const { failure } = await graph(
+      { maxConcurrent: 3, onFailure: 'fail-fast', nodes: [{ id: 'a' }, { id: 'b' }, { id: 'c' }, { id: 'd', dependsOn: ['a'] }, { id: 'e' }] },
+      stubs,
+      async (h, s) => {
+        await s.whenStarted(3);
+        expect([...s.started].sort()).toEqual(['a', 'b', 'c']);
+        const progress = await h.query(progressQuery);
+        expect([progress.running, progress.pending]).toEqual([3, 2]);
+        s.release('c', { fail: 'BadRequest' });
+      },
+    );
     expect([...stubs.cancelled].sort()).toEqual(['a', 'b']);
     expect(stubs.started).toHaveLength(3);
     expect(failure?.type).toBe('NodeFailed');
@@ -206,7 +239,15 @@ describe('executeGraph', () => {
     expect(details.failedNode).toBe('c');
     const r = byId(details.results);
     expect(details.results.map((x) => x.taskId)).toEqual(['a', 'b', 'c', 'd', 'e']);
-    for (const id of ['a', 'b']) expect(r[id]).toEqual({ ...cancelledInFlight(id, `node ${id}`), dependsOn: [], level: 0, scheduledAt: r.a.scheduledAt, startedAt: r.a.scheduledAt, finishedAt: expect.any(Number) });
+    for (const id of ['a', 'b'])
+      expect(r[id]).toEqual({
+        ...cancelledInFlight(id, `node ${id}`),
+        dependsOn: [],
+        level: 0,
+        scheduledAt: r.a.scheduledAt,
+        startedAt: r.a.scheduledAt,
+        finishedAt: expect.any(Number),
+      });
     expect(r.c).toEqual({
       ...resultFields(r.c),
       ...{ state: 'failed', success: false, output: null, error: 'c failed', errorType: 'BadRequest', attempts: 1, tokens: ZERO },
@@ -251,7 +292,10 @@ describe('executeGraph', () => {
 
   test('the policy routes LLM and tool calls to their task queues', async () => {
     const stubs = new Stubs();
-    const { result } = await graph({ nodes: [{ id: 'ask' }, { id: 'count', tool: true, dependsOn: ['ask'] }], policy: { llm: { taskQueue: unit.queues.llm }, tool: { taskQueue: unit.queues.tool } } }, stubs);
+    const { result } = await graph(
+      { nodes: [{ id: 'ask' }, { id: 'count', tool: true, dependsOn: ['ask'] }], policy: { llm: { taskQueue: unit.queues.llm }, tool: { taskQueue: unit.queues.tool } } },
+      stubs,
+    );
     expect(stubs.queues).toEqual({ ask: unit.queues.llm, count: unit.queues.tool });
     expect(stubs.inputs.get('count')).toBe('ask=succeeded');
     expect(result!.outcome.results.map((r) => [r.taskId, r.state, r.output])).toEqual([
@@ -317,7 +361,18 @@ describe('runBounded', () => {
     expect(details.failedTask).toBe('t1');
     expect(details.results).toEqual([
       cancelledInFlight('t0', 'task t0'),
-      { taskId: 't1', name: 'task t1', state: 'failed', success: false, output: null, error: 't1 failed', errorType: 'BadRequest', durationMs: expect.any(Number), attempts: 1, tokens: ZERO },
+      {
+        taskId: 't1',
+        name: 'task t1',
+        state: 'failed',
+        success: false,
+        output: null,
+        error: 't1 failed',
+        errorType: 'BadRequest',
+        durationMs: expect.any(Number),
+        attempts: 1,
+        tokens: ZERO,
+      },
       cancelledBeforeStart('t2', 'task t2'),
       cancelledBeforeStart('t3', 'task t3'),
     ]);
@@ -325,12 +380,30 @@ describe('runBounded', () => {
 
   test('budget: tasks not run once the cap is reached, and one gate spans batches', async () => {
     const reason = "not run: the run's budget was reached (30 of 30 tokens)";
-    const notRun = (id: string) => ({ taskId: id, name: `task ${id}`, state: 'skipped', success: false, output: null, error: reason, errorType: 'BudgetExceeded', durationMs: 0, attempts: 0, tokens: ZERO });
+    const notRun = (id: string) => ({
+      taskId: id,
+      name: `task ${id}`,
+      state: 'skipped',
+      success: false,
+      output: null,
+      error: reason,
+      errorType: 'BudgetExceeded',
+      durationMs: 0,
+      attempts: 0,
+      tokens: ZERO,
+    });
     const one = new Stubs();
     const { result } = await bounded({ tasks: ['t0', 't1', 't2', 't3'], maxConcurrent: 1, budget: { maxTokens: 30 } }, one);
     expect(one.started).toEqual(['t0', 't1']);
-    expect(result!.results.map(resultFields)).toEqual([succeededLlm('t0', 'task t0'), succeededLlm('t1', 'task t1'), notRun('t2'), notRun('t3')].map((r) => resultFields(r as TaskResult)));
-    expect(result!.progress.tasks.map((t) => [t.state, t.error ?? null])).toEqual([['succeeded', null], ['succeeded', null], ['skipped', reason], ['skipped', reason]]);
+    expect(result!.results.map(resultFields)).toEqual(
+      [succeededLlm('t0', 'task t0'), succeededLlm('t1', 'task t1'), notRun('t2'), notRun('t3')].map((r) => resultFields(r as TaskResult)),
+    );
+    expect(result!.progress.tasks.map((t) => [t.state, t.error ?? null])).toEqual([
+      ['succeeded', null],
+      ['succeeded', null],
+      ['skipped', reason],
+      ['skipped', reason],
+    ]);
     // Two batches of two with one shared gate (like pipeline stages): the second batch finds the budget spent.
     const shared = new Stubs();
     const batches = await bounded({ tasks: ['t0', 't1', 't2', 't3'], maxConcurrent: 4, budget: { maxTokens: 30 }, batches: 2 }, shared);
@@ -360,4 +433,3 @@ describe('runBounded', () => {
     expect(result!.progress.tasks.map((t) => t.state)).toEqual(['succeeded', 'cancelled', 'cancelled', 'cancelled']);
   });
 });
-

@@ -30,7 +30,13 @@ describe('client CLI', () => {
 
   test('fanout --json prints workflowId, results in input order and stats', async () => {
     const file = path.join(dir, 'tasks.json');
-    fs.writeFileSync(file, JSON.stringify([{ name: 'alpha', prompt: 'Describe alpha' }, { name: 'beta', prompt: 'Describe beta' }]));
+    fs.writeFileSync(
+      file,
+      JSON.stringify([
+        { name: 'alpha', prompt: 'Describe alpha' },
+        { name: 'beta', prompt: 'Describe beta' },
+      ]),
+    );
     const r = await cli(['fanout', file, '--json', '--max-concurrent', '2']);
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout) as { workflowId: string; results: { name: string; success: boolean; output: string }[]; stats: { total: number; succeeded: number } };
@@ -56,7 +62,15 @@ describe('client CLI', () => {
 
   test('dag validates the spec client-side: a cycle is printed and nothing starts', async () => {
     const file = path.join(dir, 'cycle.json');
-    fs.writeFileSync(file, JSON.stringify({ nodes: [{ id: 'a', prompt: 'x', dependsOn: ['b'] }, { id: 'b', prompt: 'y', dependsOn: ['a'] }] }));
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        nodes: [
+          { id: 'a', prompt: 'x', dependsOn: ['b'] },
+          { id: 'b', prompt: 'y', dependsOn: ['a'] },
+        ],
+      }),
+    );
     const r = await cli(['dag', file]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('cycle: a → b → a');

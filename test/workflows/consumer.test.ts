@@ -44,7 +44,9 @@ describe('the consumer example on the packed package', () => {
 
   test('the tarball ships the compiled package only', () => {
     const files = JSON.parse(fs.readFileSync(path.join(dir, 'files.json'), 'utf8')) as string[];
-    expect(files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'dist/src/worker/index.js', 'dist/src/worker/index.d.ts', 'dist/src/workflows/index.js', 'dist/src/testing/index.js']));
+    expect(files).toEqual(
+      expect.arrayContaining(['package.json', 'README.md', 'dist/src/worker/index.js', 'dist/src/worker/index.d.ts', 'dist/src/workflows/index.js', 'dist/src/testing/index.js']),
+    );
     expect(files.filter((f) => /^(test|bench|scripts|examples|src)\//.test(f) || f.startsWith('dist/scripts') || f.includes('histories'))).toEqual([]);
   });
 

@@ -87,12 +87,37 @@ describe('runDag', () => {
   });
 
   test.each([
-    [{ nodes: [{ id: 'a', prompt: 'x', dependsOn: ['c'] }, { id: 'b', prompt: 'y', dependsOn: ['a'] }, { id: 'c', prompt: 'z', dependsOn: ['b'] }] }, 'cycle: a → c → b → a'],
+    [
+      {
+        nodes: [
+          { id: 'a', prompt: 'x', dependsOn: ['c'] },
+          { id: 'b', prompt: 'y', dependsOn: ['a'] },
+          { id: 'c', prompt: 'z', dependsOn: ['b'] },
+        ],
+      },
+      'cycle: a → c → b → a',
+    ],
     [{ nodes: [{ id: 'a', prompt: 'x', dependsOn: ['zz'] }] }, 'node "a" depends on unknown node "zz"'],
-    [{ nodes: [{ id: 'a', prompt: 'x' }, { id: 'a', prompt: 'y' }] }, 'duplicate node ids: a'],
+    [
+      {
+        nodes: [
+          { id: 'a', prompt: 'x' },
+          { id: 'a', prompt: 'y' },
+        ],
+      },
+      'duplicate node ids: a',
+    ],
     [{ nodes: [{ id: 'a', prompt: 'x', dependsOn: ['a'] }] }, 'node "a" depends on itself'],
     [{ nodes: [] }, 'nodes: must not be empty'],
-    [{ nodes: [{ id: 'a', prompt: 'x' }, { id: 'b', prompt: 'uses {{q}}', dependsOn: ['a'] }] }, 'node "b" uses {{q}} but does not depend on "q"'],
+    [
+      {
+        nodes: [
+          { id: 'a', prompt: 'x' },
+          { id: 'b', prompt: 'uses {{q}}', dependsOn: ['a'] },
+        ],
+      },
+      'node "b" uses {{q}} but does not depend on "q"',
+    ],
   ])('invalid spec %# fails with its message and no LLM call', async (spec, message) => {
     const handle = await h.start('runDag', spec);
     const err = (await handle.result().catch((e: unknown) => e)) as WorkflowFailedError;

@@ -57,7 +57,9 @@ interface WorkerProcess {
 }
 
 /** A dev server on its own SQLite file that a test can stop and start again on the same file. */
-async function restartableServer(prefix: string): Promise<{ address: string; restart(downMs: number): Promise<{ stopAt: number; downAt: number; restartAt: number; upAt: number }> }> {
+async function restartableServer(
+  prefix: string,
+): Promise<{ address: string; restart(downMs: number): Promise<{ stopAt: number; downAt: number; restartAt: number; upAt: number }> }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
   const dbFile = path.join(dir, 'temporal.db');
@@ -109,10 +111,12 @@ function startWorkerProcess(label: string, env: { address: string; taskQueue: st
   if (proc.pid === undefined) throw new Error(`${label}: spawn failed`);
   proc.stdout!.on('data', (d: Buffer) => logs.add(`${label} out`, d.toString()));
   proc.stderr!.on('data', (d: Buffer) => logs.add(`${label} err`, d.toString()));
-  const exited = new Promise<void>((resolve) => proc.once('exit', (code, signal) => {
-    logs.add(label, `exited (code ${code}, signal ${signal})`);
-    resolve();
-  }));
+  const exited = new Promise<void>((resolve) =>
+    proc.once('exit', (code, signal) => {
+      logs.add(label, `exited (code ${code}, signal ${signal})`);
+      resolve();
+    }),
+  );
   const w = { label, proc, pid: proc.pid, exited };
   spawnedWorkers.push(w);
   return w;
@@ -124,10 +128,14 @@ async function waitForWorkerReady(w: WorkerProcess, timeoutMs = 60_000): Promise
   const onData = (d: Buffer) => (out += d.toString());
   w.proc.stdout!.on('data', onData);
   try {
-    await waitFor(`${w.label} to start`, () => {
-      if (w.proc.exitCode !== null || w.proc.signalCode !== null) throw new Error(`${w.label} exited before it was ready`);
-      return /^worker: task queue/m.test(out);
-    }, timeoutMs);
+    await waitFor(
+      `${w.label} to start`,
+      () => {
+        if (w.proc.exitCode !== null || w.proc.signalCode !== null) throw new Error(`${w.label} exited before it was ready`);
+        return /^worker: task queue/m.test(out);
+      },
+      timeoutMs,
+    );
   } finally {
     w.proc.stdout!.off('data', onData);
   }
@@ -289,14 +297,18 @@ describe('durability with real worker processes', () => {
       // had not yet reported would legitimately be retried), and (3) every slow call is in flight.
       const first = (m: string): RequestRecord | undefined => llm.stats().requests.find((r) => r.prompt.includes(m));
       const fastNames = new Set([...fanTasks.filter((t) => fastFan.includes(t.id)).map((t) => t.name), 'a', 'e', 'g']);
-      await waitFor('fast calls recorded and slow calls in flight', async () => {
-        const finishedAtLlm = fast.every((m) => first(m)?.outcome === 'ok' && first(m)?.finishedAt !== undefined && !first(m)?.aborted);
-        const inFlight = slow.every((m) => first(m) !== undefined && first(m)!.finishedAt === undefined);
-        if (!finishedAtLlm || !inFlight) return false;
-        const [fp, dp] = await Promise.all([progressOf(fanHandle), progressOf(dagHandle)]);
-        const recorded = [...(fp?.tasks ?? []), ...(dp?.tasks ?? [])].filter((t) => fastNames.has(t.name) && t.state === 'succeeded');
-        return recorded.length === fast.length;
-      }, 60_000);
+      await waitFor(
+        'fast calls recorded and slow calls in flight',
+        async () => {
+          const finishedAtLlm = fast.every((m) => first(m)?.outcome === 'ok' && first(m)?.finishedAt !== undefined && !first(m)?.aborted);
+          const inFlight = slow.every((m) => first(m) !== undefined && first(m)!.finishedAt === undefined);
+          if (!finishedAtLlm || !inFlight) return false;
+          const [fp, dp] = await Promise.all([progressOf(fanHandle), progressOf(dagHandle)]);
+          const recorded = [...(fp?.tasks ?? []), ...(dp?.tasks ?? [])].filter((t) => fastNames.has(t.name) && t.state === 'succeeded');
+          return recorded.length === fast.length;
+        },
+        60_000,
+      );
       expect(first(marker('dag-d'))).toBeUndefined();
 
       const membersBeforeKill = liveGroupMembers(w1.pid);
@@ -466,7 +478,9 @@ describe('durability with real worker processes', () => {
       const status = await limiterWhenIdle(after.client, taskQueue, 10_000);
       expect(status.inFlight).toBe(0);
       expect(status.reported).toBeGreaterThanOrEqual(8);
-      console.log(`durability/limiter: ${requests.length} LLM requests (${duringOutage} sent on the lease while the server was down), max ${llm.stats().maxInFlight} in flight, ${status.renewals} lease renewals, run done ${((Date.now() - upAt) / 1000).toFixed(1)} s after the restart`);
+      console.log(
+        `durability/limiter: ${requests.length} LLM requests (${duringOutage} sent on the lease while the server was down), max ${llm.stats().maxInFlight} in flight, ${status.renewals} lease renewals, run done ${((Date.now() - upAt) / 1000).toFixed(1)} s after the restart`,
+      );
       await killWorker(worker);
     });
   });

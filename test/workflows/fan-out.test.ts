@@ -4,8 +4,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { FanOutResult } from '../../src/workflows/fan-out';
 import { sharedHarness } from '../helpers/harness';
 
-const tasks = (n: number, prefix = 'Company') =>
-  Array.from({ length: n }, (_, i) => ({ name: `${prefix} ${i + 1}`, prompt: `Research ${prefix} ${i + 1}` }));
+const tasks = (n: number, prefix = 'Company') => Array.from({ length: n }, (_, i) => ({ name: `${prefix} ${i + 1}`, prompt: `Research ${prefix} ${i + 1}` }));
 
 describe('fanOut', () => {
   const h = sharedHarness({ llm: { ttftMs: 200, perTokenMs: 0, outputTokens: 20 } });
@@ -90,10 +89,7 @@ describe('fanOut', () => {
   });
 
   test('failFast cancels in-flight siblings and fails the run with the first error', async () => {
-    h.llm.setFaults([
-      { match: 'Company 1', fault: { kind: 'status', status: 400, message: 'bad prompt' } },
-      { fault: { kind: 'latency', ttftMs: 5000 } },
-    ]);
+    h.llm.setFaults([{ match: 'Company 1', fault: { kind: 'status', status: 400, message: 'bad prompt' } }, { fault: { kind: 'latency', ttftMs: 5000 } }]);
     const handle = await h.start('fanOut', { tasks: tasks(4), failFast: true });
     const err = await handle.result().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkflowFailedError);
@@ -107,7 +103,13 @@ describe('fanOut', () => {
   });
 
   test('invalid input fails at once with a clear message and no LLM call', async () => {
-    const handle = await h.start('fanOut', { tasks: [{ name: 'a', prompt: 'x' }, { name: 'a', prompt: '' }], maxConcurrent: 0 });
+    const handle = await h.start('fanOut', {
+      tasks: [
+        { name: 'a', prompt: 'x' },
+        { name: 'a', prompt: '' },
+      ],
+      maxConcurrent: 0,
+    });
     await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
     const err = (await handle.result().catch((e: unknown) => e)) as WorkflowFailedError;
     expect(err.cause?.message).toMatch(/tasks\[1\]\.prompt: must not be empty/);

@@ -21,10 +21,35 @@ const cases: [string, Case][] = [
   ['dropped connection', { fault: { kind: 'drop' }, times: 1, expect: { success: true, attempts: 2, calls: 2 } }],
   ['hang past the timeout', { fault: { kind: 'hang' }, times: 1, input: { timeoutMs: 1000 }, expect: { success: true, attempts: 2, calls: 2 } }],
   ['malformed JSON body', { fault: { kind: 'malformed' }, times: 1, expect: { success: true, attempts: 2, calls: 2 } }],
-  ['400 bad request', { fault: { kind: 'status', status: 400, message: 'messages: text content blocks must be non-empty' }, expect: { success: false, attempts: 1, calls: 1, errorType: 'BadRequest', error: /text content blocks must be non-empty/ } }],
-  ['401 bad API key', { fault: { kind: 'status', status: 401, message: 'invalid x-api-key' }, expect: { success: false, attempts: 1, calls: 1, errorType: 'AuthenticationError', error: /ANTHROPIC_API_KEY is missing or wrong/ } }],
-  ['429 spend limit', { fault: { kind: 'status', status: 429, message: 'You have reached your specified workspace API spend limit' }, expect: { success: false, attempts: 1, calls: 1, errorType: 'SpendLimitExceeded' } }],
-  ['attempts exhausted', { fault: { kind: 'status', status: 500, message: 'internal' }, input: { maxAttempts: 3 }, expect: { success: false, attempts: 3, calls: 3, errorType: 'ServerError', error: /internal \(gave up after 3 attempts\)/ } }],
+  [
+    '400 bad request',
+    {
+      fault: { kind: 'status', status: 400, message: 'messages: text content blocks must be non-empty' },
+      expect: { success: false, attempts: 1, calls: 1, errorType: 'BadRequest', error: /text content blocks must be non-empty/ },
+    },
+  ],
+  [
+    '401 bad API key',
+    {
+      fault: { kind: 'status', status: 401, message: 'invalid x-api-key' },
+      expect: { success: false, attempts: 1, calls: 1, errorType: 'AuthenticationError', error: /ANTHROPIC_API_KEY is missing or wrong/ },
+    },
+  ],
+  [
+    '429 spend limit',
+    {
+      fault: { kind: 'status', status: 429, message: 'You have reached your specified workspace API spend limit' },
+      expect: { success: false, attempts: 1, calls: 1, errorType: 'SpendLimitExceeded' },
+    },
+  ],
+  [
+    'attempts exhausted',
+    {
+      fault: { kind: 'status', status: 500, message: 'internal' },
+      input: { maxAttempts: 3 },
+      expect: { success: false, attempts: 3, calls: 3, errorType: 'ServerError', error: /internal \(gave up after 3 attempts\)/ },
+    },
+  ],
 ];
 
 describe('fault matrix', () => {
@@ -32,7 +57,13 @@ describe('fault matrix', () => {
 
   test.each(cases)('%s', async (_name, c) => {
     h.llm.setFaults([{ match: 'victim', times: c.times, fault: c.fault }]);
-    const r = await h.run<FanOutResult>('fanOut', { tasks: [{ name: 'victim', prompt: 'victim task' }, { name: 'bystander', prompt: 'other task' }], ...c.input });
+    const r = await h.run<FanOutResult>('fanOut', {
+      tasks: [
+        { name: 'victim', prompt: 'victim task' },
+        { name: 'bystander', prompt: 'other task' },
+      ],
+      ...c.input,
+    });
     const [victim, bystander] = r.results;
     expect(victim).toMatchObject({ success: c.expect.success, attempts: c.expect.attempts });
     if (c.expect.errorType) expect(victim.errorType).toBe(c.expect.errorType);

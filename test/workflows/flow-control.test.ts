@@ -39,7 +39,7 @@ describe('token-per-window admission shared by two workers', () => {
     await h?.close();
   });
 
-  test('three runs at once: input tokens at the LLM server stay within the token bucket (the API\'s model) over every span', async () => {
+  test("three runs at once: input tokens at the LLM server stay within the token bucket (the API's model) over every span", async () => {
     // ~50 input tokens per call (the estimate and the server both count chars / 4).
     const handles = await Promise.all(['alpha', 'beta', 'gamma'].map((p) => h.start('fanOut', { tasks: tasks(5, p, 180), maxConcurrent: 5 })));
     const runs = (await Promise.all(handles.map((x) => x.result()))) as FanOutResult[];
@@ -74,7 +74,9 @@ describe('token-per-window admission shared by two workers', () => {
     expect(ranBy.get(here)).toBe(h.admissions.reduce((n, a) => n + a.stats.admitted, 0));
     expect([...ranBy.values()].reduce((a, b) => a + b, 0)).toBe(15);
     expect(status.holders).toBe(2);
-    console.log(`token bucket shared by two workers: ${h.admissions[0].stats.admitted} of 15 calls admitted in process, the rest by the worker process; ${status.renewals} lease renewals`);
+    console.log(
+      `token bucket shared by two workers: ${h.admissions[0].stats.admitted} of 15 calls admitted in process, the rest by the worker process; ${status.renewals} lease renewals`,
+    );
     const limiter = await h.client.workflow.getHandle(limiterWorkflowId(h.taskQueue)).describe();
     expect(limiter.type).toBe('llmLimiter');
     expect(limiter.status.name).toBe('RUNNING');
@@ -133,7 +135,9 @@ describe('flow control on by default (no LLM_* limits configured)', () => {
       expect(r.results.every((x) => x.attempts === 1)).toBe(true);
       expect(throttled).toBeLessThanOrEqual(16);
       const ideal = ((okInput - 600) / 300) * 1000;
-      console.log(`default flow control vs a 600-token bucket: ${throttled} × 429, wall ${r.stats.wallClockMs} ms, bucket ideal ${Math.round(ideal)} ms (${(r.stats.wallClockMs / ideal).toFixed(2)}×)`);
+      console.log(
+        `default flow control vs a 600-token bucket: ${throttled} × 429, wall ${r.stats.wallClockMs} ms, bucket ideal ${Math.round(ideal)} ms (${(r.stats.wallClockMs / ideal).toFixed(2)}×)`,
+      );
     } finally {
       await h.close();
     }
@@ -170,7 +174,7 @@ describe('flow control in a fleet', () => {
 });
 
 describe('task-queue rate limit on the server', () => {
-  test('LLM_RPM becomes the LLM task queue\'s rate limit in the server\'s task-queue config (not a per-worker option)', async () => {
+  test("LLM_RPM becomes the LLM task queue's rate limit in the server's task-queue config (not a per-worker option)", async () => {
     const h = await startHarness({ llm: { ttftMs: 20, perTokenMs: 0, outputTokens: 5 }, llmRpm: 600 });
     try {
       const r = await h.client.workflowService.describeTaskQueue({
@@ -230,8 +234,24 @@ describe('a live limiter and malformed signals', () => {
         await promisify(execFile)(temporal, ['workflow', 'signal', '--address', h.address, '--workflow-id', id, '--name', name, '--input', input]);
       }
       // Malformed lease renewals are rejected in the update's validator, naming the problems.
-      for (const input of ['null', '{"holder": 7, "model": ""}', '{"id": "x", "holder": "h", "model": "m", "limits": {}, "windowMs": 1000, "leaseMs": 5000, "inFlight": -1, "want": {}, "returned": {}, "usage": {}}']) {
-        const r = await promisify(execFile)(temporal, ['workflow', 'update', 'execute', '--address', h.address, '--workflow-id', id, '--name', 'renewLease', '--input', input]).then(
+      for (const input of [
+        'null',
+        '{"holder": 7, "model": ""}',
+        '{"id": "x", "holder": "h", "model": "m", "limits": {}, "windowMs": 1000, "leaseMs": 5000, "inFlight": -1, "want": {}, "returned": {}, "usage": {}}',
+      ]) {
+        const r = await promisify(execFile)(temporal, [
+          'workflow',
+          'update',
+          'execute',
+          '--address',
+          h.address,
+          '--workflow-id',
+          id,
+          '--name',
+          'renewLease',
+          '--input',
+          input,
+        ]).then(
           () => 'accepted',
           (err: { stderr?: string }) => err.stderr ?? '',
         );
@@ -280,8 +300,13 @@ describe('limiter continue-as-new under load', () => {
       expect(status.holders).toBe(1);
       expect(status.renewals).toBeLessThan(80);
       const arr = h.llm.stats().requests.map((q) => q.receivedAt);
-      const gaps = arr.slice(1).map((t, i) => t - arr[i]).filter((g) => g > 300);
-      console.log(`limiter continue-as-new: ${runs.length} runs for 80 calls; wall ${r.stats.wallClockMs} ms; ${status.renewals} lease renewals; pauses > 300 ms between requests: ${gaps.join(', ') || 'none'}`);
+      const gaps = arr
+        .slice(1)
+        .map((t, i) => t - arr[i])
+        .filter((g) => g > 300);
+      console.log(
+        `limiter continue-as-new: ${runs.length} runs for 80 calls; wall ${r.stats.wallClockMs} ms; ${status.renewals} lease renewals; pauses > 300 ms between requests: ${gaps.join(', ') || 'none'}`,
+      );
     } finally {
       await h.close();
     }
@@ -363,7 +388,11 @@ describe('budgets and cache', () => {
   test('with inFlight: cancel, calls still running when the cap is reached are cancelled', async () => {
     h.llm.setFaults([{ match: 'slow', fault: { kind: 'latency', ttftMs: 15_000 } }]);
     const r = await h.run<FanOutResult>('fanOut', {
-      tasks: [{ name: 'slow', prompt: 'slow call' }, { name: 'fast', prompt: 'fast call' }, { name: 'later', prompt: 'later call' }],
+      tasks: [
+        { name: 'slow', prompt: 'slow call' },
+        { name: 'fast', prompt: 'fast call' },
+        { name: 'later', prompt: 'later call' },
+      ],
       maxConcurrent: 2,
       budget: { maxTokens: 10, inFlight: 'cancel' },
     });
@@ -379,7 +408,11 @@ describe('budgets and cache', () => {
     const r = await h.run<DagResult>('runDag', {
       maxConcurrent: 1,
       budget: { maxCostUsd: 0.0005 },
-      nodes: [{ id: 'a', prompt: 'node a' }, { id: 'b', prompt: 'node b {{a}}', dependsOn: ['a'] }, { id: 'c', prompt: 'node c {{b}}', dependsOn: ['b'] }],
+      nodes: [
+        { id: 'a', prompt: 'node a' },
+        { id: 'b', prompt: 'node b {{a}}', dependsOn: ['a'] },
+        { id: 'c', prompt: 'node c {{b}}', dependsOn: ['b'] },
+      ],
     });
     // claude-sonnet-4-6 at $3/$15 per Mtok: ~20 output tokens ≈ $0.0003 per call.
     expect(r.results.map((x) => x.state)).toEqual(['succeeded', 'succeeded', 'skipped']);

@@ -61,7 +61,17 @@ describe('AgentsPlugin: one worker is enough', () => {
   });
 
   test('fanOut started by reference runs its calls on the worker’s own queue', async () => {
-    const handle = await startFanOut(client, { tasks: [{ name: 'one', prompt: 'Library task one' }, { name: 'two', prompt: 'Library task two' }], maxConcurrent: 2 }, { taskQueue });
+    const handle = await startFanOut(
+      client,
+      {
+        tasks: [
+          { name: 'one', prompt: 'Library task one' },
+          { name: 'two', prompt: 'Library task two' },
+        ],
+        maxConcurrent: 2,
+      },
+      { taskQueue },
+    );
     const r = await handle.result();
     expect(r.results.map((x) => [x.name, x.state])).toEqual([
       ['one', 'succeeded'],
@@ -81,7 +91,13 @@ describe('AgentsPlugin: one worker is enough', () => {
   test('runDag with a tool node, and a user workflow built from <pkg>/workflow', async () => {
     const dag = await startDag(
       client,
-      { nodes: [{ id: 'a', prompt: 'Library node a' }, { id: 'stats', tool: { name: 'document-stats', documents: [{ name: 'd', text: 'agents run durable agents' }] } }, { id: 'b', prompt: 'Quote {{a}}', dependsOn: ['a'] }] },
+      {
+        nodes: [
+          { id: 'a', prompt: 'Library node a' },
+          { id: 'stats', tool: { name: 'document-stats', documents: [{ name: 'd', text: 'agents run durable agents' }] } },
+          { id: 'b', prompt: 'Quote {{a}}', dependsOn: ['a'] },
+        ],
+      },
       { taskQueue },
     );
     const r = await dag.result();

@@ -11,7 +11,6 @@ import type { FanOutResult } from '../../src/workflows/fan-out';
 import { temporalAddress } from '../helpers/harness';
 import { startWorkerProcess, type WorkerProcess } from '../helpers/worker-process';
 
-
 describe('worker observability', () => {
   let llm: LocalLlmServer;
   let worker: WorkerProcess;
@@ -50,7 +49,16 @@ describe('worker observability', () => {
     const r = (await client.workflow.execute('fanOut', {
       taskQueue,
       workflowId,
-      args: [{ ...splitQueues(taskQueue), tasks: [{ name: 'a', prompt: 'Plain task one' }, { name: 'b', prompt: 'Flaky task two' }, { name: 'c', prompt: 'Denied task three' }] }],
+      args: [
+        {
+          ...splitQueues(taskQueue),
+          tasks: [
+            { name: 'a', prompt: 'Plain task one' },
+            { name: 'b', prompt: 'Flaky task two' },
+            { name: 'c', prompt: 'Denied task three' },
+          ],
+        },
+      ],
     })) as FanOutResult;
     expect(r.stats).toMatchObject({ succeeded: 2, failed: 1 });
     expect(r.stats.costUsd).toBeGreaterThan(0);
@@ -70,11 +78,19 @@ describe('worker observability', () => {
     expect(value('llm_flow_concurrency_limit', 'model="claude-sonnet-4-6"')).toBeGreaterThan(0);
     expect(value('llm_flow_in_flight', 'model="claude-sonnet-4-6"')).toBe(0);
     // `client limits --metrics` shows the same to a user, with the worker processes the server sees.
-    const cli = await promisify(execFile)(path.join(ROOT, 'node_modules/.bin/tsx'), [path.join(ROOT, 'src/cli/main.ts'), 'limits', '--json', '--metrics', `http://127.0.0.1:${metricsPort}/metrics`], {
-      cwd: ROOT,
-      env: { ...process.env, TEMPORAL_ADDRESS: temporalAddress(), TEMPORAL_TASK_QUEUE: taskQueue },
-    });
-    const shown = JSON.parse(cli.stdout) as { running: boolean; llmWorkerProcesses: number; workers: { models: Record<string, { concurrencyLimit: number; inFlight: number; throttled: number }> }[] };
+    const cli = await promisify(execFile)(
+      path.join(ROOT, 'node_modules/.bin/tsx'),
+      [path.join(ROOT, 'src/cli/main.ts'), 'limits', '--json', '--metrics', `http://127.0.0.1:${metricsPort}/metrics`],
+      {
+        cwd: ROOT,
+        env: { ...process.env, TEMPORAL_ADDRESS: temporalAddress(), TEMPORAL_TASK_QUEUE: taskQueue },
+      },
+    );
+    const shown = JSON.parse(cli.stdout) as {
+      running: boolean;
+      llmWorkerProcesses: number;
+      workers: { models: Record<string, { concurrencyLimit: number; inFlight: number; throttled: number }> }[];
+    };
     expect(shown).toMatchObject({ running: false, llmWorkerProcesses: 1 });
     expect(shown.workers[0].models['claude-sonnet-4-6']).toMatchObject({ inFlight: 0, throttled: 1 });
     expect(shown.workers[0].models['claude-sonnet-4-6'].concurrencyLimit).toBeGreaterThan(0);
@@ -112,7 +128,12 @@ describe('worker observability', () => {
     const r = (await client.workflow.execute('runDag', {
       taskQueue,
       workflowId: `obs-tool-${randomUUID()}`,
-      args: [{ ...splitQueues(taskQueue), nodes: [{ id: 'stats', tool: { name: 'document-stats', documents: [{ name: 'doc', text: 'Durable agents run on Temporal. Agents run.' }] } }] }],
+      args: [
+        {
+          ...splitQueues(taskQueue),
+          nodes: [{ id: 'stats', tool: { name: 'document-stats', documents: [{ name: 'doc', text: 'Durable agents run on Temporal. Agents run.' }] } }],
+        },
+      ],
     })) as { results: { state: string; output: string | null; error: string | null }[] };
     expect(r.results[0].error).toBeNull();
     expect(r.results[0]).toMatchObject({ state: 'succeeded' });

@@ -54,8 +54,20 @@ describe('patterns', () => {
     test('stages run in order and pass outputs forward by placeholder', async () => {
       const r = await h.run<PipelineResult>('pipeline', {
         stages: [
-          { name: 'gather', tasks: [{ id: 'g1', prompt: 'gather one' }, { id: 'g2', prompt: 'gather two' }] },
-          { name: 'refine', tasks: [{ id: 'r1', prompt: 'refine [{{g1}}]' }, { id: 'all', prompt: 'combine {{previous}}' }] },
+          {
+            name: 'gather',
+            tasks: [
+              { id: 'g1', prompt: 'gather one' },
+              { id: 'g2', prompt: 'gather two' },
+            ],
+          },
+          {
+            name: 'refine',
+            tasks: [
+              { id: 'r1', prompt: 'refine [{{g1}}]' },
+              { id: 'all', prompt: 'combine {{previous}}' },
+            ],
+          },
         ],
       });
       expect(r.stages.map((s) => s.stats.succeeded)).toEqual([2, 2]);
@@ -76,7 +88,13 @@ describe('patterns', () => {
       const r = await h.run<PipelineResult>('pipeline', {
         stopOnStageFailure: true,
         stages: [
-          { name: 'gather', tasks: [{ id: 'g1', prompt: 'gather one' }, { id: 'g2', prompt: 'gather two' }] },
+          {
+            name: 'gather',
+            tasks: [
+              { id: 'g1', prompt: 'gather one' },
+              { id: 'g2', prompt: 'gather two' },
+            ],
+          },
           { name: 'refine', tasks: [{ id: 'r1', prompt: 'refine {{g1}}' }] },
         ],
       });
@@ -87,7 +105,12 @@ describe('patterns', () => {
     });
 
     test('an invalid placeholder is rejected before any call', async () => {
-      const handle = await h.start('pipeline', { stages: [{ name: 's1', tasks: [{ id: 'a', prompt: 'x' }] }, { name: 's2', tasks: [{ id: 'b', prompt: 'use {{zz}}' }] }] });
+      const handle = await h.start('pipeline', {
+        stages: [
+          { name: 's1', tasks: [{ id: 'a', prompt: 'x' }] },
+          { name: 's2', tasks: [{ id: 'b', prompt: 'use {{zz}}' }] },
+        ],
+      });
       const err = (await handle.result().catch((e: unknown) => e)) as WorkflowFailedError;
       expect(err.cause?.message).toContain('task "b" uses {{zz}}, which is not a task of the previous stage "s1"');
       expect(h.llm.stats().calls).toBe(0);

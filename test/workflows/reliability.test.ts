@@ -89,7 +89,15 @@ describe('secrets and privacy', () => {
       const handle = await client.workflow.start('fanOut', {
         taskQueue,
         workflowId: `secrets-${randomUUID()}`,
-        args: [{ ...splitQueues(taskQueue), tasks: [{ name: 'ok', prompt: 'authorised call' }, { name: 'denied', prompt: 'unauthorised call' }] }],
+        args: [
+          {
+            ...splitQueues(taskQueue),
+            tasks: [
+              { name: 'ok', prompt: 'authorised call' },
+              { name: 'denied', prompt: 'unauthorised call' },
+            ],
+          },
+        ],
       });
       const r = (await handle.result()) as FanOutResult;
       expect(r.results[1]).toMatchObject({ success: false, errorType: 'AuthenticationError' });

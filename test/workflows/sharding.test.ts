@@ -50,7 +50,7 @@ describe('sharded fanOut', () => {
     for (const x of r.results) expect(['cancelled', 'succeeded']).toContain(x.state);
   });
 
-  test('failFast: the failed task\'s own error, finished results of other shards kept', async () => {
+  test("failFast: the failed task's own error, finished results of other shards kept", async () => {
     h.llm.setFaults([
       { match: 'Sharded task 3.', fault: { kind: 'status', status: 400, message: 'bad prompt in shard 2' } },
       { match: 'Sharded task 4.', fault: { kind: 'latency', ttftMs: 20_000 } },

@@ -94,7 +94,11 @@ describe('timeline on the dev server', () => {
     // Exactly one bar per activity in the history, each grouped by its stage.
     expect(m.bars).toHaveLength(scheduledCount(events));
     expect(m.groups).toEqual(['research', 'analyze', 'summary', 'writeRunFile']);
-    const labels = (g: string) => m.bars.filter((b) => b.group === g).map((b) => b.label).sort();
+    const labels = (g: string) =>
+      m.bars
+        .filter((b) => b.group === g)
+        .map((b) => b.label)
+        .sort();
     expect(labels('research')).toEqual(['research: Acme', 'research: Globex', 'research: Initech']);
     expect(labels('analyze')).toEqual(['analyze: Acme', 'analyze: Globex']);
     expect(labels('summary')).toEqual(['summary']);
@@ -181,7 +185,16 @@ describe('timeline on the dev server', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'timeline-cli-'));
     const env = { ...process.env, TEMPORAL_ADDRESS: h.address, TEMPORAL_TASK_QUEUE: h.taskQueue, ANTHROPIC_API_KEY: '', RUNS_DIR: path.join(dir, 'runs') };
     const spec = path.join(dir, 'dag.json');
-    fs.writeFileSync(spec, JSON.stringify({ name: 'tl', nodes: [{ id: 'one', prompt: 'first' }, { id: 'two', prompt: 'second {{one}}', dependsOn: ['one'] }] }));
+    fs.writeFileSync(
+      spec,
+      JSON.stringify({
+        name: 'tl',
+        nodes: [
+          { id: 'one', prompt: 'first' },
+          { id: 'two', prompt: 'second {{one}}', dependsOn: ['one'] },
+        ],
+      }),
+    );
     const started = await exec(TSX, [path.join(ROOT, 'src/cli/main.ts'), 'dag', spec, '--json', '--id', 'tl/run 1'], { cwd: ROOT, env });
     const out = JSON.parse(started.stdout) as { workflowId: string; timelinePath: string };
     const expected = path.join(dir, 'runs', 'tl_run_1', 'timeline.html');

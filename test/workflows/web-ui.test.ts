@@ -36,7 +36,11 @@ describe('Temporal Web UI', () => {
   /** Waits until `text` is rendered and visible; on timeout says what the page showed instead. */
   async function seen(page: Page, text: string | RegExp, opts: { exact?: boolean; timeout?: number } = {}): Promise<void> {
     try {
-      await page.getByText(text, { exact: opts.exact ?? false }).filter({ visible: true }).first().waitFor({ state: 'visible', timeout: opts.timeout ?? 20_000 });
+      await page
+        .getByText(text, { exact: opts.exact ?? false })
+        .filter({ visible: true })
+        .first()
+        .waitFor({ state: 'visible', timeout: opts.timeout ?? 20_000 });
     } catch {
       const body = (await page.innerText('body').catch(() => '')).replace(/\s+/g, ' ').slice(0, 1500);
       throw new Error(`the Web UI at ${page.url()} does not show "${text}"; it shows: ${body}`);

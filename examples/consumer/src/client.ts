@@ -8,12 +8,27 @@ async function main(): Promise<void> {
   const client = new Client({ connection });
   const taskQueue = process.env.TASK_QUEUE ?? 'my-app';
 
-  const fan = await startFanOut(client, { tasks: [{ name: 'acme', prompt: 'Research Acme' }, { name: 'globex', prompt: 'Research Globex' }], maxConcurrent: 2 }, { taskQueue });
+  const fan = await startFanOut(
+    client,
+    {
+      tasks: [
+        { name: 'acme', prompt: 'Research Acme' },
+        { name: 'globex', prompt: 'Research Globex' },
+      ],
+      maxConcurrent: 2,
+    },
+    { taskQueue },
+  );
   const fanResult: FanOutResult = await fan.result();
 
   const own = await client.workflow.execute(draftAndJudge, { taskQueue, workflowId: `draft-and-judge-${Date.now()}`, args: [{ topic: 'durable agents' }] });
 
-  console.log(JSON.stringify({ fanOut: fanResult.results.map((r) => ({ name: r.name, state: r.state, output: r.output })), draftAndJudge: { verdict: own.verdict, words: own.words, states: own.results.map((r) => r.state) } }));
+  console.log(
+    JSON.stringify({
+      fanOut: fanResult.results.map((r) => ({ name: r.name, state: r.state, output: r.output })),
+      draftAndJudge: { verdict: own.verdict, words: own.words, states: own.results.map((r) => r.state) },
+    }),
+  );
   await connection.close();
 }
 

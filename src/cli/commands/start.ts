@@ -48,7 +48,10 @@ function maxConcurrentOption(): Option {
 
 /** A workflow id prefix that names the spec, e.g. `dag-market-entry`. */
 function idPrefix(kind: string, name: string | undefined): string {
-  return `${kind}-${(name ?? 'spec').toLowerCase().replace(/[^a-z0-9]+/g, '-').slice(0, 30)}`;
+  return `${kind}-${(name ?? 'spec')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .slice(0, 30)}`;
 }
 
 /** Runs a validator; its InvalidInputError becomes a UserError naming the source. */

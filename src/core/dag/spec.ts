@@ -5,18 +5,7 @@
  * client (the same validation before starting a run).
  */
 import { z } from 'zod';
-import {
-  formatIssues,
-  listOf,
-  maxConcurrentSchema,
-  nodeIdSchema,
-  nonEmptyList,
-  nonEmptyString,
-  oneOf,
-  plainString,
-  positiveNumber,
-  wholeNumber,
-} from '../schema';
+import { formatIssues, listOf, maxConcurrentSchema, nodeIdSchema, nonEmptyList, nonEmptyString, oneOf, plainString, positiveNumber, wholeNumber } from '../schema';
 import { InvalidInputError, callOptionsSchema, duplicates } from '../tasks';
 import { findCycles, indexGraph } from './graph';
 import { placeholdersIn } from './template';

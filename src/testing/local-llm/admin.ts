@@ -33,7 +33,8 @@ const RATE_LIMIT_KEYS = ['rpm', 'itpm', 'otpm', 'tpm', 'windowMs'];
 export function validateRateLimits(body: unknown): RateLimits | undefined {
   if (body === undefined || body === null) return undefined;
   for (const [k, v] of Object.entries(body)) {
-    if (!RATE_LIMIT_KEYS.includes(k) || !Number.isInteger(v) || (v as number) <= 0) throw new HttpError(400, `rate limit ${k} must be one of rpm, itpm, otpm, tpm, windowMs with a positive whole number`);
+    if (!RATE_LIMIT_KEYS.includes(k) || !Number.isInteger(v) || (v as number) <= 0)
+      throw new HttpError(400, `rate limit ${k} must be one of rpm, itpm, otpm, tpm, windowMs with a positive whole number`);
   }
   return Object.keys(body as object).length ? (body as RateLimits) : undefined;
 }

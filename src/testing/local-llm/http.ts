@@ -23,7 +23,11 @@ export const MAX_BODY_BYTES = 32 * 1024 * 1024;
 
 /** An error answered with its status in the API's error shape. */
 export class HttpError extends Error {
-  constructor(readonly status: number, message: string, readonly errorType = defaultErrorType(status)) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly errorType = defaultErrorType(status),
+  ) {
     super(message);
   }
 }

@@ -53,7 +53,12 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): MainConfig 
 
 function rateLimitsFromEnv(env: NodeJS.ProcessEnv): MainConfig['rateLimits'] {
   const out: NonNullable<MainConfig['rateLimits']> = {};
-  for (const [key, name] of [['rpm', 'LLM_SERVER_RPM'], ['itpm', 'LLM_SERVER_ITPM'], ['otpm', 'LLM_SERVER_OTPM'], ['tpm', 'LLM_SERVER_TPM']] as const) {
+  for (const [key, name] of [
+    ['rpm', 'LLM_SERVER_RPM'],
+    ['itpm', 'LLM_SERVER_ITPM'],
+    ['otpm', 'LLM_SERVER_OTPM'],
+    ['tpm', 'LLM_SERVER_TPM'],
+  ] as const) {
     const v = readNumber(env, name, 0, { integer: true });
     if (v > 0) out[key] = v;
   }
@@ -91,9 +96,7 @@ export async function main(): Promise<void> {
     process.exit(1);
   }
 
-  console.log(
-    `local LLM server listening on ${server.url} (ttft ${config.ttftMs}ms, ${config.perTokenMs}ms/token, ${config.outputTokens} tokens)`,
-  );
+  console.log(`local LLM server listening on ${server.url} (ttft ${config.ttftMs}ms, ${config.perTokenMs}ms/token, ${config.outputTokens} tokens)`);
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
@@ -114,7 +117,7 @@ export async function main(): Promise<void> {
 
 if (require.main === module) {
   main().catch((err: unknown) => {
-    console.error(`local LLM server: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+    console.error(`local LLM server: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     process.exit(1);
   });
 }

@@ -176,12 +176,70 @@ export function parseMessagesBody(body: unknown): ParsedRequest {
 }
 
 const VOCABULARY = [
-  'the', 'a', 'durable', 'agent', 'task', 'result', 'plan', 'step', 'data', 'model', 'answer', 'reason',
-  'because', 'therefore', 'and', 'with', 'of', 'to', 'in', 'for', 'system', 'workflow', 'activity', 'retry',
-  'state', 'signal', 'query', 'summary', 'analysis', 'detail', 'evidence', 'approach', 'clearly', 'quickly',
-  'carefully', 'first', 'then', 'finally', 'each', 'every', 'parallel', 'sequence', 'output', 'input', 'value',
-  'important', 'simple', 'robust', 'consider', 'suggests', 'shows', 'is', 'are', 'was', 'will', 'can', 'should',
-  'report', 'section', 'idea', 'example', 'point', 'context', 'goal',
+  'the',
+  'a',
+  'durable',
+  'agent',
+  'task',
+  'result',
+  'plan',
+  'step',
+  'data',
+  'model',
+  'answer',
+  'reason',
+  'because',
+  'therefore',
+  'and',
+  'with',
+  'of',
+  'to',
+  'in',
+  'for',
+  'system',
+  'workflow',
+  'activity',
+  'retry',
+  'state',
+  'signal',
+  'query',
+  'summary',
+  'analysis',
+  'detail',
+  'evidence',
+  'approach',
+  'clearly',
+  'quickly',
+  'carefully',
+  'first',
+  'then',
+  'finally',
+  'each',
+  'every',
+  'parallel',
+  'sequence',
+  'output',
+  'input',
+  'value',
+  'important',
+  'simple',
+  'robust',
+  'consider',
+  'suggests',
+  'shows',
+  'is',
+  'are',
+  'was',
+  'will',
+  'can',
+  'should',
+  'report',
+  'section',
+  'idea',
+  'example',
+  'point',
+  'context',
+  'goal',
 ];
 
 /** `count` words of the reply vocabulary drawn from `rand`. */
@@ -219,7 +277,10 @@ export function buildToolInput(p: ParsedRequest, tool: RequestTool): unknown {
  * without a leading `Label:`, whitespace collapsed, at most 60 chars.
  */
 export function subjectOf(lastUser: string): string {
-  const lines = lastUser.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const lines = lastUser
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
   const last = lines.at(-1) ?? '';
   return collapseWhitespace(last.replace(/^[\p{L}][\p{L}\p{N} _-]{0,30}:\s+(?=\S)/u, '')).slice(0, 60);
 }

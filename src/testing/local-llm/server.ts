@@ -108,8 +108,15 @@ export function startLocalLlmServer(opts: LocalLlmServerOptions = {}): Promise<L
   const handleMessages = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const g = gen;
     const rec: RequestRecord = {
-      id: nextId++, prompt: '', model: '', maxTokens: 0, receivedAt: Date.now(),
-      outcome: 'ok', aborted: false, inputTokens: 0, outputTokens: 0,
+      id: nextId++,
+      prompt: '',
+      model: '',
+      maxTokens: 0,
+      receivedAt: Date.now(),
+      outcome: 'ok',
+      aborted: false,
+      inputTokens: 0,
+      outputTokens: 0,
     };
     const ctx: Ctx = { rec, gen: g };
     g.calls++;
@@ -239,7 +246,12 @@ export function startLocalLlmServer(opts: LocalLlmServerOptions = {}): Promise<L
       ctx.timer = undefined;
       if (res.destroyed) return;
       const suffix = rec.id.toString(36).padStart(8, '0');
-      const message = buildMessage(p, { words, capped, ...(fixedText !== undefined ? { fixedText } : {}) }, { message: `msg_local_${suffix}`, toolUse: `toolu_local_${suffix}` }, rec.inputTokens);
+      const message = buildMessage(
+        p,
+        { words, capped, ...(fixedText !== undefined ? { fixedText } : {}) },
+        { message: `msg_local_${suffix}`, toolUse: `toolu_local_${suffix}` },
+        rec.inputTokens,
+      );
       rec.outputTokens = words;
       rec.status = 200;
       rec.finishedAt = Date.now();

@@ -93,7 +93,12 @@ export function generateToolInput(schema: JsonSchema, ctx: ToolInputContext): un
       const { allOf, ...rest } = out;
       let acc: JsonSchema = rest;
       for (const part of allOf.map(merged)) {
-        acc = { ...part, ...acc, properties: { ...(part.properties ?? {}), ...(acc.properties ?? {}) }, required: [...new Set([...(part.required ?? []), ...(acc.required ?? [])])] };
+        acc = {
+          ...part,
+          ...acc,
+          properties: { ...(part.properties ?? {}), ...(acc.properties ?? {}) },
+          required: [...new Set([...(part.required ?? []), ...(acc.required ?? [])])],
+        };
       }
       out = acc;
     }
@@ -229,7 +234,11 @@ function singularLabel(key: string): string {
 
 /** `camelCase` / `snake_case` / `kebab-case` → lower-case words. */
 function humanise(key: string): string {
-  return key.replace(/([a-z0-9])([A-Z])/g, '$1 $2').replace(/[_-]+/g, ' ').trim().toLowerCase();
+  return key
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .replace(/[_-]+/g, ' ')
+    .trim()
+    .toLowerCase();
 }
 
 function capitalise(s: string): string {

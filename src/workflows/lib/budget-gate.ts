@@ -40,4 +40,3 @@ export class BudgetGate {
     return r;
   }
 }
-

@@ -21,7 +21,11 @@ export function describeFailure(err: unknown, maxAttempts: number): DescribedFai
   }
   if (cause instanceof TimeoutFailure) {
     const attempts = exhausted ? maxAttempts : 1;
-    return { type: 'Timeout', message: `LLM call timed out (${(cause.timeoutType ?? 'timeout').toLowerCase().replace(/_/g, '-')})${exhausted ? ` after ${attempts} attempts` : ''}`, attempts };
+    return {
+      type: 'Timeout',
+      message: `LLM call timed out (${(cause.timeoutType ?? 'timeout').toLowerCase().replace(/_/g, '-')})${exhausted ? ` after ${attempts} attempts` : ''}`,
+      attempts,
+    };
   }
   const message = err instanceof Error ? err.message : String(err);
   return { type: 'Error', message, attempts: exhausted ? maxAttempts : 1 };

@@ -70,7 +70,8 @@ export async function executeGraph(nodes: ExecNode[], opts: GraphOptions): Promi
     const c = n.build(Object.fromEntries(deps.map((r) => [r.taskId, r])));
     if (c.kind === 'skip') return { skip: c.reason };
     return {
-      run: () => (c.kind === 'tool' ? runToolTask({ ...c, taskId: n.id, name: n.name }, opts, opts.policy?.tool) : runLlmTask({ ...c, taskId: n.id, name: n.name }, opts, opts.policy?.llm)),
+      run: () =>
+        c.kind === 'tool' ? runToolTask({ ...c, taskId: n.id, name: n.name }, opts, opts.policy?.tool) : runLlmTask({ ...c, taskId: n.id, name: n.name }, opts, opts.policy?.llm),
     };
   };
   const jobs: Job<NodeResult>[] = nodes.map((n) => ({

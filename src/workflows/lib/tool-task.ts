@@ -46,7 +46,10 @@ export async function runToolTask(task: ToolTask, opts: Pick<CallOptions, 'toolT
   const started = Date.now();
   const base = { taskId: task.taskId, name: task.name };
   try {
-    const r = await toolActivities(policy, opts.toolTaskQueue).documentStats.executeWithOptions({ summary: activitySummary(task.summary ?? `tool ${task.tool.name}: ${task.name}`) }, [task.tool]);
+    const r = await toolActivities(policy, opts.toolTaskQueue).documentStats.executeWithOptions(
+      { summary: activitySummary(task.summary ?? `tool ${task.tool.name}: ${task.name}`) },
+      [task.tool],
+    );
     return succeeded(base, { output: r.text, durationMs: r.durationMs, attempts: 1 });
   } catch (err) {
     const durationMs = Date.now() - started;
