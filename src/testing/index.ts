@@ -10,9 +10,10 @@
  *   expect(llm.countMatching('flaky')).toBe(3);
  *   await llm.close();
  *
- * Replies depend on the request's fields, not on prompt wording: plain text by default, and for a
- * forced tool call (`tool_choice: { type: 'tool', name }`) one `tool_use` block whose input is
- * generated from the tool's JSON Schema. Run it as its own process with `npm run llm-server`
+ * Replies are deterministic in the request: plain text by default; for a forced tool call
+ * (`tool_choice: { type: 'tool', name }`) one `tool_use` block whose input is generated from the
+ * tool's JSON Schema; for unforced tools a tool turn calling the tools related to the last user
+ * text; for `tool_result`s a text quoting them. `stream: true` streams the same reply as SSE. Run it as its own process with `npm run llm-server`
  * (src/testing/local-llm/main.ts), controlled over HTTP by its `/_admin` endpoints.
  */
 export { startLocalLlmServer, type LocalLlmServer, type LocalLlmServerOptions } from './local-llm/server';

@@ -226,14 +226,18 @@ describe('forced tool calls (structured output)', () => {
     expect(parseDecomposition(replyText(prose)).ok).toBe(false);
   });
 
-  it('tool_choice any uses the first tool; auto, none and no tool_choice answer in text', async () => {
+  it('tool_choice any uses the first tool; none answers in text; auto and no tool_choice make a tool turn', async () => {
     const other: Anthropic.Tool = { name: 'other', input_schema: { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'] } };
     const any = await ask('Plan', { tools: [other, plan], tool_choice: { type: 'any' } });
     expect(toolUseOf(any)).toMatchObject({ name: 'other', input: { ok: expect.any(Boolean) } });
-    for (const tool_choice of [{ type: 'auto' as const }, { type: 'none' as const }, undefined]) {
+    const none = await ask('Plan', { tools: [plan], tool_choice: { type: 'none' } });
+    expect(none.stop_reason).toBe('end_turn');
+    expect(textOf(none)).toMatch(/^Answer to "Plan": /);
+    // The tool turns themselves are covered in local-server-tools.test.ts.
+    for (const tool_choice of [{ type: 'auto' as const }, undefined]) {
       const msg = await ask('Plan', { tools: [plan], ...(tool_choice ? { tool_choice } : {}) });
-      expect(msg.stop_reason).toBe('end_turn');
-      expect(textOf(msg)).toMatch(/^Answer to "Plan": /);
+      expect(msg.stop_reason).toBe('tool_use');
+      expect(msg.content.map((b) => b.type)).toEqual(['text', 'tool_use']);
     }
   });
 
@@ -344,9 +348,10 @@ describe('validation and auth', () => {
     const noModel = await errorOf(client.messages.create({ max_tokens: 10, messages: [{ role: 'user', content: 'x' }] } as unknown as Anthropic.MessageCreateParamsNonStreaming));
     expect((noModel as APIError).message).toContain('model');
 
-    const streaming = await errorOf(client.post('/v1/messages', { body: { model: MODEL, max_tokens: 10, stream: true, messages: [{ role: 'user', content: 'x' }] } }));
+    // Streaming is supported (local-server-tools.test.ts); a non-boolean `stream` is not.
+    const streaming = await errorOf(client.post('/v1/messages', { body: { model: MODEL, max_tokens: 10, stream: 'yes', messages: [{ role: 'user', content: 'x' }] } }));
     expect(streaming).toBeInstanceOf(Anthropic.BadRequestError);
-    expect((streaming as APIError).message).toMatch(/streaming is not supported by the local server/);
+    expect((streaming as APIError).message).toContain('stream');
   });
 
   it('requires an API key', async () => {

@@ -1,6 +1,6 @@
 /**
  * Fault injection: the failures (and slowdowns) a durable executor must survive — error statuses
- * (429 with retry-after, 529, 500, 400…), hangs, dropped connections, malformed bodies, odd
+ * (429 with retry-after, 529, 500, 400…), hangs, dropped connections (also mid-stream), malformed bodies, odd
  * latency, wrong text, capacity limits — and the rules that decide which request gets which.
  */
 import { isNonNegativeNumber, validateLatency } from './messages';
@@ -13,6 +13,11 @@ export type Fault =
   | { kind: 'hang' }
   /** Destroy the socket without any response. */
   | { kind: 'drop' }
+  /**
+   * A streamed reply (`stream: true`) whose connection dies after `afterChunks` content deltas
+   * (headers, message_start and the deltas before it are delivered); a non-streaming request is dropped like `drop`.
+   */
+  | { kind: 'stream-drop'; afterChunks: number }
   /** 200 with content-type application/json and a body that is not valid JSON. */
   | { kind: 'malformed' }
   /** Answer normally, but with this latency / length. */
@@ -71,6 +76,9 @@ export function validateFaultRules(input: unknown): FaultRule[] {
         break;
       case 'overload':
         if (typeof f.maxConcurrent !== 'number' || f.maxConcurrent < 1) throw new Error(`${where}: maxConcurrent must be a number >= 1`);
+        break;
+      case 'stream-drop':
+        if (!(isNonNegativeNumber(f.afterChunks) && Number.isInteger(f.afterChunks))) throw new Error(`${where}: afterChunks must be a non-negative integer`);
         break;
       case 'hang':
       case 'drop':

@@ -61,6 +61,27 @@ export interface ParsedRequest {
   tools: RequestTool[];
   /** The tool the model must call (`tool_choice` `{type: 'tool', name}`, or the first tool for `{type: 'any'}`). */
   forcedTool?: RequestTool;
+  /** `tool_choice.type`, when given. */
+  toolChoice?: 'auto' | 'none' | 'any' | 'tool';
+  /** `stream: true`: answer as server-sent events. */
+  stream: boolean;
+  /** The `tool_result` blocks of the last user message (answering the previous assistant's `tool_use`s). */
+  toolResults: ToolResult[];
+  /** The last non-empty user text (a tool-result turn has none of its own): what tool inputs are about. */
+  topic: string;
+  /** A stable digest of the whole conversation (system, messages, tools), seeding tool_use ids. */
+  conversationHash: string;
+  /** Characters of tool definitions and tool_use / tool_result blocks, counted as input tokens (chars / 4). */
+  toolChars: number;
+}
+
+/** A `tool_result` block of the last user message, with the name of the tool_use it answers. */
+export interface ToolResult {
+  toolUseId: string;
+  toolName: string;
+  /** Its content as text (text blocks joined; other blocks as `[image]` etc.). */
+  content: string;
+  isError: boolean;
 }
 
 /** Text of a message `content` / `system` value: a string, or the text blocks of a block array. */
@@ -111,6 +132,96 @@ function parseTools(raw: unknown): RequestTool[] {
   });
 }
 
+function toolChoiceType(raw: unknown): ParsedRequest['toolChoice'] {
+  const t = (raw as { type?: unknown } | null | undefined)?.type;
+  return t === 'auto' || t === 'none' || t === 'any' || t === 'tool' ? t : undefined;
+}
+
+/** Text of a `tool_result` block's content: a string, or its blocks (text verbatim, others as `[type]`). */
+function toolResultText(content: unknown, where: string): string {
+  if (content === undefined || content === null) return '';
+  if (typeof content === 'string') return content;
+  if (!Array.isArray(content)) throw new HttpError(400, `${where}.content: Input should be a valid string or list`);
+  return content
+    .map((b, j) => {
+      const block = b as { type?: unknown; text?: unknown } | null;
+      if (!block || typeof block !== 'object' || typeof block.type !== 'string') throw new HttpError(400, `${where}.content.${j}.type: Field required`);
+      if (block.type === 'text') {
+        if (typeof block.text !== 'string') throw new HttpError(400, `${where}.content.${j}.text: Field required`);
+        return block.text;
+      }
+      return `[${block.type}]`;
+    })
+    .join('\n');
+}
+
+/** What the content blocks of the messages say about tool use, validated as the real API does. */
+interface ToolBlocks {
+  /** tool_result blocks of the last message, if it is a user message. */
+  lastResults: ToolResult[];
+  /** Some message has a tool_use or tool_result block. */
+  any: boolean;
+  chars: number;
+}
+
+function parseToolBlocks(messages: Record<string, unknown>[]): ToolBlocks {
+  const out: ToolBlocks = { lastResults: [], any: false, chars: 0 };
+  /** tool_use ids (→ name) of the previous assistant message, while the next message must answer them. */
+  let pending = new Map<string, string>();
+  let pendingAt = -1;
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i];
+    const blocks = Array.isArray(m.content) ? (m.content as unknown[]) : [];
+    const uses = new Map<string, string>();
+    const results: ToolResult[] = [];
+    for (let j = 0; j < blocks.length; j++) {
+      const where = `messages.${i}.content.${j}`;
+      const b = blocks[j] as Record<string, unknown> | null;
+      if (!b || typeof b !== 'object' || Array.isArray(b)) throw new HttpError(400, `${where}: Input should be an object`);
+      if (typeof b.type !== 'string') throw new HttpError(400, `${where}.type: Field required`);
+      if (b.type === 'tool_use') {
+        if (m.role !== 'assistant') throw new HttpError(400, `${where}: tool_use blocks may only appear in assistant messages`);
+        if (typeof b.id !== 'string' || b.id === '') throw new HttpError(400, `${where}.id: Field required`);
+        if (typeof b.name !== 'string' || b.name === '') throw new HttpError(400, `${where}.name: Field required`);
+        if (!b.input || typeof b.input !== 'object' || Array.isArray(b.input)) throw new HttpError(400, `${where}.input: Input should be a valid dictionary`);
+        if (uses.has(b.id)) throw new HttpError(400, `${where}: tool_use ids must be unique (${b.id})`);
+        uses.set(b.id, b.name);
+        out.any = true;
+        out.chars += b.name.length + JSON.stringify(b.input).length;
+      } else if (b.type === 'tool_result') {
+        if (m.role !== 'user') throw new HttpError(400, `${where}: tool_result blocks may only appear in user messages`);
+        if (typeof b.tool_use_id !== 'string' || b.tool_use_id === '') throw new HttpError(400, `${where}.tool_use_id: Field required`);
+        if (b.is_error !== undefined && typeof b.is_error !== 'boolean') throw new HttpError(400, `${where}.is_error: Input should be a valid boolean`);
+        const name = pendingAt === i - 1 ? pending.get(b.tool_use_id) : undefined;
+        if (name === undefined) {
+          throw new HttpError(
+            400,
+            `${where}: unexpected \`tool_use_id\` found in \`tool_result\` blocks: ${b.tool_use_id}. Each \`tool_result\` block must have a corresponding \`tool_use\` block in the previous message.`,
+          );
+        }
+        if (results.some((r) => r.toolUseId === b.tool_use_id)) throw new HttpError(400, `${where}: duplicate tool_result for tool_use_id ${b.tool_use_id}`);
+        const content = toolResultText(b.content, where);
+        results.push({ toolUseId: b.tool_use_id, toolName: name, content, isError: b.is_error === true });
+        out.any = true;
+        out.chars += content.length;
+      }
+    }
+    if (pendingAt === i - 1 && pending.size > 0) {
+      const missing = [...pending.keys()].filter((id) => !results.some((r) => r.toolUseId === id));
+      if (missing.length > 0) {
+        throw new HttpError(
+          400,
+          `messages.${i - 1}: \`tool_use\` ids were found without \`tool_result\` blocks immediately after: ${missing.join(', ')}. Each \`tool_use\` block must have a corresponding \`tool_result\` block in the next message.`,
+        );
+      }
+    }
+    pending = uses;
+    pendingAt = i;
+    if (i === messages.length - 1 && m.role === 'user') out.lastResults = results;
+  }
+  return out;
+}
+
 function parseToolChoice(raw: unknown, tools: RequestTool[]): RequestTool | undefined {
   if (raw === undefined || raw === null) return undefined;
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new HttpError(400, 'tool_choice: Input should be an object');
@@ -146,6 +257,7 @@ export function parseMessagesBody(body: unknown): ParsedRequest {
   if (b.messages.length === 0) throw new HttpError(400, 'messages: at least one message is required');
   const userTexts: string[] = [];
   let lastUser = '';
+  let topic = '';
   for (let i = 0; i < b.messages.length; i++) {
     const m = b.messages[i] as Record<string, unknown> | null;
     if (!m || typeof m !== 'object') throw new HttpError(400, `messages.${i}: Input should be an object`);
@@ -154,6 +266,7 @@ export function parseMessagesBody(body: unknown): ParsedRequest {
     if (m.role === 'user') {
       lastUser = textOf(m.content);
       userTexts.push(lastUser);
+      if (lastUser.trim() !== '') topic = lastUser;
     }
   }
   if (b.system !== undefined && typeof b.system !== 'string' && !Array.isArray(b.system)) {
@@ -161,8 +274,10 @@ export function parseMessagesBody(body: unknown): ParsedRequest {
   }
   const tools = parseTools(b.tools);
   const forcedTool = parseToolChoice(b.tool_choice, tools);
-  // Checked after the shape so that a malformed streaming request still gets the more specific error first.
-  if (b.stream === true) throw new HttpError(400, 'streaming is not supported by the local server; send stream: false');
+  const toolBlocks = parseToolBlocks(b.messages as Record<string, unknown>[]);
+  if (toolBlocks.any && tools.length === 0) throw new HttpError(400, 'Requests which include `tool_use` or `tool_result` blocks must define tools.');
+  if (b.stream !== undefined && b.stream !== null && typeof b.stream !== 'boolean') throw new HttpError(400, 'stream: Input should be a valid boolean');
+  const toolChoice = toolChoiceType(b.tool_choice);
   return {
     model: b.model,
     maxTokens: b.max_tokens,
@@ -172,7 +287,19 @@ export function parseMessagesBody(body: unknown): ParsedRequest {
     lastUser,
     tools,
     ...(forcedTool ? { forcedTool } : {}),
+    ...(toolChoice ? { toolChoice } : {}),
+    stream: b.stream === true,
+    toolResults: toolBlocks.lastResults,
+    topic,
+    conversationHash: conversationHash(b),
+    toolChars: toolBlocks.chars + (tools.length > 0 ? JSON.stringify(tools).length : 0),
   };
+}
+
+/** 64 bits of FNV-1a over the request's conversation, as 13 base-36 digits. */
+function conversationHash(b: Record<string, unknown>): string {
+  const text = JSON.stringify([b.system ?? null, b.messages, b.tools ?? null]);
+  return hashString(text).toString(36).padStart(7, '0') + hashString(`\u0001${text}`).toString(36).padStart(7, '0');
 }
 
 const VOCABULARY = [
@@ -295,19 +422,142 @@ export interface ReplyPlan {
   fixedText?: string;
 }
 
+/** Most tool_use blocks of one tool turn. */
+export const MAX_TOOL_CALLS = 3;
+
+const STOPWORDS = new Set(
+  'a an and are as at be but by can could do does for from get give have how i in into is it its me my of on or please show tell than that the their them then there these this to us use using was we what when where which who why will with would you your about find look'.split(
+    ' ',
+  ),
+);
+
+/** The key words of a text, in order, without stop words or duplicates (case kept; dots/dashes inside words kept). */
+export function keywordsOf(text: string): string[] {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const m of text.matchAll(/[\p{L}\p{N}][\p{L}\p{N}._/-]*/gu)) {
+    const w = m[0].replace(/[._/-]+$/, '');
+    const lower = w.toLowerCase();
+    if (w.length < 2 || STOPWORDS.has(lower) || seen.has(lower)) continue;
+    seen.add(lower);
+    out.push(w);
+  }
+  return out;
+}
+
+/** Lower-case word stems of a tool's name (split on `_`, `-`, camelCase) and description. */
+function toolWords(tool: RequestTool): string[] {
+  const name = tool.name.replace(/([a-z0-9])([A-Z])/g, '$1 $2').replace(/[_-]+/g, ' ');
+  return keywordsOf(`${name} ${tool.description ?? ''}`).map((w) => w.toLowerCase());
+}
+
+/** Two words are related when one starts with the other (at least 4 letters shared: search/searching, doc/docs is too short). */
+function related(a: string, b: string): boolean {
+  if (a === b) return true;
+  const [short, long] = a.length <= b.length ? [a, b] : [b, a];
+  return short.length >= 4 && long.startsWith(short);
+}
+
 /**
- * The whole `Message` of a successful request. A forced tool call gets one `tool_use` block and
- * stop_reason `tool_use`; its input is never truncated (a cut-off plan would only test the
- * truncation), though it costs the same latency and output tokens as a text reply.
+ * The tools a tool turn calls: those whose name or description shares a key word with the topic
+ * (the last user text), in the order offered, at most {@link MAX_TOOL_CALLS}; the first tool when none does.
+ */
+export function selectTools(p: ParsedRequest): RequestTool[] {
+  const topic = keywordsOf(p.topic).map((w) => w.toLowerCase());
+  const picked = p.tools.filter((t) => toolWords(t).some((tw) => topic.some((w) => related(w, tw)))).slice(0, MAX_TOOL_CALLS);
+  return picked.length > 0 ? picked : p.tools.slice(0, 1);
+}
+
+const QUERY_KEYS = /^(q|query|queries|search|search_?query|search_?terms|keywords|terms)$/i;
+const NAME_KEYS = /^(name|document|doc|document_?name|file|file_?name|filename|path|page)$/i;
+
+/**
+ * The input of a tool turn's call: generated from the schema like a forced call's, except that a
+ * query-like string property (query, q, search, keywords…) gets the key words of the topic and a
+ * name-like one (name, document, file, path…) one word of it (a file-like word if any, else the longest).
+ */
+export function buildTurnToolInput(p: ParsedRequest, tool: RequestTool): unknown {
+  const rand = mulberry32(hashString(`${p.conversationHash}\u0000${tool.name}`));
+  const keywords = keywordsOf(p.topic);
+  const fileLike = keywords.find((w) => /[./_]/.test(w));
+  const longest = keywords.reduce<string | undefined>((best, w) => (best === undefined || w.length > best.length ? w : best), undefined);
+  const subject = subjectOf(p.topic);
+  return generateToolInput(tool.input_schema, {
+    rand,
+    subject,
+    words: (n) => randomWords(rand, n),
+    stringFor: (key) => {
+      if (key === undefined || keywords.length === 0) return undefined;
+      if (QUERY_KEYS.test(key)) return keywords.slice(0, 8).join(' ');
+      if (NAME_KEYS.test(key)) return fileLike ?? longest;
+      return undefined;
+    },
+  });
+}
+
+/** `toolu_…` id of the `index`-th call of a tool turn: deterministic in the conversation. */
+export function toolUseId(p: ParsedRequest, index: number): string {
+  return `toolu_01${p.conversationHash}${index.toString(36).padStart(2, '0')}`;
+}
+
+/** How many characters of each tool result the answer quotes. */
+export const QUOTE_CHARS = 200;
+
+/** The answer to a turn carrying tool results: quotes each (errors named as such), then `words` PRNG words. */
+export function buildToolResultText(p: ParsedRequest, words: number): string {
+  const rand = mulberry32(hashString(`${p.system}\u0000${p.conversationHash}`));
+  const quotes = p.toolResults.map((r) => {
+    const quoted = `"${collapseWhitespace(r.content).slice(0, QUOTE_CHARS)}"`;
+    return r.isError ? `${r.toolName} (${r.toolUseId}) returned an error: ${quoted}` : `${r.toolName} (${r.toolUseId}) returned ${quoted}`;
+  });
+  return `Based on the tool results: ${quotes.join('; ')}. ${randomWords(rand, words).join(' ')}.`;
+}
+
+/** What kind of answer a request gets (before a text fault overrides it). */
+export type ReplyKind = 'forced-tool' | 'tool-turn' | 'tool-results' | 'text';
+
+export function replyKind(p: ParsedRequest): ReplyKind {
+  if (p.forcedTool) return 'forced-tool';
+  if (p.toolResults.length > 0) return 'tool-results';
+  if (p.tools.length > 0 && p.toolChoice !== 'none') return 'tool-turn';
+  return 'text';
+}
+
+/**
+ * The whole `Message` of a successful request.
+ * - A forced tool call gets one `tool_use` block and stop_reason `tool_use`.
+ * - Offered tools (tool_choice absent or auto) without tool results in the last user message get a
+ *   tool turn: a short text block, then one `tool_use` block per related tool (see {@link selectTools}),
+ *   ids deterministic in the conversation, stop_reason `tool_use`.
+ * - Tool results in the last user message get an end_turn text quoting them.
+ * Tool inputs are never truncated (a cut-off plan would only test the truncation), though they cost
+ * the same latency and output tokens as a text reply.
  */
 export function buildMessage(p: ParsedRequest, plan: ReplyPlan, ids: { message: string; toolUse: string }, inputTokens: number): Anthropic.Messages.Message {
   let content: Anthropic.Messages.ContentBlock[];
   let stopReason: Anthropic.Messages.StopReason;
-  if (p.forcedTool && plan.fixedText === undefined) {
+  const kind = plan.fixedText === undefined ? replyKind(p) : 'text';
+  if (kind === 'forced-tool' && p.forcedTool) {
     content = [{ type: 'tool_use', id: ids.toolUse, name: p.forcedTool.name, input: buildToolInput(p, p.forcedTool), caller: { type: 'direct' } }];
     stopReason = 'tool_use';
+  } else if (kind === 'tool-turn') {
+    const tools = selectTools(p);
+    const names = tools.map((t) => t.name);
+    const list = names.length === 1 ? names[0] : `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
+    content = [
+      { type: 'text', text: `I'll use ${list}.`, citations: null },
+      ...tools.map((t, i): Anthropic.Messages.ToolUseBlock => ({
+        type: 'tool_use',
+        id: toolUseId(p, i),
+        name: t.name,
+        input: buildTurnToolInput(p, t),
+        caller: { type: 'direct' },
+      })),
+    ];
+    stopReason = 'tool_use';
   } else {
-    content = [{ type: 'text', text: plan.fixedText ?? buildReplyText(p, plan.words), citations: null }];
+    const text = plan.fixedText ?? (kind === 'tool-results' ? buildToolResultText(p, plan.words) : buildReplyText(p, plan.words));
+    content = [{ type: 'text', text, citations: null }];
     stopReason = plan.capped ? 'max_tokens' : 'end_turn';
   }
   return {

@@ -3,8 +3,9 @@
  * and the demo because there is no internet here. It speaks the real wire format closely enough
  * that the real `@anthropic-ai/sdk` works against it unmodified, answers deterministically, models
  * latency cheaply (one timer per request) and can inject the failures a durable executor must survive.
- * What it answers depends on the request's fields only (tools, tool_choice, max_tokens…), never on
- * the wording of a prompt. This module is the HTTP server and its routing; see messages.ts for
+ * What kind of answer a request gets depends on its fields (tools, tool_choice, tool_result blocks,
+ * max_tokens, stream), never on the wording of a prompt — except which of the offered tools an unforced
+ * tool turn calls (those whose name or description shares a key word with the last user text). This module is the HTTP server and its routing; see messages.ts for
  * the replies, faults.ts, rate-limits.ts and admin.ts for the rest.
  */
 import * as http from 'node:http';
@@ -14,6 +15,7 @@ import { FaultRules, MALFORMED_BODY, retryAfterHeaders, type Fault, type FaultRu
 import { HttpError, defaultErrorType, readBody, requestId, sendError, sendJson, stripUndefined } from './http';
 import { DEFAULT_LATENCY, buildMessage, lastUserLoose, parseMessagesBody, validateLatency, type LatencyOptions, type ParsedRequest } from './messages';
 import { LocalRateLimiter, rateLimitMessage, type RateLimits } from './rate-limits';
+import { formatSse, messageEvents } from './stream';
 import { RECORD_TEXT_LIMIT, countMatching, countPrompt, newGeneration, snapshot, type Generation, type LlmStats, type RequestRecord } from './stats';
 
 /** Options for {@link startLocalLlmServer}. */
@@ -63,14 +65,18 @@ interface Ctx {
 /**
  * Starts the local Anthropic-compatible server and resolves once it is listening.
  *
- * - `POST /v1/messages`: non-streaming Messages API with real validation, auth and error shapes.
+ * - `POST /v1/messages`: the Messages API with real validation, auth and error shapes; `stream: true`
+ *   answers with the real server-sent event sequence (stream.ts), the first delta after ttftMs and
+ *   the rest spread over perTokenMs × output tokens.
  *   The reply is `Answer to "<first 60 chars of the last user message>": ` followed by
  *   min(outputTokens, max_tokens) PRNG words seeded by hash(system + prompt) (stop_reason
  *   max_tokens when capped); the prefix is not counted as tokens. A request that forces a tool
  *   (`tool_choice: { type: 'tool', name }`, or `{ type: 'any' }`: the first tool) gets, like
  *   the real API, one `tool_use` block whose `input` is generated from the tool's `input_schema`
  *   (see tool-input.ts) and stop_reason `tool_use`; that input is never truncated, though it costs
- *   the same latency and output tokens.
+ *   the same latency and output tokens. Unforced tools (tool_choice absent or `auto`) get a tool
+ *   turn: one `tool_use` per tool related to the last user text (at most 3, else the first tool),
+ *   deterministic ids and inputs; a last user message with `tool_result`s gets end_turn text quoting them.
  * - `/_admin/{stats,faults,latency,rate-limits,reset,health}`: the same control surface over HTTP,
  *   for when the server runs in its own process.
  */
@@ -170,7 +176,10 @@ export function startLocalLlmServer(opts: LocalLlmServerOptions = {}): Promise<L
       rec.model = parsed.model;
       rec.maxTokens = parsed.maxTokens;
       if (parsed.forcedTool) rec.tool = parsed.forcedTool.name;
-      rec.inputTokens = Math.ceil((parsed.system.length + parsed.prompt.length) / 4);
+      if (parsed.stream) rec.stream = true;
+      // Tool definitions and tool blocks count too, except for a forced call (structured output), whose
+      // count stays system + prompt as the executor's own estimate (src/llm/admission.ts) assumes.
+      rec.inputTokens = Math.ceil((parsed.system.length + parsed.prompt.length + (parsed.forcedTool ? 0 : parsed.toolChars)) / 4);
     }
     g.fullTexts.push({ prompt: parsed?.prompt ?? '', system: parsed?.system ?? '' });
 
@@ -199,6 +208,7 @@ export function startLocalLlmServer(opts: LocalLlmServerOptions = {}): Promise<L
     const fault: Fault | undefined = faults.pick(parsed.prompt, parsed.system);
     let lat = latency;
     let fixedText: string | undefined;
+    let dropAfter: number | undefined;
     if (fault) {
       switch (fault.kind) {
         case 'status': {
@@ -209,7 +219,13 @@ export function startLocalLlmServer(opts: LocalLlmServerOptions = {}): Promise<L
         case 'hang':
           rec.outcome = 'hang';
           return;
+        case 'stream-drop':
         case 'drop':
+          // A stream-drop on a streamed request drops mid-stream (below); otherwise the connection dies now.
+          if (fault.kind === 'stream-drop' && parsed.stream) {
+            dropAfter = fault.afterChunks;
+            break;
+          }
           rec.outcome = 'drop';
           rec.finishedAt = Date.now();
           req.socket.destroy();
@@ -241,7 +257,6 @@ export function startLocalLlmServer(opts: LocalLlmServerOptions = {}): Promise<L
     const p = parsed;
     const words = Math.min(lat.outputTokens, p.maxTokens);
     const capped = lat.outputTokens > p.maxTokens;
-    const delay = lat.ttftMs + lat.perTokenMs * words;
     const respond = (): void => {
       ctx.timer = undefined;
       if (res.destroyed) return;
@@ -252,14 +267,71 @@ export function startLocalLlmServer(opts: LocalLlmServerOptions = {}): Promise<L
         { message: `msg_local_${suffix}`, toolUse: `toolu_local_${suffix}` },
         rec.inputTokens,
       );
-      rec.outputTokens = words;
+      const toolCalls = p.forcedTool ? [] : message.content.flatMap((b) => (b.type === 'tool_use' ? [b.name] : []));
+      if (toolCalls.length > 0) rec.toolCalls = toolCalls;
+      const delivered = (): void => {
+        rec.outputTokens = words;
+        rec.status = 200;
+        rec.finishedAt = Date.now();
+        g.inputTokens += rec.inputTokens;
+        g.outputTokens += words;
+      };
+      if (!p.stream) {
+        delivered();
+        sendJson(res, 200, message, { 'request-id': requestId(rec.id), ...rateHeaders });
+        if (admitted?.ok) admitted.finish(words);
+        return;
+      }
+      // Streaming: headers and message_start now, the first delta at ttft, the rest spread over the generation time.
+      const events = messageEvents(message);
+      const deltas = events.filter((e) => e.delta).length;
+      const gap = deltas > 0 ? (lat.perTokenMs * words) / deltas : 0;
       rec.status = 200;
-      rec.finishedAt = Date.now();
-      g.inputTokens += rec.inputTokens;
-      g.outputTokens += words;
-      sendJson(res, 200, message, { 'request-id': requestId(rec.id), ...rateHeaders });
-      if (admitted?.ok) admitted.finish(words);
+      rec.chunks = 0;
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+        'request-id': requestId(rec.id),
+        ...rateHeaders,
+      });
+      let next = 0;
+      let sent = 0;
+      /** The event whose wait was already served (so the timer's callback writes it). */
+      let waited = -1;
+      const pump = (): void => {
+        ctx.timer = undefined;
+        if (res.destroyed) return;
+        while (next < events.length) {
+          const e = events[next];
+          if (e.delta) {
+            if (dropAfter !== undefined && sent === dropAfter) {
+              rec.outcome = 'drop';
+              rec.finishedAt = Date.now();
+              if (admitted?.ok) admitted.finish(0);
+              // FIN after the written chunks (a reset could discard them unread); the chunked body never ends.
+              res.socket?.end();
+              return;
+            }
+            const wait = sent === 0 ? lat.ttftMs : gap;
+            if (wait > 0 && waited !== next) {
+              waited = next;
+              ctx.timer = setTimeout(pump, wait);
+              return;
+            }
+            rec.chunks = ++sent;
+          }
+          res.write(formatSse(e));
+          next++;
+        }
+        delivered();
+        res.end();
+        if (admitted?.ok) admitted.finish(words);
+      };
+      pump();
     };
+    // A streamed reply waits out its latency while streaming; a plain one before answering.
+    const delay = p.stream ? 0 : lat.ttftMs + lat.perTokenMs * words;
     if (delay > 0) ctx.timer = setTimeout(respond, delay);
     else respond();
   };

@@ -11,6 +11,12 @@ export interface RequestRecord {
   maxTokens: number;
   /** The tool the request forced (`tool_choice` of type `tool`, or `any`), when it did. */
   tool?: string;
+  /** The request asked for `stream: true` (answered as server-sent events when it succeeded). */
+  stream?: boolean;
+  /** Content deltas written to a streamed reply (all of them unless it was dropped or aborted). */
+  chunks?: number;
+  /** Names of the tools a tool turn called (`tool_use` blocks of an unforced reply). */
+  toolCalls?: string[];
   receivedAt: number;
   finishedAt?: number;
   outcome: 'ok' | 'status' | 'hang' | 'drop' | 'malformed';

@@ -46,6 +46,11 @@ export interface ToolInputContext {
   subject: string;
   /** `n` filler words drawn from `rand`. */
   words: (n: number) => string[];
+  /**
+   * The text of a (format-less, non-item) string property named `key`, when the caller knows better
+   * than the generator (e.g. a search query); `undefined` falls back. min/maxLength still apply.
+   */
+  stringFor?: (key: string | undefined) => string | undefined;
 }
 
 /** Array length when a schema sets no `minItems`. */
@@ -178,7 +183,7 @@ export function generateToolInput(schema: JsonSchema, ctx: ToolInputContext): un
   };
 
   const genString = (s: JsonSchema, at: Place): string => {
-    let text = formatted(s.format, at);
+    let text = formatted(s.format, at) ?? (at.isItem ? undefined : ctx.stringFor?.(at.key));
     if (text === undefined) {
       const label = at.item?.of ? singularLabel(at.item.of) : undefined;
       const titleish = at.key !== undefined && TITLE_KEYS.has(at.key.toLowerCase());
