@@ -18,3 +18,5 @@ export type ActivityDeps = LlmDeps & ToolDeps;
 export type LlmActivities = ReturnType<typeof createLlmActivities>;
 /** The tool activities (on the tool task queue: the run's own unless routed to dedicated tool workers). */
 export type ToolActivities = ReturnType<typeof createToolActivities>;
+export type { AgentBlock, AgentMessage, AgentTextBlock, AgentToolDefinition, AgentToolResultBlock, AgentToolUseBlock, AgentTurnInput, AgentTurnResult } from './llm';
+export type { AgentToolInput, AgentToolOutput } from './agent-tools';

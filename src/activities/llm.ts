@@ -190,19 +190,112 @@ function answerFromHeartbeat(details: unknown): CachedResponse | undefined {
   return a && typeof a.text === 'string' && typeof a.model === 'string' && a.tokens && typeof a.tokens.input === 'number' ? a : undefined;
 }
 
+/** What one request of {@link createLlmActivities}'s shared call path needs. */
+interface CallSpec {
+  model: string;
+  maxTokens: number;
+  /** The request body. */
+  body: Anthropic.MessageCreateParamsNonStreaming;
+  /** Text the admission and flow control estimate input tokens from. */
+  prompt: string;
+  system?: string;
+  throttleDeadlineMs?: number;
+  requestTimeoutMs?: number;
+  /** What of the reply is kept (journaled, heartbeated, returned) as the answer's `text`. */
+  answerText: (msg: Anthropic.Message) => string;
+}
+
+/** What the shared call path hands the activity deciding how to answer. */
+interface CallContext {
+  attempt: number;
+  started: number;
+  /** Makes the request (kept in heartbeat details and the journal before it resolves). */
+  request: () => Promise<CachedResponse>;
+  /** The answer an earlier attempt received, if any. */
+  recovered: () => Promise<CachedResponse | undefined>;
+  /** Throttled answers waited out so far. */
+  throttles: () => number;
+  signal: AbortSignal;
+}
+
+/** A content block of an agent's conversation (plain JSON: what the workflow keeps in its history). */
+export type AgentTextBlock = { type: 'text'; text: string };
+export type AgentToolUseBlock = { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> };
+export type AgentToolResultBlock = { type: 'tool_result'; tool_use_id: string; content: string; is_error?: boolean };
+export type AgentBlock = AgentTextBlock | AgentToolUseBlock | AgentToolResultBlock;
+/** One message of an agent's conversation. */
+export interface AgentMessage {
+  role: 'user' | 'assistant';
+  content: string | AgentBlock[];
+}
+/** A tool offered to the model. */
+export interface AgentToolDefinition {
+  name: string;
+  description: string;
+  input_schema: JsonObjectSchema;
+}
+
+/** One model turn of an agent: the conversation so far and the tools it may call. */
+export interface AgentTurnInput {
+  model?: string;
+  maxTokens?: number;
+  system?: string;
+  messages: AgentMessage[];
+  tools: AgentToolDefinition[];
+  requestTimeoutMs?: number;
+  throttleDeadlineMs?: number;
+}
+
+/** What one model turn returns. */
+export interface AgentTurnResult {
+  /** The reply's text and tool_use blocks (other kinds dropped). */
+  content: (AgentTextBlock | AgentToolUseBlock)[];
+  stopReason: string | null;
+  tokens: Tokens;
+  model: string;
+  durationMs: number;
+  attempt: number;
+  /** The answer an earlier attempt received before its worker died: returned without a new request. */
+  recovered?: boolean;
+  throttles?: number;
+}
+
+/** The reply's text and tool_use blocks, as plain JSON. */
+export function turnContent(msg: Pick<Anthropic.Message, 'content'>): (AgentTextBlock | AgentToolUseBlock)[] {
+  return msg.content.flatMap((b): (AgentTextBlock | AgentToolUseBlock)[] =>
+    b.type === 'text'
+      ? [{ type: 'text', text: b.text }]
+      : b.type === 'tool_use'
+        ? [{ type: 'tool_use', id: b.id, name: b.name, input: (b.input ?? {}) as Record<string, unknown> }]
+        : [],
+  );
+}
+
+/** The request body of a turn. */
+export function turnParams(input: AgentTurnInput, model: string, maxTokens: number): Anthropic.MessageCreateParamsNonStreaming {
+  return {
+    model,
+    max_tokens: maxTokens,
+    ...(input.system ? { system: input.system } : {}),
+    messages: input.messages as Anthropic.MessageParam[],
+    ...(input.tools.length ? { tools: input.tools as Anthropic.Tool[] } : {}),
+  };
+}
+
 /** Builds the LLM activities around an SDK client. */
 export function createLlmActivities(deps: LlmDeps) {
   const heartbeatEvery = deps.heartbeatIntervalMs ?? 1000;
 
-  /** Calls the Messages API once; Temporal retries per the workflow's policy. */
-  async function callLlm(input: LlmCallInput): Promise<LlmCallResult> {
+  /**
+   * One Messages API request through everything a call goes through (heartbeats carrying the
+   * answer, journal, flow control, admission, throttle waits, hedging, error classification, abort
+   * on cancel); `complete` decides what to return (recovered answer, cache, new request).
+   */
+  async function invoke<R>(spec: CallSpec, complete: (c: CallContext) => Promise<R>): Promise<R> {
     const ctx = Context.current();
     const attempt = ctx.info.attempt;
     const started = Date.now();
-    const model = input.model ?? deps.defaults.model;
-    const maxTokens = input.maxTokens ?? deps.defaults.maxTokens;
-    // The activity logger carries workflow and activity ids; prompts only at debug level when asked for.
-    log.debug('LLM call starting', { model, attempt, promptChars: input.prompt.length, ...(deps.logPrompts ? { promptPreview: input.prompt.slice(0, 200) } : {}) });
+    const { model, maxTokens } = spec;
     // Once the provider has answered, every heartbeat carries the answer (see AnswerHeartbeat).
     let heartbeatDetails: AnswerHeartbeat | undefined;
     ctx.heartbeat();
@@ -213,8 +306,8 @@ export function createLlmActivities(deps: LlmDeps) {
       ? { namespace: ctx.info.workflowNamespace ?? '', workflowId: run.workflowId, runId: run.runId, activityId: ctx.info.activityId }
       : undefined;
 
-    const need = { inputTokens: estimateInputTokens(input), maxOutputTokens: maxTokens };
-    const throttleDeadline = ctx.info.scheduledTimestampMs + (input.throttleDeadlineMs ?? deps.throttleDeadlineMs ?? DEFAULT_THROTTLE_DEADLINE_MS);
+    const need = { inputTokens: estimateInputTokens(spec), maxOutputTokens: maxTokens };
+    const throttleDeadline = ctx.info.scheduledTimestampMs + (spec.throttleDeadlineMs ?? deps.throttleDeadlineMs ?? DEFAULT_THROTTLE_DEADLINE_MS);
     const attemptDeadline = ctx.info.currentAttemptScheduledTimestampMs + ctx.info.startToCloseTimeoutMs - ATTEMPT_MARGIN_MS;
     let throttles = 0;
     let lastThrottle = '';
@@ -256,7 +349,7 @@ export function createLlmActivities(deps: LlmDeps) {
         let permit: Awaited<ReturnType<Admission['acquire']>> | undefined;
         try {
           permit = deps.admission
-            ? await deps.admission.acquire({ model, prompt: input.prompt, system: input.system, maxTokens, ...(run ? { group: `${run.workflowId}/${run.runId}` } : {}) }, signal)
+            ? await deps.admission.acquire({ model, prompt: spec.prompt, system: spec.system, maxTokens, ...(run ? { group: `${run.workflowId}/${run.runId}` } : {}) }, signal)
             : undefined;
         } catch (err) {
           slot?.release({ outcome: 'unused' });
@@ -265,11 +358,11 @@ export function createLlmActivities(deps: LlmDeps) {
         const sentAt = Date.now();
         sent?.();
         // The request's own timeout counts from now, not from the attempt's start.
-        const requestTimeout = input.requestTimeoutMs ? withTimeout(signal, input.requestTimeoutMs) : undefined;
+        const requestTimeout = spec.requestTimeoutMs ? withTimeout(signal, spec.requestTimeoutMs) : undefined;
         const requestSignal = requestTimeout?.signal ?? signal;
         try {
-          const { data: msg, response } = await deps.anthropic.messages.create(messageParams(input, model, maxTokens), { signal: requestSignal }).withResponse();
-          const text = replyText(msg, input.output);
+          const { data: msg, response } = await deps.anthropic.messages.create(spec.body, { signal: requestSignal }).withResponse();
+          const text = spec.answerText(msg);
           const tokens = { input: msg.usage.input_tokens, output: msg.usage.output_tokens };
           const durationMs = Date.now() - sentAt;
           slot?.release({ outcome: 'success', headers: parseRateLimitHeaders((n) => response.headers.get(n)), tokens });
@@ -279,7 +372,7 @@ export function createLlmActivities(deps: LlmDeps) {
           return { text, model: msg.model, stopReason: msg.stop_reason ?? null, tokens, durationMs, storedAt: Date.now() };
         } catch (caught) {
           const timedOut = requestTimeout?.timedOut() === true && !signal.aborted;
-          const err = timedOut ? ApplicationFailure.retryable(`the LLM request timed out after ${input.requestTimeoutMs} ms`, 'Timeout', { attempt }) : caught;
+          const err = timedOut ? ApplicationFailure.retryable(`the LLM request timed out after ${spec.requestTimeoutMs} ms`, 'Timeout', { attempt }) : caught;
           const c = classifyLlmError(err);
           const throttled = !timedOut && (c.type === 'RateLimited' || c.type === 'Overloaded');
           slot?.release({ outcome: signal.aborted ? 'unused' : throttled ? 'throttled' : 'error', headers: headersOfError(err), retryAfterMs: c.retryAfterMs });
@@ -340,35 +433,7 @@ export function createLlmActivities(deps: LlmDeps) {
     };
 
     try {
-      const earlier = await recovered();
-      if (earlier) {
-        log.info('LLM answer of an earlier attempt returned: no new request', { model: earlier.model, attempt });
-        return { ...finish(earlier, attempt), recovered: true };
-      }
-      if (input.cache && deps.cache) {
-        const key = cacheKey({ model, system: input.system, prompt: input.prompt, maxTokens, output: input.output });
-        const { response, hit, shared } = await deps.cache.getOrCall(key, input.cache.ttlSeconds * 1000, request, ctx.cancellationSignal);
-        if (hit || shared) {
-          const saved = response.tokens;
-          deps.metrics?.recordCacheHit(response.model, saved);
-          log.info('LLM call answered from cache', { model: response.model, attempt, shared, tokensSaved: saved.input + saved.output });
-          return {
-            text: response.text,
-            model: response.model,
-            stopReason: response.stopReason,
-            tokens: { input: 0, output: 0 },
-            durationMs: Date.now() - started,
-            attempt,
-            costUsd: 0,
-            cached: true,
-            tokensSaved: saved,
-            costSavedUsd: estimateCost(response.model, saved, deps.prices ?? {}),
-          };
-        }
-        return { ...finish(response, attempt), ...(throttles ? { throttles } : {}) };
-      }
-      const answer = await request();
-      return { ...finish(answer, attempt), ...(throttles ? { throttles } : {}) };
+      return await complete({ attempt, started, request, recovered, throttles: () => throttles, signal: ctx.cancellationSignal });
     } catch (err) {
       if (ctx.cancellationSignal.aborted) {
         // Report cancellation as such, not as a failed call, so the workflow sees a cancelled task.
@@ -385,6 +450,60 @@ export function createLlmActivities(deps: LlmDeps) {
     }
   }
 
+  /** Calls the Messages API once; Temporal retries per the workflow's policy. */
+  async function callLlm(input: LlmCallInput): Promise<LlmCallResult> {
+    const model = input.model ?? deps.defaults.model;
+    const maxTokens = input.maxTokens ?? deps.defaults.maxTokens;
+    // The activity logger carries workflow and activity ids; prompts only at debug level when asked for.
+    log.debug('LLM call starting', {
+      model,
+      attempt: Context.current().info.attempt,
+      promptChars: input.prompt.length,
+      ...(deps.logPrompts ? { promptPreview: input.prompt.slice(0, 200) } : {}),
+    });
+    const spec: CallSpec = {
+      model,
+      maxTokens,
+      body: messageParams(input, model, maxTokens),
+      prompt: input.prompt,
+      system: input.system,
+      throttleDeadlineMs: input.throttleDeadlineMs,
+      requestTimeoutMs: input.requestTimeoutMs,
+      answerText: (msg) => replyText(msg, input.output),
+    };
+    return invoke(spec, async (c) => {
+      const earlier = await c.recovered();
+      if (earlier) {
+        log.info('LLM answer of an earlier attempt returned: no new request', { model: earlier.model, attempt: c.attempt });
+        return { ...finish(earlier, c.attempt), recovered: true };
+      }
+      if (input.cache && deps.cache) {
+        const key = cacheKey({ model, system: input.system, prompt: input.prompt, maxTokens, output: input.output });
+        const { response, hit, shared } = await deps.cache.getOrCall(key, input.cache.ttlSeconds * 1000, c.request, c.signal);
+        if (hit || shared) {
+          const saved = response.tokens;
+          deps.metrics?.recordCacheHit(response.model, saved);
+          log.info('LLM call answered from cache', { model: response.model, attempt: c.attempt, shared, tokensSaved: saved.input + saved.output });
+          return {
+            text: response.text,
+            model: response.model,
+            stopReason: response.stopReason,
+            tokens: { input: 0, output: 0 },
+            durationMs: Date.now() - c.started,
+            attempt: c.attempt,
+            costUsd: 0,
+            cached: true,
+            tokensSaved: saved,
+            costSavedUsd: estimateCost(response.model, saved, deps.prices ?? {}),
+          };
+        }
+        return { ...finish(response, c.attempt), ...(c.throttles() ? { throttles: c.throttles() } : {}) };
+      }
+      const answer = await c.request();
+      return { ...finish(answer, c.attempt), ...(c.throttles() ? { throttles: c.throttles() } : {}) };
+    });
+  }
+
   /** Metrics, log line and result of a call that was really made. */
   function finish(r: CachedResponse, attempt: number): LlmCallResult {
     const costUsd = estimateCost(r.model, r.tokens, deps.prices ?? {});
@@ -393,5 +512,41 @@ export function createLlmActivities(deps: LlmDeps) {
     return { text: r.text, model: r.model, stopReason: r.stopReason, tokens: r.tokens, durationMs: r.durationMs, attempt, costUsd, cached: false };
   }
 
-  return { callLlm };
+  /** One model turn of an agent (no cache: a conversation's turn is never shared). */
+  async function agentTurn(input: AgentTurnInput): Promise<AgentTurnResult> {
+    const model = input.model ?? deps.defaults.model;
+    const maxTokens = input.maxTokens ?? deps.defaults.maxTokens;
+    // Admission and flow control estimate the input from the conversation and the tools as sent.
+    const prompt = JSON.stringify(input.messages) + (input.tools.length ? JSON.stringify(input.tools) : '');
+    log.debug('LLM turn starting', { model, attempt: Context.current().info.attempt, messages: input.messages.length, tools: input.tools.length });
+    const spec: CallSpec = {
+      model,
+      maxTokens,
+      body: turnParams(input, model, maxTokens),
+      prompt,
+      system: input.system,
+      throttleDeadlineMs: input.throttleDeadlineMs,
+      requestTimeoutMs: input.requestTimeoutMs,
+      // The content blocks are the answer: journaled and heartbeated as JSON text.
+      answerText: (msg) => JSON.stringify(turnContent(msg)),
+    };
+    return invoke(spec, async (c) => {
+      const earlier = await c.recovered();
+      const r = earlier ?? (await c.request());
+      if (earlier) log.info('LLM answer of an earlier attempt returned: no new request', { model: earlier.model, attempt: c.attempt });
+      finish(r, c.attempt);
+      return {
+        content: JSON.parse(r.text) as AgentTurnResult['content'],
+        stopReason: r.stopReason,
+        tokens: r.tokens,
+        model: r.model,
+        durationMs: r.durationMs,
+        attempt: c.attempt,
+        ...(earlier ? { recovered: true } : {}),
+        ...(c.throttles() ? { throttles: c.throttles() } : {}),
+      };
+    });
+  }
+
+  return { callLlm, agentTurn };
 }

@@ -10,6 +10,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ToolCall } from '../core/dag';
 import { computeDocumentStats, documentStatsText, type DocumentStats } from '../core/doc-stats';
+import { createAgentToolActivities } from './agent-tools';
 
 /** What a tool returns. */
 export interface ToolResult {
@@ -121,5 +122,14 @@ export function createToolActivities(deps: ToolDeps) {
       clearInterval(beat);
     }
   }
-  return { documentStats, writeRunFile };
+  /** Reads one document an agent asked for, inside the allowed roots. */
+  async function readDocument(name: string): Promise<string> {
+    const real = await allowedFile(name, deps.documentRoots);
+    try {
+      return await fs.readFile(real, 'utf8');
+    } catch (err) {
+      throw ApplicationFailure.nonRetryable(`read_document: cannot read ${name}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'ToolInputError');
+    }
+  }
+  return { documentStats, writeRunFile, ...createAgentToolActivities({ documentStats, readDocument }) };
 }

@@ -5,3 +5,4 @@ export { decomposeAndSynthesize } from './decompose';
 export { pipeline } from './pipeline';
 export { competitiveIntel } from './competitive-intel';
 export { llmLimiter } from './llm-limiter';
+export { agent } from './agent';
