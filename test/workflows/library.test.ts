@@ -28,7 +28,8 @@ describe('AgentsPlugin: one worker is enough', () => {
 
   beforeAll(async () => {
     quietRuntime();
-    llm = await startLocalLlmServer({ ttftMs: 20, perTokenMs: 0, outputTokens: 12 });
+    // LLM calls of 150 ms: the critical path a → b is then longer than the independent tool node.
+    llm = await startLocalLlmServer({ ttftMs: 150, perTokenMs: 0, outputTokens: 12 });
     nativeConnection = await NativeConnection.connect({ address: temporalAddress() });
     connection = await Connection.connect({ address: temporalAddress() });
     client = new Client({ connection });
