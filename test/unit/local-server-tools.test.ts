@@ -3,25 +3,15 @@
  * local LLM server, driven through the real Anthropic SDK like local-server.test.ts.
  */
 import Anthropic, { type APIError } from '@anthropic-ai/sdk';
-import { startLocalLlmServer, type LocalLlmServer } from '../../src/testing';
-
-const MODEL = 'claude-test';
+import type { LocalLlmServer } from '../../src/testing';
+import { MODEL, useLocalLlmThroughSdk } from '../helpers/local-llm-sdk';
 
 let server: LocalLlmServer;
 let client: Anthropic;
-
-beforeAll(async () => {
-  // A per-token delay so a stream visibly grows; small enough to keep the tests fast.
-  server = await startLocalLlmServer({ ttftMs: 10, perTokenMs: 1, outputTokens: 30 });
-  client = new Anthropic({ apiKey: 'test-key', baseURL: server.url, maxRetries: 0 });
-});
-
-afterAll(async () => {
-  await server.close();
-});
-
-beforeEach(() => {
-  server.reset();
+// A per-token delay so a stream visibly grows; small enough to keep the tests fast.
+useLocalLlmThroughSdk({ ttftMs: 10, perTokenMs: 1, outputTokens: 30 }, (s, c) => {
+  server = s;
+  client = c;
 });
 
 const searchDocs: Anthropic.Tool = {

@@ -7,23 +7,13 @@ import Anthropic, { type APIError } from '@anthropic-ai/sdk';
 import { messageParams, replyText } from '../../src/activities/llm';
 import { decompositionJsonSchema, decompositionOutput, decomposePrompt, DECOMPOSE_SYSTEM, parseDecomposition } from '../../src/core/decompose';
 import { DEFAULT_ITEMS, MAX_ITEMS, generateToolInput, startLocalLlmServer, type JsonSchema, type LlmStats, type LocalLlmServer } from '../../src/testing';
-
-const MODEL = 'claude-test';
+import { MODEL, useLocalLlmThroughSdk } from '../helpers/local-llm-sdk';
 
 let server: LocalLlmServer;
 let client: Anthropic;
-
-beforeAll(async () => {
-  server = await startLocalLlmServer({ ttftMs: 20, perTokenMs: 0, outputTokens: 12 });
-  client = new Anthropic({ apiKey: 'test-key', baseURL: server.url, maxRetries: 0 });
-});
-
-afterAll(async () => {
-  await server.close();
-});
-
-beforeEach(() => {
-  server.reset();
+useLocalLlmThroughSdk({ ttftMs: 20, perTokenMs: 0, outputTokens: 12 }, (s, c) => {
+  server = s;
+  client = c;
 });
 
 function ask(prompt: string, extra: Partial<Anthropic.MessageCreateParamsNonStreaming> = {}, options?: { timeout?: number }) {
