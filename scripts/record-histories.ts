@@ -53,6 +53,7 @@ async function main(): Promise<void> {
         defaults: { model: 'claude-sonnet-4-6', maxTokens: 256 },
         runsDir,
         documentRoots: [path.join(ROOT, 'examples/docs')],
+        documentsDir: path.join(ROOT, 'examples/docs'),
         // Every call goes through the limiter, so its history (updates, signals) is recorded too.
         admission: new TemporalAdmission(new Client({ connection: native }), taskQueue, { '*': { itpm: 1_000_000, adaptiveMax: 100 } }),
       },

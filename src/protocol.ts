@@ -7,9 +7,17 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Progress } from './core/progress';
 import type { AcquireBatchRequest, AcquireBatchResponse, AcquireRequest, AcquireResponse, HeldReport, LeaseGrant, LimiterStatus, SettleRequest } from './core/limiter';
 import type { LeaseRequest } from './core/lease';
+import type { StreamChunk, StreamPage, StreamRead } from './core/stream';
 
 /** Live progress of any of this package's run workflows (fanOut, runDag, pipeline, …). */
 export const progressQuery = defineQuery<Progress>('progress');
+
+// Token streaming (see src/core/stream.ts and src/workflows/lib/stream.ts).
+
+/** A batch of one LLM call's text, published by its activity to the run's workflow while the reply arrives. */
+export const streamChunkSignal = defineSignal<[StreamChunk]>('streamChunk');
+/** The run's streamed events from an offset, a page at a time (subscribers poll it: queries add nothing to history). */
+export const streamQuery = defineQuery<StreamPage, [StreamRead]>('stream');
 
 // The `llmLimiter` workflow (see src/workflows/llm-limiter.ts).
 

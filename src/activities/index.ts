@@ -19,4 +19,6 @@ export type LlmActivities = ReturnType<typeof createLlmActivities>;
 /** The tool activities (on the tool task queue: the run's own unless routed to dedicated tool workers). */
 export type ToolActivities = ReturnType<typeof createToolActivities>;
 export type { AgentBlock, AgentMessage, AgentTextBlock, AgentToolDefinition, AgentToolResultBlock, AgentToolUseBlock, AgentTurnInput, AgentTurnResult } from './llm';
-export type { AgentToolInput, AgentToolOutput } from './agent-tools';
+export type { AgentToolInput, AgentToolOutput } from './tool-registry';
+export type { ToolCallContext, ToolSource, UserTool } from './tool-source';
+export { ToolRegistry } from './tool-registry';

@@ -6,7 +6,7 @@
  */
 import type Anthropic from '@anthropic-ai/sdk';
 import { Context, log } from '@temporalio/activity';
-import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure, WorkflowNotFoundError } from '@temporalio/common';
 import { estimateCost, type Price } from '../core/pricing';
 import type { Tokens } from '../core/tasks';
 import type { LlmMetrics } from '../metrics';
@@ -17,6 +17,8 @@ import { hedgedRace, type LatencyTracker } from '../llm/hedging';
 import type { AnswerJournal, JournalKey } from '../llm/journal';
 import type { FlowController, FlowSlot } from '../llm/flow';
 import { DEFAULT_THROTTLE_DEADLINE_MS, DEFAULT_THROTTLE_WAIT_MS, parseRateLimitHeaders, type RateLimitHeaders } from '../core/flow';
+import { STREAM_MAX_CHUNK_CHARS, type StreamChunk } from '../core/stream';
+import { streamChunkSignal } from '../protocol';
 
 /** A JSON Schema whose root is an object: the shape of a structured output (a tool's `input_schema`). */
 export type JsonObjectSchema = { type: 'object'; properties?: Record<string, unknown>; required?: string[]; [k: string]: unknown };
@@ -52,6 +54,19 @@ export interface LlmCallInput {
   throttleDeadlineMs?: number;
   /** How long the HTTP request may take from when it is sent (waiting for flow control excluded). */
   requestTimeoutMs?: number;
+  /**
+   * Stream the reply (`messages.stream`) and publish its text, batched, as `streamChunk` signals
+   * to this workflow under this call id while it arrives. Absent: the plain `messages.create` path.
+   */
+  stream?: StreamTarget;
+}
+
+/** Where a streamed call publishes its text. */
+export interface StreamTarget {
+  /** The workflow whose stream channel receives the chunks (the run's root). */
+  workflowId: string;
+  /** The id the chunks carry (the task's id). */
+  callId: string;
 }
 
 /** What one LLM call returns. */
@@ -100,6 +115,8 @@ export interface LlmDeps {
   flow?: FlowController;
   /** Default throttle deadline of a call (see LlmCallInput.throttleDeadlineMs). */
   throttleDeadlineMs?: number;
+  /** Streamed calls publish their text at least this often (default {@link STREAM_FLUSH_MS}). */
+  streamFlushMs?: number;
   /**
    * TEST ONLY: after the answer is journaled, wait this long before completing, so a test can kill
    * the worker between the provider's answer and the activity's completion. Never set in production.
@@ -110,6 +127,136 @@ export interface LlmDeps {
 /** What the activity heartbeats once it has the provider's answer; a retry on any machine reads it. */
 interface AnswerHeartbeat {
   answer: CachedResponse;
+}
+
+/** What a streamed call heartbeats while its reply arrives. */
+export interface StreamProgress {
+  progress: { chars: number; outputTokens?: number };
+}
+
+/** A streamed call publishes what it has at least this often… */
+export const STREAM_FLUSH_MS = 150;
+/** …or as soon as this much text is waiting. */
+export const STREAM_FLUSH_CHARS = 2_048;
+/**
+ * After this many chunks of one attempt, both the interval and the size grow with the count (×
+ * chunks / this), so a long reply costs about 4·√(seconds / 0.15 s) signals, not one per 150 ms:
+ * every signal adds about four events to the run's history.
+ */
+export const STREAM_BACKOFF_AFTER = 8;
+/** The last chunks may hold the activity's completion this long at most (then they are left to finish on their own). */
+const STREAM_FINAL_WAIT_MS = 5_000;
+
+/**
+ * Publishes one attempt's text as it arrives: deltas are batched (every `flushMs`, or at
+ * `flushChars`, both growing after {@link STREAM_BACKOFF_AFTER} chunks) and sent one chunk at a
+ * time, in order, through `send`. A failed send is logged at
+ * debug and dropped (streaming never fails a call); once the workflow is gone nothing more is sent.
+ * With `live: false` (structured output: the answer is the tool input as JSON, not the deltas)
+ * only `end` publishes, the whole answer at once.
+ */
+export class StreamPublisher {
+  private buffer = '';
+  /** Everything taken in (to publish only the rest of the answer at the end). */
+  private taken = '';
+  private seq = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private chain: Promise<void> = Promise.resolve();
+  private state: 'open' | 'ended' | 'gone' = 'open';
+  /** Output tokens reported so far by the stream (usage of message_start / message_delta). */
+  outputTokens: number | undefined;
+
+  constructor(
+    private readonly send: (chunk: StreamChunk) => Promise<void>,
+    private readonly callId: string,
+    private readonly attempt: number,
+    private readonly o: { flushMs?: number; flushChars?: number; live?: boolean } = {},
+  ) {}
+
+  /** Characters of text received so far. */
+  get chars(): number {
+    return this.taken.length;
+  }
+
+  /** Text was taken in (and published or about to be): a new request in this attempt would repeat it. */
+  get started(): boolean {
+    return this.taken.length > 0;
+  }
+
+  /** What the activity heartbeats while streaming. */
+  progress(): StreamProgress | undefined {
+    return this.taken.length > 0 || this.outputTokens !== undefined
+      ? { progress: { chars: this.taken.length, ...(this.outputTokens !== undefined ? { outputTokens: this.outputTokens } : {}) } }
+      : undefined;
+  }
+
+  /** A text delta of the reply. */
+  text(delta: string): void {
+    if (this.state !== 'open' || !delta || this.o.live === false) return;
+    this.take(delta);
+  }
+
+  /**
+   * The answer is complete: publishes what of `answer` was not published yet (all of it for a
+   * cache or journal hit, or a structured output) with `done`, and waits a few seconds at most
+   * for the chunks to be sent.
+   */
+  async end(answer: string): Promise<void> {
+    if (this.state !== 'open') return;
+    if (answer.startsWith(this.taken)) this.take(answer.slice(this.taken.length), false);
+    else log.debug('streamed text differs from the answer', { callId: this.callId, streamed: this.taken.length, answer: answer.length });
+    this.flush(true);
+    this.state = 'ended';
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.chain, new Promise<void>((r) => (timer = setTimeout(r, STREAM_FINAL_WAIT_MS)))]);
+    clearTimeout(timer);
+  }
+
+  /** The attempt failed: what is waiting is dropped (the retry's first chunk resets the call's text). */
+  abandon(): void {
+    if (this.state !== 'open') return;
+    this.state = 'ended';
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.buffer = '';
+  }
+
+  private take(text: string, schedule = true): void {
+    if (!text) return;
+    this.buffer += text;
+    this.taken += text;
+    if (!schedule) return;
+    const backoff = Math.max(1, this.seq / STREAM_BACKOFF_AFTER);
+    if (this.buffer.length >= (this.o.flushChars ?? STREAM_FLUSH_CHARS) * backoff) this.flush(false);
+    else this.timer ??= setTimeout(() => this.flush(false), (this.o.flushMs ?? STREAM_FLUSH_MS) * backoff);
+  }
+
+  /** Queues a send of what is waiting (taken when the send's turn comes, so queued flushes coalesce). */
+  private flush(done: boolean): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.chain = this.chain.then(async () => {
+      if (this.state === 'gone' || (!done && (this.state !== 'open' || !this.buffer))) return;
+      const text = this.buffer;
+      this.buffer = '';
+      const pieces: string[] = [];
+      for (let i = 0; i < text.length; i += STREAM_MAX_CHUNK_CHARS) pieces.push(text.slice(i, i + STREAM_MAX_CHUNK_CHARS));
+      if (pieces.length === 0) pieces.push('');
+      for (const [i, piece] of pieces.entries()) {
+        const last = i === pieces.length - 1;
+        const chunk: StreamChunk = { callId: this.callId, attempt: this.attempt, seq: this.seq++, text: piece, ...(done && last ? { done: true } : {}) };
+        try {
+          await this.send(chunk);
+        } catch (err) {
+          log.debug('stream chunk not delivered (dropped)', { callId: this.callId, seq: chunk.seq, error: err instanceof Error ? err.message : String(err) });
+          if (err instanceof WorkflowNotFoundError) {
+            this.state = 'gone';
+            return;
+          }
+        }
+      }
+    });
+  }
 }
 
 /** A wait that would end this close to the attempt's start-to-close deadline ends the attempt instead. */
@@ -203,6 +350,8 @@ interface CallSpec {
   requestTimeoutMs?: number;
   /** What of the reply is kept (journaled, heartbeated, returned) as the answer's `text`. */
   answerText: (msg: Anthropic.Message) => string;
+  /** Stream the reply and publish its text here (no hedging: two racing streams would mix). */
+  publish?: StreamPublisher;
 }
 
 /** What the shared call path hands the activity deciding how to answer. */
@@ -244,6 +393,8 @@ export interface AgentTurnInput {
   tools: AgentToolDefinition[];
   requestTimeoutMs?: number;
   throttleDeadlineMs?: number;
+  /** Stream the turn's text to this workflow's stream channel while it arrives (off when absent). */
+  stream?: StreamTarget;
 }
 
 /** What one model turn returns. */
@@ -258,6 +409,8 @@ export interface AgentTurnResult {
   /** The answer an earlier attempt received before its worker died: returned without a new request. */
   recovered?: boolean;
   throttles?: number;
+  /** Estimated USD cost (null: the model has no price). */
+  costUsd?: number | null;
 }
 
 /** The reply's text and tool_use blocks, as plain JSON. */
@@ -299,7 +452,8 @@ export function createLlmActivities(deps: LlmDeps) {
     // Once the provider has answered, every heartbeat carries the answer (see AnswerHeartbeat).
     let heartbeatDetails: AnswerHeartbeat | undefined;
     ctx.heartbeat();
-    const beat = setInterval(() => ctx.heartbeat(heartbeatDetails), heartbeatEvery);
+    // Before the answer, a streamed call's heartbeats carry its progress (characters, output tokens).
+    const beat = setInterval(() => ctx.heartbeat(heartbeatDetails ?? spec.publish?.progress()), heartbeatEvery);
     // A standalone activity (no workflow) has no stable identity across attempts to journal under.
     const run = ctx.info.workflowExecution;
     const journalKey: JournalKey | undefined = run
@@ -361,11 +515,11 @@ export function createLlmActivities(deps: LlmDeps) {
         const requestTimeout = spec.requestTimeoutMs ? withTimeout(signal, spec.requestTimeoutMs) : undefined;
         const requestSignal = requestTimeout?.signal ?? signal;
         try {
-          const { data: msg, response } = await deps.anthropic.messages.create(spec.body, { signal: requestSignal }).withResponse();
+          const { msg, headers } = spec.publish ? await streamed(spec.body, requestSignal, spec.publish) : await created(spec.body, requestSignal);
           const text = spec.answerText(msg);
           const tokens = { input: msg.usage.input_tokens, output: msg.usage.output_tokens };
           const durationMs = Date.now() - sentAt;
-          slot?.release({ outcome: 'success', headers: parseRateLimitHeaders((n) => response.headers.get(n)), tokens });
+          slot?.release({ outcome: 'success', headers: parseRateLimitHeaders((n) => headers?.get(n) ?? null), tokens });
           // Bookkeeping never stands between the answer and the activity's completion: the settle
           // retries on its own, and the process's next held-permits report repairs a lost one.
           void permit?.settle({ outcome: 'success', tokens, sentAt });
@@ -377,7 +531,9 @@ export function createLlmActivities(deps: LlmDeps) {
           const throttled = !timedOut && (c.type === 'RateLimited' || c.type === 'Overloaded');
           slot?.release({ outcome: signal.aborted ? 'unused' : throttled ? 'throttled' : 'error', headers: headersOfError(err), retryAfterMs: c.retryAfterMs });
           void permit?.settle({ outcome: throttled ? 'throttled' : 'error', retryAfterMs: c.retryAfterMs, sentAt, cancelled: ctx.cancellationSignal.aborted });
-          if (!throttled || !deps.flow || signal.aborted) throw err;
+          // Once text was published, going again in this attempt would publish it twice: end the
+          // attempt instead (Temporal retries it, and the retry's first chunk resets the call's text).
+          if (!throttled || !deps.flow || signal.aborted || spec.publish?.started) throw err;
           throttles++;
           lastThrottle = `${c.status ?? c.type}`;
           const resumeAt = Date.now() + (c.retryAfterMs ?? DEFAULT_THROTTLE_WAIT_MS);
@@ -395,7 +551,7 @@ export function createLlmActivities(deps: LlmDeps) {
 
     /** The call: one request, or a hedged pair when hedging is on and the model's p95 is known. */
     const request = async (): Promise<CachedResponse> => {
-      const delay = deps.hedging?.delayFor(model);
+      const delay = spec.publish ? undefined : deps.hedging?.delayFor(model);
       const t0 = Date.now();
       const r =
         delay === undefined
@@ -447,7 +603,45 @@ export function createLlmActivities(deps: LlmDeps) {
       throw failure;
     } finally {
       clearInterval(beat);
+      spec.publish?.abandon();
     }
+  }
+
+  /** The plain request: the whole reply at once. */
+  async function created(body: Anthropic.MessageCreateParamsNonStreaming, signal: AbortSignal): Promise<{ msg: Anthropic.Message; headers: Headers | undefined }> {
+    const { data: msg, response } = await deps.anthropic.messages.create(body, { signal }).withResponse();
+    return { msg, headers: response.headers };
+  }
+
+  /** The streamed request: text deltas go to the publisher as they arrive; the final message is the same as create's. */
+  async function streamed(
+    body: Anthropic.MessageCreateParamsNonStreaming,
+    signal: AbortSignal,
+    publish: StreamPublisher,
+  ): Promise<{ msg: Anthropic.Message; headers: Headers | undefined }> {
+    const s = deps.anthropic.messages.stream(body, { signal });
+    s.on('text', (delta) => publish.text(delta));
+    s.on('streamEvent', (e) => {
+      if (e.type === 'message_delta') publish.outputTokens = e.usage.output_tokens;
+      else if (e.type === 'message_start') publish.outputTokens = e.message.usage.output_tokens;
+    });
+    const msg = await s.finalMessage();
+    return { msg, headers: s.response?.headers };
+  }
+
+  /** The publisher of a streamed call, or undefined when it does not stream (or has no client to signal with). */
+  function publisherFor(target: StreamTarget | undefined, live: boolean): StreamPublisher | undefined {
+    if (!target) return undefined;
+    const ctx = Context.current();
+    let client: Context['client'];
+    try {
+      client = ctx.client;
+    } catch (err) {
+      log.debug('no Temporal client in this activity context: not streaming', { error: err instanceof Error ? err.message : String(err) });
+      return undefined;
+    }
+    const handle = client.workflow.getHandle(target.workflowId);
+    return new StreamPublisher((chunk) => handle.signal(streamChunkSignal, chunk), target.callId, ctx.info.attempt, { flushMs: deps.streamFlushMs, live });
   }
 
   /** Calls the Messages API once; Temporal retries per the workflow's policy. */
@@ -470,11 +664,15 @@ export function createLlmActivities(deps: LlmDeps) {
       throttleDeadlineMs: input.throttleDeadlineMs,
       requestTimeoutMs: input.requestTimeoutMs,
       answerText: (msg) => replyText(msg, input.output),
+      // A structured output's answer is the tool input as JSON: published whole at the end.
+      publish: publisherFor(input.stream, !input.output),
     };
+    const published = async (text: string) => spec.publish?.end(text);
     return invoke(spec, async (c) => {
       const earlier = await c.recovered();
       if (earlier) {
         log.info('LLM answer of an earlier attempt returned: no new request', { model: earlier.model, attempt: c.attempt });
+        await published(earlier.text);
         return { ...finish(earlier, c.attempt), recovered: true };
       }
       if (input.cache && deps.cache) {
@@ -484,6 +682,7 @@ export function createLlmActivities(deps: LlmDeps) {
           const saved = response.tokens;
           deps.metrics?.recordCacheHit(response.model, saved);
           log.info('LLM call answered from cache', { model: response.model, attempt: c.attempt, shared, tokensSaved: saved.input + saved.output });
+          await published(response.text);
           return {
             text: response.text,
             model: response.model,
@@ -497,9 +696,11 @@ export function createLlmActivities(deps: LlmDeps) {
             costSavedUsd: estimateCost(response.model, saved, deps.prices ?? {}),
           };
         }
+        await published(response.text);
         return { ...finish(response, c.attempt), ...(c.throttles() ? { throttles: c.throttles() } : {}) };
       }
       const answer = await c.request();
+      await published(answer.text);
       return { ...finish(answer, c.attempt), ...(c.throttles() ? { throttles: c.throttles() } : {}) };
     });
   }
@@ -529,16 +730,26 @@ export function createLlmActivities(deps: LlmDeps) {
       requestTimeoutMs: input.requestTimeoutMs,
       // The content blocks are the answer: journaled and heartbeated as JSON text.
       answerText: (msg) => JSON.stringify(turnContent(msg)),
+      publish: publisherFor(input.stream, true),
     };
     return invoke(spec, async (c) => {
       const earlier = await c.recovered();
       const r = earlier ?? (await c.request());
       if (earlier) log.info('LLM answer of an earlier attempt returned: no new request', { model: earlier.model, attempt: c.attempt });
-      finish(r, c.attempt);
+      const { costUsd } = finish(r, c.attempt);
+      const content = JSON.parse(r.text) as AgentTurnResult['content'];
+      // What was not streamed yet (all of it for a recovered answer) is published now: the text blocks, not the JSON.
+      await spec.publish?.end(
+        content
+          .filter((b): b is AgentTextBlock => b.type === 'text')
+          .map((b) => b.text)
+          .join(''),
+      );
       return {
-        content: JSON.parse(r.text) as AgentTurnResult['content'],
+        content,
         stopReason: r.stopReason,
         tokens: r.tokens,
+        costUsd,
         model: r.model,
         durationMs: r.durationMs,
         attempt: c.attempt,

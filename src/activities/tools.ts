@@ -8,9 +8,13 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import type { AgentToolSpec } from '../core/agent';
 import type { ToolCall } from '../core/dag';
 import { computeDocumentStats, documentStatsText, type DocumentStats } from '../core/doc-stats';
-import { createAgentToolActivities } from './agent-tools';
+import { builtInToolSource } from './agent-tools';
+import { createDocumentSearch, documentSearchToolSource } from './document-search';
+import { ToolRegistry, type AgentToolInput, type AgentToolOutput } from './tool-registry';
+import type { ToolSource } from './tool-source';
 
 /** What a tool returns. */
 export interface ToolResult {
@@ -49,6 +53,16 @@ export interface ToolDeps {
    * the first. Anyone who can start a run chooses the paths, so nothing else is readable.
    */
   documentRoots: string[];
+  /**
+   * Tool sources besides the built-in tools: tools a user registers through AgentsPlugin and MCP
+   * servers (their owner closes them).
+   */
+  toolSources?: ToolSource[];
+  /**
+   * The folder `search_documents` searches (DOCUMENTS_DIR); unset, the tool is not offered.
+   * read_document reads it too: names resolve against it first, then against documentRoots.
+   */
+  documentsDir?: string;
 }
 
 /** True when `p` is `root` or inside it (both absolute and normalised). */
@@ -62,9 +76,9 @@ function inside(root: string, p: string): boolean {
  * as written (`..` resolved) before touching the file system, and again after resolving symlinks.
  * Anything else fails non-retryably, naming the allowed roots.
  */
-export async function allowedFile(file: string, roots: string[]): Promise<string> {
+export async function allowedFile(file: string, roots: string[], tool = 'document-stats'): Promise<string> {
   const refuse = () =>
-    ApplicationFailure.nonRetryable(`document-stats: ${file} is outside the folders tools may read (${roots.join(', ')}); set DOCUMENT_ROOTS to allow others`, 'ToolInputError');
+    ApplicationFailure.nonRetryable(`${tool}: ${file} is outside the folders tools may read (${roots.join(', ')}); set DOCUMENT_ROOTS to allow others`, 'ToolInputError');
   if (roots.length === 0) throw refuse();
   const candidate = path.resolve(roots[0], file);
   if (!roots.some((r) => inside(path.resolve(r), candidate))) throw refuse();
@@ -72,7 +86,7 @@ export async function allowedFile(file: string, roots: string[]): Promise<string
   try {
     real = await fs.realpath(candidate);
   } catch (err) {
-    throw ApplicationFailure.nonRetryable(`document-stats: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'ToolInputError');
+    throw ApplicationFailure.nonRetryable(`${tool}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'ToolInputError');
   }
   const realRoots = await Promise.all(roots.map((r) => fs.realpath(r).catch(() => path.resolve(r))));
   if (!realRoots.some((r) => inside(r, real))) throw refuse();
@@ -122,14 +136,42 @@ export function createToolActivities(deps: ToolDeps) {
       clearInterval(beat);
     }
   }
-  /** Reads one document an agent asked for, inside the allowed roots. */
+  const readRoots = [...(deps.documentsDir ? [path.resolve(deps.documentsDir)] : []), ...deps.documentRoots];
+  /** Reads one document an agent asked for, inside the allowed roots (a relative name: the first root where it exists). */
   async function readDocument(name: string): Promise<string> {
-    const real = await allowedFile(name, deps.documentRoots);
+    let failure: unknown;
+    for (const root of path.isAbsolute(name) ? readRoots.slice(0, 1) : readRoots) {
+      try {
+        const real = await allowedFile(name, [root, ...readRoots.filter((r) => r !== root)], 'read_document');
+        return await fs.readFile(real, 'utf8');
+      } catch (err) {
+        failure ??=
+          err instanceof ApplicationFailure
+            ? err
+            : ApplicationFailure.nonRetryable(`read_document: cannot read ${name}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'ToolInputError');
+      }
+    }
+    throw failure ?? ApplicationFailure.nonRetryable(`read_document: no folder to read ${name} from`, 'ToolInputError');
+  }
+  const search = deps.documentsDir ? documentSearchToolSource(createDocumentSearch({ dir: deps.documentsDir })) : undefined;
+  const registry = new ToolRegistry([builtInToolSource({ documentStats, readDocument }), ...(search ? [search] : []), ...(deps.toolSources ?? [])]);
+
+  /** The definitions of the tools a run's agents name (an unknown name fails with type UnknownTool). */
+  async function describeAgentTools(input: { names: string[] }): Promise<AgentToolSpec[]> {
+    return registry.describe(input.names);
+  }
+
+  /** Runs one tool call of an agent's turn, heartbeating meanwhile (cancellation arrives with a heartbeat's answer). */
+  async function runAgentTool(call: AgentToolInput): Promise<AgentToolOutput> {
+    const ctx = Context.current();
+    const started = Date.now();
+    const beat = setInterval(() => ctx.heartbeat(), 1000);
     try {
-      return await fs.readFile(real, 'utf8');
-    } catch (err) {
-      throw ApplicationFailure.nonRetryable(`read_document: cannot read ${name}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'ToolInputError');
+      const content = await registry.call(call.name, call.input, { signal: ctx.cancellationSignal, heartbeat: () => ctx.heartbeat() });
+      return { content, durationMs: Date.now() - started };
+    } finally {
+      clearInterval(beat);
     }
   }
-  return { documentStats, writeRunFile, ...createAgentToolActivities({ documentStats, readDocument }) };
+  return { documentStats, writeRunFile, describeAgentTools, runAgentTool };
 }

@@ -16,8 +16,10 @@ import { workflowId } from './ids';
 
 export { buildDataConverter } from '../data/data-converter';
 export { limiterTaskQueue, limiterWorkflowId, llmTaskQueue, toolTaskQueue } from '../core/names';
-export { limiterStatusQuery, progressQuery } from '../protocol';
+export { limiterStatusQuery, progressQuery, streamChunkSignal, streamQuery } from '../protocol';
 export { workflowId } from './ids';
+export { followText, subscribeStream, type SubscribeOptions } from './stream';
+export { StreamText, type CallText, type StreamChunk, type StreamEvent, type StreamPage, type StreamRead } from '../core/stream';
 export type { FanOutResult } from '../workflows/fan-out';
 export type { DagResult } from '../workflows/run-dag';
 export type { PipelineResult } from '../workflows/pipeline';

@@ -1,7 +1,7 @@
 /**
  * The one place that reads the environment. Everything else receives a typed, validated `Config`.
  * One zod schema per consumer (temporal.ts; llm.ts: the LLM client and prices; flow.ts; worker.ts;
- * payloads.ts; files.ts; cache.ts; logging.ts), each turning the variables it names into its part
+ * payloads.ts; files.ts; cache.ts; logging.ts; tools.ts), each turning the variables it names into its part
  * of `Config`; `loadConfig()` runs them all and composes the parts.
  * Nothing here runs at import time: call `loadConfig()` from an entry point.
  */
@@ -14,15 +14,16 @@ import { llmEnv, pricesEnv, type LlmConfig, type PricesConfig } from './llm';
 import { loggingEnv, type LoggingConfig } from './logging';
 import { payloadsEnv, type PayloadsConfig } from './payloads';
 import { temporalEnv, type TemporalConfig } from './temporal';
+import { toolsEnv, type ToolsConfig } from './tools';
 import { workerEnv, type WorkerConfig } from './worker';
 
 export { ConfigError } from './env';
 export { DEFAULT_LOCAL_LLM_URL, LOCAL_LLM_API_KEY } from './llm';
 export { workflowUiLink, type TemporalConnection } from './temporal';
-export type { CacheConfig, FilesConfig, FlowConfig, LlmConfig, LoggingConfig, PayloadsConfig, PricesConfig, TemporalConfig, WorkerConfig };
+export type { CacheConfig, FilesConfig, FlowConfig, LlmConfig, LoggingConfig, PayloadsConfig, PricesConfig, TemporalConfig, ToolsConfig, WorkerConfig };
 
 /** Validated configuration for worker, client and scripts: the parts of every consumer. */
-export interface Config extends TemporalConfig, LlmConfig, PricesConfig, FlowConfig, WorkerConfig, PayloadsConfig, FilesConfig, CacheConfig, LoggingConfig {}
+export interface Config extends TemporalConfig, LlmConfig, PricesConfig, FlowConfig, WorkerConfig, PayloadsConfig, FilesConfig, CacheConfig, LoggingConfig, ToolsConfig {}
 
 /**
  * One schema per consumer, in the order they run: when no variable is malformed but several
@@ -39,6 +40,7 @@ const SECTIONS = {
   files: filesEnv,
   cache: cacheEnv,
   logging: loggingEnv,
+  tools: toolsEnv,
 };
 type Parts = { [K in keyof typeof SECTIONS]: z.output<(typeof SECTIONS)[K]> };
 
@@ -67,5 +69,5 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (problems.size) throw new ConfigError(`Invalid configuration: ${[...problems].join('; ')}`);
   if (failure) throw failure.err;
   const p = parts as Parts;
-  return { ...p.temporal, ...p.llm, ...p.prices, ...p.flow, ...p.worker, ...p.payloads, ...p.files, ...p.cache, ...p.logging };
+  return { ...p.temporal, ...p.llm, ...p.prices, ...p.flow, ...p.worker, ...p.payloads, ...p.files, ...p.cache, ...p.logging, ...p.tools };
 }

@@ -3,8 +3,12 @@
  * model as they are), the agent's input schema and its result. Pure: bundled into workflow code.
  */
 import { z } from 'zod';
-import { listOf, maxTokensSchema, nonEmptyString, plainString, wholeNumber } from './schema';
+import { maxTokensSchema, nonEmptyString, plainString, wholeNumber } from './schema';
 import { parseOrThrow } from './tasks';
+import { SEARCH_DOCUMENTS_TOOL } from './tools/search';
+import { DEFAULT_AGENT_TURNS, MAX_AGENT_TURNS, toolNamesSchema } from './agent-options';
+
+export { DEFAULT_AGENT_TURNS, MAX_AGENT_TURNS, TOOL_NAME_PATTERN, agentOptionsSchema, type AgentOptions } from './agent-options';
 
 /** A tool as the Messages API takes it (`input_schema`: a JSON Schema whose root is an object). */
 export interface AgentToolSpec {
@@ -39,35 +43,39 @@ export const READ_DOCUMENT_TOOL: AgentToolSpec = {
   input_schema: { type: 'object', properties: { name: { type: 'string', minLength: 1 } }, required: ['name'] },
 };
 
-/** Every tool an agent may be given, by name. */
-export const AGENT_TOOLS: Readonly<Record<string, AgentToolSpec>> = {
+/** The tools every tools worker offers, by name (user tools and MCP tools come from the worker: see src/activities/tool-registry.ts). */
+export const BUILT_IN_TOOLS: Readonly<Record<string, AgentToolSpec>> = {
+  [SEARCH_DOCUMENTS_TOOL.name]: SEARCH_DOCUMENTS_TOOL,
   [DOCUMENT_STATS_TOOL.name]: DOCUMENT_STATS_TOOL,
   [READ_DOCUMENT_TOOL.name]: READ_DOCUMENT_TOOL,
 };
-
-/** Names of the known tools. */
-export const AGENT_TOOL_NAMES = Object.keys(AGENT_TOOLS);
-
-/** Most model turns of one agent run (its history stays far from Temporal's limits; see the workflow). */
-export const MAX_AGENT_TURNS = 50;
-/** Model turns unless the input sets maxTurns. */
-export const DEFAULT_AGENT_TURNS = 6;
 
 /** The input of the `agent` workflow. */
 export const agentInputSchema = z.object({
   prompt: nonEmptyString(),
   system: plainString().optional(),
-  tools: listOf(nonEmptyString(), 'tool names').refine((names) => names.every((n) => Object.hasOwn(AGENT_TOOLS, n)), {
-    error: (issue) => {
-      const unknown = (issue.input as string[]).filter((n) => !Object.hasOwn(AGENT_TOOLS, n));
-      return `unknown tool${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (known: ${AGENT_TOOL_NAMES.join(', ')})`;
-    },
-  }),
+  tools: toolNamesSchema,
   maxTurns: wholeNumber(1, MAX_AGENT_TURNS).default(DEFAULT_AGENT_TURNS),
   model: nonEmptyString().optional(),
   maxTokens: maxTokensSchema.optional(),
+  /** Stop (stoppedBy 'budget') before a turn once this many tokens (input + output) are spent. */
+  maxTotalTokens: wholeNumber(1).optional(),
+  timeoutMs: wholeNumber([100, '100 ms'], [3_600_000, '1 hour']).optional(),
+  maxAttempts: wholeNumber(1, 100).optional(),
+  throttleDeadlineMs: wholeNumber([1000, '1000 ms'], [7 * 86_400_000, '7 days']).optional(),
+  tenant: nonEmptyString(64).optional(),
   llmTaskQueue: nonEmptyString().optional(),
   toolTaskQueue: nonEmptyString().optional(),
+  /** Stream each turn's text while it arrives (see the README's Streaming); off by default. */
+  stream: z.boolean().optional(),
+  /** The workflow whose stream channel gets the text (a parent run's root); default this agent's own. */
+  streamTo: nonEmptyString(200).optional(),
+  /** Prefix of the turns' stream call ids (`<streamId>#<turn>`); default `agent`. */
+  streamId: nonEmptyString(200).optional(),
+  /** Continue as new once the history is this big (bytes; default AGENT_HISTORY_BYTES), carrying the conversation. */
+  historyBytesLimit: wholeNumber(10_000, 40_000_000).optional(),
+  /** Internal: the state a continued run carries over (the conversation, turns so far, tools). */
+  carried: z.custom<AgentCarry>((v) => typeof v === 'object' && v !== null && Array.isArray((v as AgentCarry).messages)).optional(),
 });
 export type AgentInput = z.input<typeof agentInputSchema>;
 export type ParsedAgentInput = z.output<typeof agentInputSchema>;
@@ -77,13 +85,26 @@ export function parseAgentInput(input: unknown): ParsedAgentInput {
   return parseOrThrow(agentInputSchema, input, 'agent input');
 }
 
-/** The definitions sent to the model for the given (validated) names. */
-export function agentToolSpecs(names: string[]): AgentToolSpec[] {
-  return [...new Set(names)].map((n) => AGENT_TOOLS[n]);
+/**
+ * History bytes after which an agent continues as new, carrying its conversation: Temporal warns
+ * at 10 MB and terminates at 50 MB, and every turn's input repeats the conversation so far.
+ */
+export const AGENT_HISTORY_BYTES = 4_000_000;
+
+/** What an agent run carries into the run it continues as (plain JSON). */
+export interface AgentCarry {
+  messages: unknown[];
+  turns: AgentTurnRecord[];
+  tokens: { input: number; output: number };
+  costUsd?: number;
+  text: string;
+  tools: AgentToolSpec[];
+  /** Runs so far (1 in the first continued run). */
+  continued: number;
 }
 
 /** Why an agent run stopped. */
-export type AgentStop = 'end-turn' | 'max-turns' | 'cancelled' | 'failed';
+export type AgentStop = 'end-turn' | 'max-turns' | 'budget' | 'cancelled' | 'failed';
 
 /** One tool call of a turn. */
 export interface AgentToolCallRecord {
@@ -112,7 +133,11 @@ export interface AgentResult {
   stoppedBy: AgentStop;
   turns: AgentTurnRecord[];
   tokens: { input: number; output: number };
+  /** Estimated USD cost of every turn (turns of unpriced models count 0). */
+  costUsd?: number;
   /** Why the run failed (stoppedBy 'failed'). */
   error?: string;
   errorType?: string;
+  /** How many times the run continued as new (its conversation carried over). */
+  continued?: number;
 }

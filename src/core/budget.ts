@@ -23,6 +23,11 @@ export class Budget {
     return (this.spec.maxTokens !== undefined && this.tokens >= this.spec.maxTokens) || (this.spec.maxCostUsd !== undefined && this.cost >= this.spec.maxCostUsd);
   }
 
+  /** Tokens left under a token cap (undefined without one): what an agent starting now may spend. */
+  get tokensLeft(): number | undefined {
+    return this.spec?.maxTokens === undefined ? undefined : Math.max(0, this.spec.maxTokens - this.tokens);
+  }
+
   /** Cancel in-flight calls when the cap is reached? */
   get cancelsInFlight(): boolean {
     return this.spec?.inFlight === 'cancel';

@@ -7,7 +7,7 @@
 /** A recorded scenario: which workflow, its input, and faults the LLM server injects. */
 export interface HistoryScenario {
   name: string;
-  workflowType: 'fanOut' | 'runDag' | 'decomposeAndSynthesize' | 'pipeline' | 'competitiveIntel';
+  workflowType: 'fanOut' | 'runDag' | 'decomposeAndSynthesize' | 'pipeline' | 'competitiveIntel' | 'agent';
   input: unknown;
   faults?: { match?: string; times?: number; fault: Record<string, unknown> }[];
   /** Cancel the run this many ms after it starts. */
@@ -71,6 +71,23 @@ export const HISTORY_SCENARIOS: HistoryScenario[] = [
       nodes: [
         { id: 'ask', prompt: 'question' },
         { id: 'stats', tool: { name: 'document-stats', documents: [{ name: 'doc', text: 'Durable agents run on Temporal.' }] } },
+      ],
+    },
+  },
+  {
+    // Two tools in one turn (in parallel), then the answer.
+    name: 'agent',
+    workflowType: 'agent',
+    input: { prompt: 'Compute the document stats, then read the document durable-execution.txt', tools: ['document_stats', 'read_document'] },
+  },
+  {
+    // An agent node (a child workflow) whose final text a dependent quotes.
+    name: 'runDag-agents',
+    workflowType: 'runDag',
+    input: {
+      nodes: [
+        { id: 'research', prompt: 'Research durable execution retries', agent: { tools: ['search_documents'] } },
+        { id: 'memo', prompt: 'Write a memo from {{research}}', dependsOn: ['research'] },
       ],
     },
   },

@@ -2,6 +2,7 @@
  * The competitive-intelligence scenario: input, prompts, and the Markdown report. Pure.
  */
 import { z } from 'zod';
+import { agentOptionsSchema, type AgentOptions } from './agent-options';
 import { DEFAULT_COMPANIES } from './companies';
 import { formatIssues, maxConcurrentSchema, nonEmptyList, nonEmptyString } from './schema';
 import { InvalidInputError, callOptionsSchema, duplicates, type DagStats, type TaskResult } from './tasks';
@@ -12,6 +13,11 @@ export const intelInputSchema = callOptionsSchema.extend({
   maxConcurrent: maxConcurrentSchema.optional(),
   /** Write runs/<workflowId>/report.md (default true). */
   writeReport: z.boolean().optional(),
+  /**
+   * Research each company with an agent using the document tools (`true`: search_documents and
+   * read_document over the tools worker's DOCUMENTS_DIR, at most 4 turns) instead of one call.
+   */
+  agents: z.union([z.boolean(), agentOptionsSchema]).optional(),
 });
 export type IntelInput = z.infer<typeof intelInputSchema>;
 /** What a caller passes to `competitiveIntel` (validated inside the workflow). */
@@ -44,6 +50,19 @@ export const SUMMARY_SYSTEM = 'You write comparative summaries for executives. C
 /** Research prompt for one company. */
 export function researchPrompt(company: string): string {
   return `Research ${company}: products, market position, recent developments, funding, key people.`;
+}
+
+/** The research agent of `agents: true`. */
+export const DEFAULT_RESEARCH_AGENT: AgentOptions = { tools: ['search_documents', 'read_document'], maxTurns: 4 };
+
+/** The research agent an input asks for, if any. */
+export function researchAgent(input: Pick<IntelInput, 'agents'>): AgentOptions | undefined {
+  return input.agents === true ? DEFAULT_RESEARCH_AGENT : input.agents || undefined;
+}
+
+/** Research prompt for an agent with document tools: find facts, then report them. */
+export function agentResearchPrompt(company: string): string {
+  return `Research ${company} in the documents: search for ${company}, read what is relevant, then report its products, market position, recent developments, funding and key people, quoting the facts you found and naming the documents.`;
 }
 
 /** Analysis prompt from the company's own research. */
@@ -91,6 +110,14 @@ export function renderIntelReport(r: IntelReportInput): string {
     const research = byId.get(`research-${slug}`);
     const analysis = byId.get(`analyze-${slug}`);
     lines.push(`### ${c}`, '');
+    if (research?.agent) {
+      const a = research.agent;
+      const tools = Object.entries(a.toolCalls).map(([t, n]) => `${t} ×${n}`);
+      lines.push(
+        `_Researched by agent \`${a.workflowId}\`: ${a.turns} turns, ${tools.join(', ') || 'no tool calls'}${a.toolErrors ? `, ${a.toolErrors} tool errors` : ''}, stopped by ${a.stoppedBy}._`,
+        '',
+      );
+    }
     lines.push(`**Research.** ${research?.success ? research.output : `_${research?.state ?? 'not run'}: ${research?.error ?? ''}_`}`, '');
     lines.push(`**Analysis.** ${analysis?.success ? analysis.output : `_${analysis?.state ?? 'not run'}: ${analysis?.error ?? ''}_`}`, '');
   }

@@ -3,6 +3,7 @@
  * the previous stage as `{{taskId}}` or all of them as `{{previous}}`. Pure.
  */
 import { z } from 'zod';
+import { agentOptionsSchema } from './agent-options';
 import { placeholdersIn } from './dag';
 import { formatIssues, maxConcurrentSchema, nodeIdSchema, nonEmptyList, nonEmptyString, plainString } from './schema';
 import { InvalidInputError, callOptionsSchema, duplicates } from './tasks';
@@ -24,6 +25,8 @@ export const pipelineSpecSchema = callOptionsSchema.extend({
           system: plainString().optional(),
           model: nonEmptyString().optional(),
           maxTokens: callOptionsSchema.shape.maxTokens,
+          /** Run the task as an agent with these tools. */
+          agent: agentOptionsSchema.optional(),
         }),
         'tasks',
       ),

@@ -4,6 +4,7 @@
  * (the same validation before starting a run, so users see errors without a run).
  */
 import { z } from 'zod';
+import { agentOptionsSchema } from './agent-options';
 import { formatIssues, maxConcurrentSchema, maxTokensSchema, nonEmptyList, nonEmptyString, oneOf, plainString, positiveNumber, wholeNumber } from './schema';
 
 /** Tasks per workflow unless a fan-out sets shardSize; bigger runs are split into child workflows. */
@@ -30,6 +31,8 @@ export const taskSpecSchema = z.object({
   system: plainString().optional(),
   model: nonEmptyString().optional(),
   maxTokens: maxTokensSchema.optional(),
+  /** Run the task as an agent with these tools (a child workflow: see src/workflows/agent.ts). */
+  agent: agentOptionsSchema.optional(),
 });
 export type TaskSpec = z.infer<typeof taskSpecSchema>;
 
@@ -66,6 +69,13 @@ export const callOptionsSchema = z.object({
    */
   llmTaskQueue: nonEmptyString(200).optional(),
   toolTaskQueue: nonEmptyString(200).optional(),
+  /**
+   * Stream each LLM call's text to the run while it arrives (`streamChunk` signals, read with the
+   * `stream` query; see src/client/stream.ts). Off by default: nothing is signalled or changed.
+   */
+  stream: z.boolean().optional(),
+  /** Internal: the workflow whose stream channel a child run's calls publish to (its root run). */
+  streamTo: nonEmptyString(200).optional(),
 });
 export type CallOptions = z.infer<typeof callOptionsSchema>;
 /** A run's spending cap. */
@@ -225,6 +235,18 @@ export interface TaskResult {
   tokensSaved?: Tokens;
   /** Throttled answers (429/529) the successful attempt waited out. */
   throttles?: number;
+  /** The task ran as an agent (a child workflow): how its loop went. */
+  agent?: AgentRunSummary;
+}
+
+/** How an agent task's loop went (the whole record is the child workflow's result). */
+export interface AgentRunSummary {
+  workflowId: string;
+  stoppedBy: string;
+  turns: number;
+  /** Tool calls made, by tool name. */
+  toolCalls: Record<string, number>;
+  toolErrors: number;
 }
 
 /** Summary numbers of a run. */

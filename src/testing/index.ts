@@ -23,3 +23,14 @@ export { defaultErrorType } from './local-llm/http';
 export { LocalRateLimiter, rateLimitMessage, type Admission, type RateLimits, type RateNeed } from './local-llm/rate-limits';
 export type { LlmStats, RequestRecord } from './local-llm/stats';
 export { DEFAULT_ITEMS, MAX_ITEMS, generateToolInput, type JsonSchema, type ToolInputContext } from './local-llm/tool-input';
+// A real MCP server with deterministic tools (stdio or streamable HTTP), for tests of MCP tool sources.
+export {
+  TEST_TICKERS,
+  createMcpTestServer,
+  newMcpTestStats,
+  runMcpStdioServer,
+  startMcpHttpServer,
+  type McpHttpServer,
+  type McpHttpServerOptions,
+  type McpTestServerStats,
+} from './mcp-server';

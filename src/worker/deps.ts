@@ -4,6 +4,7 @@
  * when limits are configured, the response cache, the answer journal, metrics. Shared by
  * `npm run worker` (src/worker/main.ts) and AgentsPlugin, so both run the same wiring.
  */
+import { createMcpSources } from '../mcp/source';
 import { Client } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { Runtime, type NativeConnection } from '@temporalio/worker';
@@ -36,8 +37,8 @@ export interface DepsPlacement {
 export interface BuiltDeps {
   deps: ActivityDeps;
   admission?: TemporalAdmission;
-  /** Stops timers (pruning, fleet polling) and admission renewals. */
-  close(): void;
+  /** Stops timers (pruning, fleet polling) and admission renewals; closes MCP connections (stdio servers exit). */
+  close(): Promise<void>;
 }
 
 /** Runs `prune` now and every `everyMs`, saying what it removed (when `removed` says how) and what failed. */
@@ -113,6 +114,9 @@ export function buildActivityDeps(config: Config, at: DepsPlacement): BuiltDeps 
     defaults: { model: config.llm.model, maxTokens: config.llm.maxTokens },
     runsDir: config.runsDir,
     documentRoots: config.documentRoots,
+    documentsDir: config.documentsDir,
+    // MCP servers connect on first use (the first describeAgentTools or call), not at start.
+    toolSources: createMcpSources(config.mcpServers),
     prices: config.prices,
     metrics,
     logPrompts: config.logPrompts,
@@ -127,10 +131,11 @@ export function buildActivityDeps(config: Config, at: DepsPlacement): BuiltDeps 
   return {
     deps,
     admission,
-    close() {
+    async close() {
       for (const t of timers) clearInterval(t);
       fleet?.stop();
       admission?.close();
+      await Promise.all((deps.toolSources ?? []).map((s) => s.close?.()));
     },
   };
 }

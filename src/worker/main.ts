@@ -70,7 +70,7 @@ async function main(): Promise<void> {
         (config.metricsPort > 0 ? `, metrics on :${config.metricsPort}/metrics` : ''),
     );
     await Promise.all(workers.map((w) => w.run()));
-    built.close();
+    await built.close();
   } finally {
     await connection.close();
   }

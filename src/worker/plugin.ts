@@ -9,7 +9,9 @@
 import type { DataConverter } from '@temporalio/common';
 import { SimplePlugin } from '@temporalio/plugin';
 import type { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
-import { createLlmActivities, createToolActivities, type ActivityDeps } from '../activities';
+import { createLlmActivities, createToolActivities, type ActivityDeps, type ToolSource, type UserTool } from '../activities';
+import { userToolSource } from '../activities/tool-registry';
+import { parseMcpServers, type McpServersConfig } from '../mcp/config';
 import { loadConfig, type Config } from '../config';
 import { buildDataConverter } from '../data/data-converter';
 import { buildActivityDeps, type BuiltDeps } from './deps';
@@ -33,6 +35,14 @@ export interface AgentsPluginOptions {
    * none otherwise; `false` never sets one.
    */
   dataConverter?: DataConverter | false;
+  /**
+   * Tools of your own for agents, beside the built-in ones: each a name, description, JSON Schema
+   * and a `run(input, ctx)` function, run as the `runAgentTool` activity on this worker. Checked
+   * when the plugin is built (a bad definition throws, naming every problem).
+   */
+  tools?: UserTool[];
+  /** MCP servers whose tools agents may use (default: MCP_SERVERS from the environment). */
+  mcpServers?: McpServersConfig;
 }
 
 const PAYLOAD_VARS = ['PAYLOAD_ENCRYPTION_KEYS', 'PAYLOAD_OFFLOAD_BYTES', 'PAYLOAD_STORE_DIR'];
@@ -41,6 +51,7 @@ const PAYLOAD_VARS = ['PAYLOAD_ENCRYPTION_KEYS', 'PAYLOAD_OFFLOAD_BYTES', 'PAYLO
 export class AgentsPlugin extends SimplePlugin {
   private readonly config: Config;
   private readonly built = new Set<BuiltDeps>();
+  private readonly userTools?: ToolSource;
 
   constructor(private readonly agentOptions: AgentsPluginOptions = {}) {
     const env = agentOptions.env ?? process.env;
@@ -50,7 +61,8 @@ export class AgentsPlugin extends SimplePlugin {
         ? undefined
         : (agentOptions.dataConverter ?? (PAYLOAD_VARS.some((v) => env[v] !== undefined) ? buildDataConverter(config.payloads) : undefined));
     super({ name: 'durable-agents', ...(dataConverter ? { dataConverter } : {}) });
-    this.config = config;
+    this.config = agentOptions.mcpServers ? { ...config, mcpServers: parseMcpServers(agentOptions.mcpServers) } : config;
+    this.userTools = agentOptions.tools?.length ? userToolSource(agentOptions.tools) : undefined;
   }
 
   /** Adds the activities, built for this worker's connection and task queue. */
@@ -72,6 +84,7 @@ export class AgentsPlugin extends SimplePlugin {
     });
     this.built.add(built);
     const deps = { ...built.deps, ...this.agentOptions.deps };
+    if (this.userTools) deps.toolSources = [this.userTools, ...(deps.toolSources ?? [])];
     const activities = {
       ...(llm ? createLlmActivities(deps) : {}),
       ...(which === 'all' || which === 'tools' ? createToolActivities(deps) : {}),
@@ -89,7 +102,7 @@ export class AgentsPlugin extends SimplePlugin {
     try {
       await super.runWorker(worker, next);
     } finally {
-      for (const b of this.built) b.close();
+      await Promise.all([...this.built].map((b) => b.close()));
       this.built.clear();
     }
   }

@@ -1,22 +1,27 @@
 /**
- * The durable agent loop: each model turn is one `agentTurn` activity (on the LLM queue, retried
- * as LLM calls are); every tool_use block of a turn runs as its own `runAgentTool` activity (on the
- * tool queue), all of one turn in parallel; their results go back as tool_result blocks (a failed
- * tool as `is_error: true` with the failure's message). The loop ends on a stop reason other than
- * tool_use, at maxTurns, on cancellation (the turns so far are kept) or when a turn fails for good.
+ * The durable agent loop: the tools the agent names are looked up on the tools worker first
+ * (`describeAgentTools`: an unknown name fails the run as InvalidInput before any LLM call); then
+ * each model turn is one `agentTurn` activity (on the LLM queue, retried and admitted as LLM calls
+ * are); every tool_use block of a turn runs as its own `runAgentTool` activity (on the tool
+ * queue), all of one turn in parallel; their results go back as tool_result blocks (a failed tool
+ * as `is_error: true` with the failure's message). The loop ends on a stop reason other than
+ * tool_use, at maxTurns, at its token budget, on cancellation (the turns so far are kept) or when
+ * a turn fails for good.
  *
- * History: a turn costs about 3 + 3 × tools events and carries the conversation so far as its
- * input, so maxTurns ≤ 50 with the built-in tools stays far below Temporal's history limits; no
- * continue-as-new yet (a longer-lived agent would need one, with the conversation carried over).
+ * History: every turn's input repeats the conversation so far, so once the history passes
+ * `historyBytesLimit` (default 4 MB, or when the server suggests it) the run continues as new,
+ * carrying the conversation, the turns so far and the tool definitions; a parent awaiting the
+ * agent (a DAG node) gets the last run's result.
  */
-import { ActivityCancellationType, isCancellation, proxyActivities } from '@temporalio/workflow';
+import { ActivityCancellationType, continueAsNew, isCancellation, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { AgentMessage, AgentTextBlock, AgentToolResultBlock, AgentToolUseBlock, AgentTurnResult, LlmActivities } from '../activities';
-import { agentToolSpecs, parseAgentInput, type AgentInput, type AgentResult, type AgentToolCallRecord, type AgentTurnRecord } from '../core/agent';
+import { AGENT_HISTORY_BYTES, parseAgentInput, type AgentCarry, type AgentInput, type AgentResult, type AgentToolCallRecord, type AgentTurnRecord } from '../core/agent';
 import { DEFAULT_THROTTLE_DEADLINE_MS } from '../core/flow';
 import { activitySummary } from '../core/names';
 import { describeFailure } from './lib/failures';
 import { LLM_ATTEMPT_TIMEOUT_MS, LLM_HEARTBEAT_TIMEOUT_MS, LLM_MAX_ATTEMPTS, LLM_RETRY, activityQueue, fairnessKey } from './lib/llm-task';
-import { TOOL_RETRY, toolActivities } from './lib/tool-task';
+import { TOOL_RETRY, describeAgentToolsOrFail, toolActivities } from './lib/tool-task';
+import { installStream } from './lib/stream';
 import { validateOrFail } from './lib/validate';
 
 /** The text blocks of a reply, joined. */
@@ -30,26 +35,50 @@ function textOf(content: AgentTurnResult['content']): string {
 /** Runs an agent: model turns with tools until the model ends its turn (see the module comment). */
 export async function agent(input: AgentInput): Promise<AgentResult> {
   const a = validateOrFail(() => parseAgentInput(input));
-  const tools = agentToolSpecs(a.tools);
+  const carried = a.carried as AgentCarry | undefined;
+  const requestTimeoutMs = a.timeoutMs ?? LLM_ATTEMPT_TIMEOUT_MS;
+  const maxAttempts = a.maxAttempts ?? LLM_MAX_ATTEMPTS;
   const llm = proxyActivities<LlmActivities>({
     taskQueue: activityQueue(undefined, a.llmTaskQueue),
     // Waiting for flow control (and out 429s) happens inside the attempt: as in runLlmTask.
-    startToCloseTimeout: LLM_ATTEMPT_TIMEOUT_MS + DEFAULT_THROTTLE_DEADLINE_MS,
+    startToCloseTimeout: requestTimeoutMs + (a.throttleDeadlineMs ?? DEFAULT_THROTTLE_DEADLINE_MS),
     heartbeatTimeout: LLM_HEARTBEAT_TIMEOUT_MS,
     // A cancelled agent waits until its in-flight request is really aborted, so it stops paying.
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-    retry: LLM_RETRY,
-    priority: { fairnessKey: fairnessKey({}) },
+    retry: { ...LLM_RETRY, maximumAttempts: maxAttempts },
+    priority: { fairnessKey: fairnessKey(a) },
   });
   const toolActs = toolActivities({}, a.toolTaskQueue);
+  // Streaming: into this agent's own channel unless a parent run's is named.
+  if (a.stream && !a.streamTo) installStream();
+  const streamTo = a.streamTo ?? workflowInfo().workflowId;
+  const tools = carried?.tools ?? (await describeAgentToolsOrFail(a.tools, a.toolTaskQueue));
 
-  const messages: AgentMessage[] = [{ role: 'user', content: a.prompt }];
-  const turns: AgentTurnRecord[] = [];
-  const total = { input: 0, output: 0 };
-  let text = '';
-  const done = (stoppedBy: AgentResult['stoppedBy'], extra: Partial<AgentResult> = {}): AgentResult => ({ text, stoppedBy, turns, tokens: total, ...extra });
+  const messages = (carried?.messages as AgentMessage[] | undefined) ?? [{ role: 'user', content: a.prompt }];
+  const turns: AgentTurnRecord[] = carried?.turns ?? [];
+  const total = carried?.tokens ?? { input: 0, output: 0 };
+  let text = carried?.text ?? '';
+  let costUsd = carried?.costUsd ?? 0;
+  const continued = carried?.continued ?? 0;
+  const done = (stoppedBy: AgentResult['stoppedBy'], extra: Partial<AgentResult> = {}): AgentResult => ({
+    text,
+    stoppedBy,
+    turns,
+    tokens: total,
+    costUsd,
+    ...(continued ? { continued } : {}),
+    ...extra,
+  });
+  const historyLimit = a.historyBytesLimit ?? AGENT_HISTORY_BYTES;
 
-  for (let turn = 1; ; turn++) {
+  // Each run makes at least one turn before it may continue as new (so a chain always progresses).
+  for (let turn = turns.length + 1, first = true; ; turn++, first = false) {
+    if (a.maxTotalTokens !== undefined && total.input + total.output >= a.maxTotalTokens) return done('budget');
+    const info = workflowInfo();
+    if (!first && (info.historySize >= historyLimit || info.continueAsNewSuggested)) {
+      const carry: AgentCarry = { messages, turns, tokens: total, costUsd, text, tools, continued: continued + 1 };
+      return continueAsNew<typeof agent>({ ...input, carried: carry });
+    }
     let r: AgentTurnResult;
     try {
       r = await llm.agentTurn.executeWithOptions({ summary: activitySummary(`agent turn ${turn}`) }, [
@@ -59,16 +88,20 @@ export async function agent(input: AgentInput): Promise<AgentResult> {
           ...(a.system ? { system: a.system } : {}),
           ...(a.model ? { model: a.model } : {}),
           ...(a.maxTokens ? { maxTokens: a.maxTokens } : {}),
-          requestTimeoutMs: LLM_ATTEMPT_TIMEOUT_MS,
+          requestTimeoutMs,
+          ...(a.throttleDeadlineMs ? { throttleDeadlineMs: a.throttleDeadlineMs } : {}),
+          // Absent unless the agent streams, so the activity input stays as it was.
+          ...(a.stream ? { stream: { workflowId: streamTo, callId: `${a.streamId ?? 'agent'}#${turn}` } } : {}),
         },
       ]);
     } catch (err) {
       if (isCancellation(err)) return done('cancelled');
-      const f = describeFailure(err, LLM_MAX_ATTEMPTS);
+      const f = describeFailure(err, maxAttempts);
       return done('failed', { error: f.message, errorType: f.type });
     }
     total.input += r.tokens.input;
     total.output += r.tokens.output;
+    costUsd += r.costUsd ?? 0;
     const said = textOf(r.content);
     if (said) text = said;
     const record: AgentTurnRecord = { turn, tokens: r.tokens, toolCalls: [], durationMs: r.durationMs, stopReason: r.stopReason };

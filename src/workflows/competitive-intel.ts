@@ -2,16 +2,19 @@
  * The `competitiveIntel` workflow, the seed's scenario made durable: research every company in
  * parallel, analyse each company as soon as its own research is done (a DAG per company, no
  * barrier between stages), then one comparative summary over every analysis that succeeded,
- * naming the companies that are missing. Writes runs/<workflowId>/report.md.
+ * naming the companies that are missing. Writes runs/<workflowId>/report.md. With `agents`, each
+ * company's research is an agent (a child workflow) using the document tools.
  */
 import { CancellationScope, setHandler, upsertMemo, workflowInfo } from '@temporalio/workflow';
 import {
   ANALYSIS_SYSTEM,
   RESEARCH_SYSTEM,
   SUMMARY_SYSTEM,
+  agentResearchPrompt,
   analysisPrompt,
   companySlug,
   renderIntelReport,
+  researchAgent,
   researchPrompt,
   summaryPrompt,
   validateIntelInput,
@@ -20,8 +23,10 @@ import {
 import { ProgressTracker } from '../core/progress';
 import { computeStats, type DagStats } from '../core/tasks';
 import { progressQuery } from '../protocol';
+import { checkAgentTools } from './lib/agent-task';
 import { executeGraph, type ExecNode, type NodeResult } from './lib/graph';
 import { toolActivities } from './lib/tool-task';
+import { installStream } from './lib/stream';
 import { validateOrFail } from './lib/validate';
 
 /** Result of an intel run. */
@@ -45,7 +50,9 @@ export async function competitiveIntel(rawInput: IntelParams): Promise<IntelResu
   upsertMemo({ scenario: 'competitive-intel', companies: companies.length });
   const progress = new ProgressTracker();
   setHandler(progressQuery, () => progress.snapshot());
+  if (input.stream) installStream();
 
+  const agent = researchAgent(input);
   const companyOf = new Map<string, string>();
   const nodes: ExecNode[] = [];
   for (const c of companies) {
@@ -56,7 +63,10 @@ export async function competitiveIntel(rawInput: IntelParams): Promise<IntelResu
       name: c,
       group: 'research',
       dependsOn: [],
-      build: () => ({ kind: 'llm', prompt: researchPrompt(c), system: RESEARCH_SYSTEM, summary: `research: ${c}` }),
+      build: () =>
+        agent
+          ? { kind: 'agent', prompt: agentResearchPrompt(c), system: RESEARCH_SYSTEM, agent }
+          : { kind: 'llm', prompt: researchPrompt(c), system: RESEARCH_SYSTEM, summary: `research: ${c}` },
     });
     nodes.push({
       id: `analyze-${slug}`,
@@ -85,6 +95,7 @@ export async function competitiveIntel(rawInput: IntelParams): Promise<IntelResu
     },
   });
   for (const n of nodes) progress.add(n.id, n.name, n.group);
+  if (agent) await checkAgentTools([{ agent }], input);
 
   const outcome = await executeGraph(nodes, { ...input, maxConcurrent: input.maxConcurrent ?? Math.min(1000, 2 * companies.length + 1), progress });
   const results = outcome.results.map((r) => ({ ...r, company: companyOf.get(r.taskId) }));

@@ -19,6 +19,7 @@ import { runBounded } from './lib/bounded';
 import { notRunForBudget } from '../core/results';
 import { BudgetGate } from './lib/budget-gate';
 import { runLlmTask } from './lib/llm-task';
+import { installStream } from './lib/stream';
 import { validateOrFail } from './lib/validate';
 
 /** How the task was split. */
@@ -49,6 +50,7 @@ export async function decomposeAndSynthesize(rawInput: DecomposeParams): Promise
   const n = input.subtasks ?? 4;
   const progress = new ProgressTracker();
   setHandler(progressQuery, () => progress.snapshot());
+  if (input.stream) installStream();
   const calls: TaskResult[] = [];
   // One budget for the whole run: decomposition, subtasks and synthesis spend from it.
   const budgetGate = new BudgetGate(input.budget);

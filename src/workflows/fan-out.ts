@@ -12,8 +12,10 @@ import { progressQuery } from '../protocol';
 import { DEFAULT_MAX_CONCURRENT, runBounded } from './lib/bounded';
 import { BudgetShares } from '../core/budget';
 import { cancelledBeforeStart, failed, notRunForBudget } from '../core/results';
+import { checkAgentTools } from './lib/agent-task';
 import { validateOrFail } from './lib/validate';
 import { RankedSlots } from './lib/ranked-slots';
+import { installStream } from './lib/stream';
 
 /** Result of a fan-out run. */
 export interface FanOutResult {
@@ -31,8 +33,10 @@ export async function fanOut(rawInput: FanOutParams): Promise<FanOutResult> {
   const { input, tasks } = validateOrFail(() => validateFanOutInput(rawInput));
   const progress = new ProgressTracker();
   setHandler(progressQuery, () => progress.snapshot());
+  if (input.stream) installStream();
   for (const t of tasks) progress.add(t.taskId, t.name);
 
+  await checkAgentTools(tasks, input);
   const chunks = shardTasks(tasks, { shardSize: input.shardSize, defaultMaxTokens: input.maxTokens });
   if (chunks.length > 1) return runSharded(input, chunks, progress, started);
 
@@ -93,7 +97,16 @@ async function runSharded(input: FanOutInput, chunks: ResolvedTask[][], progress
       chunk.forEach((t) => progress.running(t.taskId));
       const r = await executeChild(fanOut, {
         workflowId: shards[i],
-        args: [{ ...options, ...(share.budget ? { budget: share.budget } : {}), maxConcurrent: perShard(i), tasks: chunk.map(({ taskId, ...t }) => ({ ...t, id: taskId })) }],
+        args: [
+          {
+            ...options,
+            // A streaming run's shards publish to the run's own channel (where its subscribers read).
+            ...(options.stream ? { streamTo: options.streamTo ?? workflowInfo().workflowId } : {}),
+            ...(share.budget ? { budget: share.budget } : {}),
+            maxConcurrent: perShard(i),
+            tasks: chunk.map(({ taskId, ...t }) => ({ ...t, id: taskId })),
+          },
+        ],
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
       });
       outcomes[i] = r.results;

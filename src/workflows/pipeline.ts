@@ -6,9 +6,10 @@ import { ProgressTracker } from '../core/progress';
 import { skipped } from '../core/results';
 import { computeStats, type RunStats, type TaskResult } from '../core/tasks';
 import { progressQuery } from '../protocol';
-import { runBounded } from './lib/bounded';
+import { runBounded, type BoundedTask } from './lib/bounded';
 import { BudgetGate } from './lib/budget-gate';
-import type { LlmTask } from './lib/llm-task';
+import { checkAgentTools } from './lib/agent-task';
+import { installStream } from './lib/stream';
 import { validateOrFail } from './lib/validate';
 
 /** One stage's outcome. */
@@ -41,8 +42,13 @@ export async function pipeline(rawSpec: PipelineParams): Promise<PipelineResult>
   const spec = validateOrFail(() => validatePipeline(rawSpec));
   const progress = new ProgressTracker();
   setHandler(progressQuery, () => progress.snapshot());
+  if (spec.stream) installStream();
   for (const s of spec.stages) for (const t of s.tasks) progress.add(t.id, t.name ?? t.id, s.name);
 
+  await checkAgentTools(
+    spec.stages.flatMap((s) => s.tasks),
+    spec,
+  );
   const stages: StageResult[] = [];
   let previous: TaskResult[] = [];
   let stoppedAfter: string | null = null;
@@ -62,7 +68,7 @@ export async function pipeline(rawSpec: PipelineParams): Promise<PipelineResult>
       .filter((r) => r.success)
       .map((r) => `### ${r.name}\n${r.output}`)
       .join('\n\n');
-    const runnable: (LlmTask & { index: number })[] = [];
+    const runnable: (BoundedTask & { index: number })[] = [];
     const results: (TaskResult | undefined)[] = new Array(stage.tasks.length);
     stage.tasks.forEach((t, index) => {
       const used = [...placeholdersIn(t.prompt), ...placeholdersIn(t.system ?? '')].filter((p) => p !== PREVIOUS);
@@ -81,6 +87,7 @@ export async function pipeline(rawSpec: PipelineParams): Promise<PipelineResult>
         model: t.model,
         maxTokens: t.maxTokens,
         summary: `${stage.name}: ${t.name ?? t.id}`,
+        ...(t.agent ? { agent: t.agent } : {}),
       });
     });
     const ran = await runBounded(runnable, { ...spec, progress, budgetGate });

@@ -5,6 +5,8 @@ import { ProgressTracker } from '../core/progress';
 import { computeStats, type DagStats } from '../core/tasks';
 import { progressQuery } from '../protocol';
 import { executeGraph, type ExecNode, type NodeResult } from './lib/graph';
+import { installStream } from './lib/stream';
+import { checkAgentTools } from './lib/agent-task';
 import { validateOrFail } from './lib/validate';
 
 /** Result of a DAG run: every node, in spec order. */
@@ -25,10 +27,13 @@ export function specToExecNodes(spec: DagSpec): ExecNode[] {
     build: (deps) => {
       const outputs = Object.fromEntries(Object.entries(deps).map(([id, r]) => [id, r.output ?? '']));
       if (n.tool) return { kind: 'tool', tool: n.tool, summary: `${n.tool.name}: ${n.name ?? n.id}` };
+      const prompt = fillPlaceholders(n.prompt!, outputs);
+      const system = n.system === undefined ? undefined : fillPlaceholders(n.system, outputs);
+      if (n.agent) return { kind: 'agent', prompt, system, model: n.model, maxTokens: n.maxTokens, agent: n.agent };
       return {
         kind: 'llm',
-        prompt: fillPlaceholders(n.prompt!, outputs),
-        system: n.system === undefined ? undefined : fillPlaceholders(n.system, outputs),
+        prompt,
+        system,
         model: n.model,
         maxTokens: n.maxTokens,
         summary: n.name ?? n.id,
@@ -43,8 +48,10 @@ export async function runDag(rawSpec: DagParams): Promise<DagResult> {
   const spec = validateOrFail(() => validateDag(rawSpec));
   const progress = new ProgressTracker();
   setHandler(progressQuery, () => progress.snapshot());
+  if (spec.stream) installStream();
   const nodes = specToExecNodes(spec);
   for (const n of nodes) progress.add(n.id, n.name);
+  await checkAgentTools(spec.nodes, spec);
   const outcome = await executeGraph(nodes, { ...spec, progress });
   progress.done = true;
   return {

@@ -15,6 +15,7 @@ import { startLocalLlmServer, type LocalLlmServer, type LocalLlmServerOptions } 
 import { createWorkers } from '../../src/worker/create-workers';
 import { splitQueues } from '../../src/client';
 import type { Config } from '../../src/config';
+import type { ToolSource } from '../../src/activities';
 import { buildDataConverter } from '../../src/data/data-converter';
 import { DEFAULT_PRICES } from '../../src/core/pricing';
 import { TemporalAdmission, type LimitsTable } from '../../src/llm/admission';
@@ -58,6 +59,8 @@ export interface HarnessOptions {
   flow?: false | FlowOptions;
   /** Default throttle deadline of a call. */
   throttleDeadlineMs?: number;
+  /** Tool sources of the workers besides the built-in tools (user tools, MCP servers). */
+  toolSources?: ToolSource[];
   /** Payload encryption / offload for workers and client (default: offload above 256 KiB to a temp dir). */
   payloads?: Partial<Config['payloads']>;
 }
@@ -155,6 +158,8 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
           heartbeatIntervalMs: o.heartbeatIntervalMs ?? 500,
           runsDir: runsDir,
           documentRoots: [documentsDir],
+          documentsDir,
+          toolSources: o.toolSources,
           prices: DEFAULT_PRICES,
           cache: new ResponseCache(new FileCacheStore(cacheDir)),
           journal: new FileAnswerJournal(journalDir),

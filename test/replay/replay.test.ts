@@ -39,7 +39,7 @@ describe('replay of recorded histories', () => {
     expect(files.sort()).toEqual(
       [...HISTORY_SCENARIOS.map((s) => `${s.name}.json`), `${LIMITER_HISTORY.name}.json`, `${LIMITER_V1}.json`, `${LIMITER_V2}.json`, `${LIMITER_V3}.json`].sort(),
     );
-    expect(new Set(HISTORY_SCENARIOS.map((s) => s.workflowType))).toEqual(new Set(['fanOut', 'runDag', 'decomposeAndSynthesize', 'pipeline', 'competitiveIntel']));
+    expect(new Set(HISTORY_SCENARIOS.map((s) => s.workflowType))).toEqual(new Set(['fanOut', 'runDag', 'decomposeAndSynthesize', 'pipeline', 'competitiveIntel', 'agent']));
   });
 
   test.each(HISTORY_SCENARIOS.map((s) => [s.name]))('%s replays deterministically with the current code', async (name) => {

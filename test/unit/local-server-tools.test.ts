@@ -15,8 +15,8 @@ useLocalLlmThroughSdk({ ttftMs: 10, perTokenMs: 1, outputTokens: 30 }, (s, c) =>
 });
 
 const searchDocs: Anthropic.Tool = {
-  name: 'search_docs',
-  description: 'Search the documentation for a query.',
+  name: 'lookup_docs',
+  description: 'Look up the documentation for a query.',
   input_schema: {
     type: 'object',
     properties: { query: { type: 'string' }, limit: { type: 'integer', minimum: 1, maximum: 10 } },
@@ -70,9 +70,9 @@ describe('tool turns', () => {
   it('calls the offered tools related to the prompt, with schema-valid inputs and stop_reason tool_use', async () => {
     const msg = await client.messages.create(params([{ role: 'user', content: PROMPT }]));
     expect(msg.stop_reason).toBe('tool_use');
-    expect(msg.content[0]).toMatchObject({ type: 'text', text: "I'll use search_docs and read_document." });
+    expect(msg.content[0]).toMatchObject({ type: 'text', text: "I'll use lookup_docs and read_document." });
     const calls = toolUses(msg);
-    expect(calls.map((c) => c.name)).toEqual(['search_docs', 'read_document']);
+    expect(calls.map((c) => c.name)).toEqual(['lookup_docs', 'read_document']);
     for (const c of calls) expect(c.id).toMatch(/^toolu_[A-Za-z0-9]+$/);
     expect(new Set(calls.map((c) => c.id)).size).toBe(2);
 
@@ -85,12 +85,12 @@ describe('tool turns', () => {
     // Tool definitions count as input tokens; the call is recorded.
     const plain = await client.messages.create({ model: MODEL, max_tokens: 200, messages: [{ role: 'user', content: PROMPT }] });
     expect(msg.usage.input_tokens).toBeGreaterThan(plain.usage.input_tokens + JSON.stringify(TOOLS).length / 4 - 1);
-    expect(server.stats().requests[0]).toMatchObject({ outcome: 'ok', toolCalls: ['search_docs', 'read_document'] });
+    expect(server.stats().requests[0]).toMatchObject({ outcome: 'ok', toolCalls: ['lookup_docs', 'read_document'] });
   });
 
   it('falls back to the first tool when none relates to the prompt, and at most 3 calls', async () => {
     const one = await client.messages.create(params([{ role: 'user', content: 'Hello there' }]));
-    expect(toolUses(one).map((c) => c.name)).toEqual(['search_docs']);
+    expect(toolUses(one).map((c) => c.name)).toEqual(['lookup_docs']);
     const many = Array.from({ length: 5 }, (_, i): Anthropic.Tool => ({
       name: `search_${i}`,
       input_schema: { type: 'object', properties: { q: { type: 'string' } }, required: ['q'] },
@@ -118,14 +118,14 @@ describe('tool turns', () => {
     const first = await client.messages.create(params([{ role: 'user', content: PROMPT }]));
     const long = `Retries back off exponentially. ${'x'.repeat(300)}`;
     const messages = followUp(first, (call) =>
-      call.name === 'search_docs' ? { content: long } : { content: [{ type: 'text', text: 'ENOENT: retries.md not found' }], is_error: true },
+      call.name === 'lookup_docs' ? { content: long } : { content: [{ type: 'text', text: 'ENOENT: retries.md not found' }], is_error: true },
     );
     const msg = await client.messages.create(params(messages));
     expect(msg.stop_reason).toBe('end_turn');
     expect(msg.content).toHaveLength(1);
     const text = textOf(msg);
     const [search, read] = toolUses(first);
-    expect(text).toContain(`search_docs (${search.id}) returned "${long.slice(0, 200)}"`);
+    expect(text).toContain(`lookup_docs (${search.id}) returned "${long.slice(0, 200)}"`);
     expect(text).not.toContain(long.slice(0, 201));
     expect(text).toContain(`read_document (${read.id}) returned an error: "ENOENT: retries.md not found"`);
     // Deterministic too.

@@ -1,7 +1,7 @@
 /** The agent loop on the real dev server: parallel tool calls, tool errors as is_error, maxTurns, input validation. */
 import fs from 'node:fs';
 import path from 'node:path';
-import { WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { AgentResult } from '../../src/core/agent';
 import { sharedHarness } from '../helpers/harness';
 
@@ -63,5 +63,42 @@ describe('agent', () => {
     expect(err).toBeInstanceOf(WorkflowFailedError);
     expect(err.cause).toMatchObject({ type: 'InvalidInput', message: expect.stringContaining('unknown tool web_search') });
     expect(h.llm.stats().calls).toBe(0);
+  });
+
+  test('a long conversation continues as new, carrying the conversation: the result covers every turn', async () => {
+    fs.writeFileSync(path.join(h.documentsDir, 'long.md'), 'Durable agents keep their history small. '.repeat(600));
+    const handle = await h.start('agent', { prompt: 'Read the document long.md', tools: ['read_document'], historyBytesLimit: 10_000 });
+    const r = (await handle.result()) as AgentResult;
+    expect(r).toMatchObject({ stoppedBy: 'end-turn', continued: 1 });
+    expect(r.turns.map((t) => t.turn)).toEqual([1, 2]);
+    expect(r.turns[0].toolCalls).toMatchObject([{ name: 'read_document', isError: false }]);
+    expect(r.text).toContain('returned "Durable agents keep their history small.');
+    expect(r.tokens.input).toBe(r.turns[0].tokens.input + r.turns[1].tokens.input);
+    // Two runs of one workflow id: the first continued as new after turn 1 and its tool call.
+    const first = await h.client.workflow.getHandle(handle.workflowId, (handle as WorkflowHandleWithFirstExecutionRunId).firstExecutionRunId).fetchHistory();
+    expect(first.events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes).toBeTruthy();
+    expect(first.events?.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'agentTurn')).toHaveLength(1);
+    expect(h.llm.stats().calls).toBe(2);
+  });
+
+  test('cancelled mid-turn: the request is aborted and the turns so far are returned', async () => {
+    h.llm.setFaults([{ match: 'slow-agent', fault: { kind: 'latency', ttftMs: 30_000 } }]);
+    const handle = await h.start('agent', { prompt: 'slow-agent: read the document notes.md', tools: ['read_document'] });
+    const deadline = Date.now() + 20_000;
+    while (h.llm.stats().inFlight === 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+    await handle.cancel();
+    const r = (await handle.result()) as AgentResult;
+    expect(r.stoppedBy).toBe('cancelled');
+    expect(r.turns).toHaveLength(0);
+    const deadline2 = Date.now() + 10_000;
+    while (!h.llm.stats().requests[0]?.aborted && Date.now() < deadline2) await new Promise((res) => setTimeout(res, 50));
+    expect(h.llm.stats().requests[0].aborted).toBe(true);
+  });
+
+  test('a turn that fails for good (400) stops the agent with its reason, not retried', async () => {
+    h.llm.setFaults([{ match: 'bad-agent', fault: { kind: 'status', status: 400, message: 'messages: bad block' } }]);
+    const r = await h.run<AgentResult>('agent', { prompt: 'bad-agent: read notes.md', tools: ['read_document'] });
+    expect(r).toMatchObject({ stoppedBy: 'failed', errorType: 'BadRequest', error: expect.stringContaining('bad block') });
+    expect(h.llm.stats().calls).toBe(1);
   });
 });

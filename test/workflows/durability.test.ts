@@ -485,3 +485,105 @@ describe('durability with real worker processes', () => {
     });
   });
 });
+
+describe('durability of agents', () => {
+  test('a worker SIGKILLed mid-agent: the new worker repeats no finished turn and no tool call, only the interrupted turn', async () => {
+    const logs = new Logs();
+    await withLogs(logs, async () => {
+      const address = process.env.TEST_TEMPORAL_ADDRESS!;
+      const run = randomUUID().slice(0, 8);
+      const marker = (id: string) => `[agent-kill ${run} ${id}]`;
+      const corpus = fs.mkdtempSync(path.join(os.tmpdir(), 'agent-kill-corpus-'));
+      cleanups.push(() => fs.rmSync(corpus, { recursive: true, force: true }));
+      fs.writeFileSync(path.join(corpus, 'acme.md'), '# Acme\n\nAcme sells RocketSkates at $499 a pair.');
+      fs.writeFileSync(path.join(corpus, 'globex.md'), '# Globex\n\nGlobex was founded in 1989 by Hank Scorpio.');
+      const agents = ['acme', 'globex'];
+      // Per agent: turn 1 (the tool turn) is fast; turn 2's first attempt would take 30 s, so it is
+      // in flight when the worker dies; its retry is fast.
+      const llm = await startLocalLlmServer({
+        ttftMs: 200,
+        perTokenMs: 0,
+        outputTokens: 20,
+        faults: agents.flatMap((a) => [
+          { match: marker(a), times: 1, fault: { kind: 'latency' as const, ttftMs: 200 } },
+          { match: marker(a), times: 1, fault: { kind: 'latency' as const, ttftMs: 30_000 } },
+        ]),
+      });
+      cleanups.push(() => llm.close());
+      const { client, connection } = await connectClient(address);
+      cleanups.push(() => connection.close());
+      const taskQueue = `durability-agent-${run}`;
+      const env = { address, taskQueue, llmUrl: llm.url, extra: { DOCUMENTS_DIR: corpus } };
+
+      const w1 = startWorkerProcess('worker-1', env, logs);
+      await waitForWorkerReady(w1);
+      const workflowId = `durability-agents-${run}`;
+      const handle = await client.workflow.start('runDag', {
+        taskQueue,
+        workflowId,
+        args: [
+          {
+            ...splitQueues(taskQueue),
+            nodes: [
+              ...agents.map((a) => ({ id: a, prompt: `${marker(a)} Research ${a} documents`, agent: { tools: ['search_documents'] } })),
+              { id: 'summary', prompt: 'Compare {{acme}} with {{globex}}', dependsOn: agents },
+            ],
+          },
+        ],
+      });
+      const requestsOf = (a: string) => llm.stats().requests.filter((r) => r.prompt.includes(marker(a)));
+      const eventsOf = async (id: string) => (await client.workflow.getHandle(id).fetchHistory()).events ?? [];
+      const toolDone = async (a: string) =>
+        (await eventsOf(`${workflowId}/${a}`).catch(() => [])).some((e) => e.activityTaskCompletedEventAttributes) &&
+        requestsOf(a).length === 2 &&
+        requestsOf(a)[1].finishedAt === undefined;
+      // Kill once each agent's turn 1 and its search are in its history and its turn 2 is in flight.
+      await waitFor('turn 1 and its tool call recorded, turn 2 in flight', async () => (await Promise.all(agents.map(toolDone))).every(Boolean), 60_000);
+      const killAt = Date.now();
+      await killWorker(w1);
+      const w2 = startWorkerProcess('worker-2', env, logs);
+      await waitForWorkerReady(w2);
+
+      const r = (await handle.result()) as DagResult;
+      expect(r.results.map((x) => [x.taskId, x.state])).toEqual([
+        ['acme', 'succeeded'],
+        ['globex', 'succeeded'],
+        ['summary', 'succeeded'],
+      ]);
+      expect(r.results[0].output).toContain('RocketSkates at $499');
+      expect(r.results[1].output).toContain('Hank Scorpio');
+      for (const a of agents) {
+        const reqs = requestsOf(a);
+        // Turn 1 once (the only tool turn), turn 2 twice: the abandoned attempt and its retry.
+        expect([a, reqs.length]).toEqual([a, 3]);
+        expect(reqs.filter((q) => q.toolCalls?.length).length).toBe(1);
+        expect(reqs[1].aborted).toBe(true);
+        expect(reqs[2].receivedAt).toBeGreaterThan(killAt);
+        // The search ran once, on the first worker, in its first attempt; turn 2 took two attempts.
+        const events = await eventsOf(`${workflowId}/${a}`);
+        const scheduled = new Map(
+          events.filter((e) => e.activityTaskScheduledEventAttributes).map((e) => [String(e.eventId), e.activityTaskScheduledEventAttributes!.activityType?.name]),
+        );
+        const started = events
+          .filter((e) => e.activityTaskStartedEventAttributes)
+          .map((e) => ({
+            type: scheduled.get(String(e.activityTaskStartedEventAttributes!.scheduledEventId)),
+            attempt: e.activityTaskStartedEventAttributes!.attempt,
+          }));
+        expect([a, started]).toEqual([
+          a,
+          [
+            { type: 'describeAgentTools', attempt: 1 },
+            { type: 'agentTurn', attempt: 1 },
+            { type: 'runAgentTool', attempt: 1 },
+            { type: 'agentTurn', attempt: 2 },
+          ],
+        ]);
+      }
+      console.log(
+        `durability/agents: the interrupted turns were retried ${((Math.min(...agents.map((a) => requestsOf(a)[2].receivedAt)) - killAt) / 1000).toFixed(2)} s after the kill; ${llm.stats().requests.length} LLM requests in all`,
+      );
+      await killWorker(w2);
+    });
+  });
+});

@@ -12,7 +12,7 @@ import { renderIntel, resultsTable, statsLines } from '../render';
 import { startAndReport, type StartOptions } from '../run';
 
 /** Reads the tasks file of `fanout`: a list of tasks, or an object with `tasks` and options. */
-function fanOutInputFromFile(file: string, o: { maxConcurrent?: number; failFast?: boolean; model?: string }): FanOutInput {
+function fanOutInputFromFile(file: string, o: { maxConcurrent?: number; failFast?: boolean; model?: string; stream?: boolean }): FanOutInput {
   const raw = readJsonFile(file);
   const base = Array.isArray(raw) ? { tasks: raw } : raw;
   if (typeof base !== 'object' || base === null) throw new UserError(`${file} must hold a list of tasks or an object with "tasks"`);
@@ -21,6 +21,7 @@ function fanOutInputFromFile(file: string, o: { maxConcurrent?: number; failFast
     ...(o.maxConcurrent !== undefined ? { maxConcurrent: o.maxConcurrent } : {}),
     ...(o.failFast ? { failFast: true } : {}),
     ...(o.model ? { model: o.model } : {}),
+    ...(o.stream ? { stream: true } : {}),
   };
   try {
     return validateFanOutInput(input).input;
@@ -31,14 +32,27 @@ function fanOutInputFromFile(file: string, o: { maxConcurrent?: number; failFast
 }
 
 /** Applies CLI overrides (flags win over the file). */
-function withOverrides(raw: unknown, o: { maxConcurrent?: number; model?: string; onFailure?: string; stopOnStageFailure?: boolean }): Record<string, unknown> {
+function withOverrides(raw: unknown, o: { maxConcurrent?: number; model?: string; onFailure?: string; stopOnStageFailure?: boolean; stream?: boolean }): Record<string, unknown> {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new UserError('the spec must be a JSON object');
   const out: Record<string, unknown> = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined));
   if (o.maxConcurrent !== undefined) out.maxConcurrent = o.maxConcurrent;
   if (o.model) out.model = o.model;
   if (o.onFailure) out.onFailure = o.onFailure;
   if (o.stopOnStageFailure) out.stopOnStageFailure = true;
+  if (o.stream) out.stream = true;
   return out;
+}
+
+/** `--stream` prints text as it arrives: it needs a run to wait for and stdout to itself. */
+function checkStream(o: StartOptions): void {
+  if (!o.stream) return;
+  if (o.json) throw new UserError('--stream prints the text as it arrives; it cannot be combined with --json');
+  if (o.wait === false) throw new UserError('--stream follows the run while it goes; it cannot be combined with --no-wait');
+}
+
+/** The `--stream` option of the commands whose runs can stream. */
+function streamOption(): Option {
+  return new Option('--stream', "print each call's text as it arrives (the run streams: stream: true)");
 }
 
 /** The `--max-concurrent` option every start command takes. */
@@ -78,8 +92,10 @@ export function addStartCommands(p: Command, run: Runner): void {
       .description('run independent LLM tasks in parallel (file: a list of {name, prompt, system?} or {tasks, maxConcurrent, ...})')
       .addOption(maxConcurrentOption())
       .option('--fail-fast', 'on the first permanent failure cancel the rest and fail the run')
-      .option('--model <model>', 'model for every task without its own'),
+      .option('--model <model>', 'model for every task without its own')
+      .addOption(streamOption()),
   ).action(async (file: string, o: StartOptions & { maxConcurrent?: number; failFast?: boolean; model?: string }) => {
+    checkStream(o);
     const input = fanOutInputFromFile(file, o);
     await run((ctx) => startAndReport(ctx, fanOut, input, 'fanout', o));
   });
@@ -90,8 +106,10 @@ export function addStartCommands(p: Command, run: Runner): void {
       .description('run LLM nodes with dependencies; each starts when its dependencies succeed ({nodes:[{id, prompt, dependsOn}]})')
       .addOption(maxConcurrentOption())
       .addOption(new Option('--on-failure <mode>', 'what a failed node does to the rest').choices(['skip-dependents', 'fail-fast']))
-      .option('--model <model>', 'model for every node without its own'),
+      .option('--model <model>', 'model for every node without its own')
+      .addOption(streamOption()),
   ).action(async (file: string, o: StartOptions & { maxConcurrent?: number; onFailure?: string; model?: string }) => {
+    checkStream(o);
     const spec = checked(file, () => validateDag(withOverrides(readJsonFile(file), o)));
     await run((ctx) => startAndReport(ctx, runDag, spec, idPrefix('dag', spec.name), o));
   });
@@ -131,13 +149,17 @@ export function addStartCommands(p: Command, run: Runner): void {
       .command('intel')
       .description('competitive intelligence: research each company, analyse it, then compare (writes runs/<id>/report.md)')
       .option('--companies <list>', 'comma-separated company names (default: 12 AI companies)')
+      .option('--agents', 'research each company with an agent using search_documents and read_document over DOCUMENTS_DIR')
+      .addOption(streamOption())
       .addOption(maxConcurrentOption())
       .option('--model <model>', 'model for every call'),
-  ).action(async (o: StartOptions & { companies?: string; maxConcurrent?: number; model?: string }) => {
+  ).action(async (o: StartOptions & { companies?: string; maxConcurrent?: number; model?: string; agents?: boolean }) => {
+    checkStream(o);
     const companies = o.companies?.split(',').map((c) => c.trim());
     const input = checked('intel', () => {
-      validateIntelInput(withOverrides({ companies }, o));
-      return withOverrides({ companies }, o);
+      const i = withOverrides({ companies, ...(o.agents ? { agents: true } : {}), ...(o.stream ? { stream: true } : {}) }, o);
+      validateIntelInput(i);
+      return i;
     });
     await run((ctx) => startAndReport(ctx, competitiveIntel, input, 'intel', o, renderIntel, undefined, { scenario: 'competitive-intel' }));
   });

@@ -1,11 +1,12 @@
 /**
- * Shape and validation of DAG specs: nodes are LLM calls (or tool calls) whose prompts may quote
+ * Shape and validation of DAG specs: nodes are LLM calls (or agents, or tool calls) whose prompts may quote
  * the outputs of the nodes they depend on (`{{id}}`).
  * Pure and deterministic: bundled into workflow code (validation before any call) and used by the
  * client (the same validation before starting a run).
  */
 import { z } from 'zod';
 import { formatIssues, listOf, maxConcurrentSchema, nodeIdSchema, nonEmptyList, nonEmptyString, oneOf, plainString, positiveNumber, wholeNumber } from '../schema';
+import { agentOptionsSchema } from '../agent-options';
 import { InvalidInputError, callOptionsSchema, duplicates } from '../tasks';
 import { findCycles, indexGraph } from './graph';
 import { placeholdersIn } from './template';
@@ -38,11 +39,14 @@ export const dagNodeSchema = z
     dependsOn: listOf(nodeIdSchema, 'node ids').optional(),
     model: nonEmptyString().optional(),
     maxTokens: callOptionsSchema.shape.maxTokens,
+    /** Run the node's prompt as an agent with these tools; `{{id}}` quotes its final text. */
+    agent: agentOptionsSchema.optional(),
     name: nonEmptyString().optional(),
     /** Expected duration, only used as a weight for the critical path (default 1). */
     estimatedMs: positiveNumber().optional(),
   })
-  .refine((n) => (n.prompt === undefined) !== (n.tool === undefined), 'needs exactly one of "prompt" (an LLM call) or "tool" (a tool call)');
+  .refine((n) => (n.prompt === undefined) !== (n.tool === undefined), 'needs exactly one of "prompt" (an LLM call) or "tool" (a tool call)')
+  .refine((n) => n.agent === undefined || n.prompt !== undefined, '"agent" needs a "prompt" (the agent\'s task)');
 /** One node of a DAG spec. */
 export type DagNode = z.infer<typeof dagNodeSchema>;
 

@@ -73,6 +73,8 @@ export interface ParsedRequest {
   conversationHash: string;
   /** Characters of tool definitions and tool_use / tool_result blocks, counted as input tokens (chars / 4). */
   toolChars: number;
+  /** Names of every tool_use block of the conversation, in order. */
+  toolsUsed: string[];
 }
 
 /** A `tool_result` block of the last user message, with the name of the tool_use it answers. */
@@ -159,13 +161,15 @@ function toolResultText(content: unknown, where: string): string {
 interface ToolBlocks {
   /** tool_result blocks of the last message, if it is a user message. */
   lastResults: ToolResult[];
+  /** Names of every tool_use block, in order. */
+  used: string[];
   /** Some message has a tool_use or tool_result block. */
   any: boolean;
   chars: number;
 }
 
 function parseToolBlocks(messages: Record<string, unknown>[]): ToolBlocks {
-  const out: ToolBlocks = { lastResults: [], any: false, chars: 0 };
+  const out: ToolBlocks = { lastResults: [], used: [], any: false, chars: 0 };
   /** tool_use ids (→ name) of the previous assistant message, while the next message must answer them. */
   let pending = new Map<string, string>();
   let pendingAt = -1;
@@ -186,6 +190,7 @@ function parseToolBlocks(messages: Record<string, unknown>[]): ToolBlocks {
         if (!b.input || typeof b.input !== 'object' || Array.isArray(b.input)) throw new HttpError(400, `${where}.input: Input should be a valid dictionary`);
         if (uses.has(b.id)) throw new HttpError(400, `${where}: tool_use ids must be unique (${b.id})`);
         uses.set(b.id, b.name);
+        out.used.push(b.name);
         out.any = true;
         out.chars += b.name.length + JSON.stringify(b.input).length;
       } else if (b.type === 'tool_result') {
@@ -293,6 +298,7 @@ export function parseMessagesBody(body: unknown): ParsedRequest {
     topic,
     conversationHash: conversationHash(b),
     toolChars: toolBlocks.chars + (tools.length > 0 ? JSON.stringify(tools).length : 0),
+    toolsUsed: toolBlocks.used,
   };
 }
 
@@ -464,17 +470,64 @@ function related(a: string, b: string): boolean {
  */
 export function selectTools(p: ParsedRequest): RequestTool[] {
   const topic = keywordsOf(p.topic).map((w) => w.toLowerCase());
-  const picked = p.tools.filter((t) => toolWords(t).some((tw) => topic.some((w) => related(w, tw)))).slice(0, MAX_TOOL_CALLS);
+  let picked = p.tools.filter((t) => toolWords(t).some((tw) => topic.some((w) => related(w, tw)))).slice(0, MAX_TOOL_CALLS);
+  // A model searches before it reads: with a search tool picked, reading waits for its results.
+  if (picked.some((t) => SEARCH_TOOL.test(t.name))) picked = picked.filter((t) => !READ_TOOL.test(t.name));
   return picked.length > 0 ? picked : p.tools.slice(0, 1);
+}
+
+const SEARCH_TOOL = /search/i;
+const READ_TOOL = /(^|_)(read|open|fetch|get)(_|$)/i;
+
+/**
+ * After a search answered with a ranked list (`1. <name> (score …)`), the read tool the
+ * conversation offers and has not called yet, with the best hit's name: the model reads it next.
+ */
+export function followUpRead(p: ParsedRequest): { tool: RequestTool; name: string } | undefined {
+  const tool = p.tools.find((t) => READ_TOOL.test(t.name));
+  if (!tool || p.toolsUsed.some((n) => READ_TOOL.test(n))) return undefined;
+  for (const r of p.toolResults) {
+    if (r.isError || !SEARCH_TOOL.test(r.toolName)) continue;
+    const hit = /^\s*1\. (\S+) \(score/m.exec(r.content);
+    if (hit) return { tool, name: hit[1] };
+  }
+  return undefined;
 }
 
 const QUERY_KEYS = /^(q|query|queries|search|search_?query|search_?terms|keywords|terms)$/i;
 const NAME_KEYS = /^(name|document|doc|document_?name|file|file_?name|filename|path|page)$/i;
+const ENTITY_KEYS = /^(company|company_?name|organi[sz]ation|org|entity|person|brand|vendor)$/i;
+
+/** The proper names of a text: its capitalised words that do not start a sentence, joined. */
+function properNamesOf(text: string): string | undefined {
+  const names = [...text.matchAll(/(?<![.!?:]\s|^)\b[A-Z][A-Za-z0-9&-]+(?:\s+[A-Z][A-Za-z0-9&-]+)*/g)].map((m) => m[0]);
+  return names[0];
+}
+
+/** Most key words of a generated search query. */
+export const QUERY_WORDS = 8;
+
+/**
+ * A search query from a topic's key words: all of them up to {@link QUERY_WORDS}; past that, the
+ * names first (capitalised words, words with digits: `Anthropic`, `AI21`), then the others, kept in
+ * the topic's order. So the subject of a long prompt (a company, a product) stays in the query.
+ */
+export function searchQueryOf(keywords: string[]): string {
+  if (keywords.length <= QUERY_WORDS) return keywords.join(' ');
+  const kept = new Set(keywords.filter((w) => /^\p{Lu}|\p{N}/u.test(w)).slice(0, QUERY_WORDS));
+  for (const w of keywords) {
+    if (kept.size >= QUERY_WORDS) break;
+    kept.add(w);
+  }
+  return keywords.filter((w) => kept.has(w)).join(' ');
+}
 
 /**
  * The input of a tool turn's call: generated from the schema like a forced call's, except that a
- * query-like string property (query, q, search, keywords…) gets the key words of the topic and a
- * name-like one (name, document, file, path…) one word of it (a file-like word if any, else the longest).
+ * query-like string property (query, q, search, keywords…) gets the key words of the topic (see
+ * {@link searchQueryOf}), a name-like one (name, document, file, path…) one word of it (a
+ * file-like word if any, else the longest) and an entity-like one (company, organization,
+ * person…) the topic's first proper name.
  */
 export function buildTurnToolInput(p: ParsedRequest, tool: RequestTool): unknown {
   const rand = mulberry32(hashString(`${p.conversationHash}\u0000${tool.name}`));
@@ -488,8 +541,9 @@ export function buildTurnToolInput(p: ParsedRequest, tool: RequestTool): unknown
     words: (n) => randomWords(rand, n),
     stringFor: (key) => {
       if (key === undefined || keywords.length === 0) return undefined;
-      if (QUERY_KEYS.test(key)) return keywords.slice(0, 8).join(' ');
+      if (QUERY_KEYS.test(key)) return searchQueryOf(keywords);
       if (NAME_KEYS.test(key)) return fileLike ?? longest;
+      if (ENTITY_KEYS.test(key)) return properNamesOf(p.topic) ?? longest;
       return undefined;
     },
   });
@@ -502,23 +556,41 @@ export function toolUseId(p: ParsedRequest, index: number): string {
 
 /** How many characters of each tool result the answer quotes. */
 export const QUOTE_CHARS = 200;
+/** Most characters quoted of a ranked list's first entry (see {@link quoteOf}). */
+export const MAX_QUOTE_CHARS = 1000;
 
-/** The answer to a turn carrying tool results: quotes each (errors named as such), then `words` PRNG words. */
+/**
+ * The quoted part of a tool result, whitespace collapsed: its first {@link QUOTE_CHARS} characters;
+ * of a ranked list (a header line ending in `:`, then `1. …`, `2. …`, as search tools answer), at
+ * least its header and whole first entry (up to {@link MAX_QUOTE_CHARS}), so the answer carries
+ * what the best hit said.
+ */
+export function quoteOf(content: string, toolName = ''): string {
+  // What a read tool returned is a document: the answer carries its substance, not only its title.
+  if (READ_TOOL.test(toolName)) return collapseWhitespace(content).slice(0, MAX_QUOTE_CHARS);
+  const text = collapseWhitespace(content);
+  // Only the start is looked at: the quote is bounded anyway, and so is the pattern's work.
+  const first = /^[^\n]*:[ \t]*\n\s*1\. [\s\S]*?(?=\n\s*2\. |$)/.exec(content.trim().slice(0, 4 * MAX_QUOTE_CHARS));
+  const keep = first ? Math.min(MAX_QUOTE_CHARS, Math.max(QUOTE_CHARS, collapseWhitespace(first[0]).length)) : QUOTE_CHARS;
+  return text.slice(0, keep);
+}
+
+/** The answer to a turn carrying tool results: quotes each ({@link quoteOf}; errors named as such), then `words` PRNG words. */
 export function buildToolResultText(p: ParsedRequest, words: number): string {
   const rand = mulberry32(hashString(`${p.system}\u0000${p.conversationHash}`));
   const quotes = p.toolResults.map((r) => {
-    const quoted = `"${collapseWhitespace(r.content).slice(0, QUOTE_CHARS)}"`;
+    const quoted = `"${quoteOf(r.content, r.toolName)}"`;
     return r.isError ? `${r.toolName} (${r.toolUseId}) returned an error: ${quoted}` : `${r.toolName} (${r.toolUseId}) returned ${quoted}`;
   });
   return `Based on the tool results: ${quotes.join('; ')}. ${randomWords(rand, words).join(' ')}.`;
 }
 
 /** What kind of answer a request gets (before a text fault overrides it). */
-export type ReplyKind = 'forced-tool' | 'tool-turn' | 'tool-results' | 'text';
+export type ReplyKind = 'forced-tool' | 'tool-turn' | 'read-turn' | 'tool-results' | 'text';
 
 export function replyKind(p: ParsedRequest): ReplyKind {
   if (p.forcedTool) return 'forced-tool';
-  if (p.toolResults.length > 0) return 'tool-results';
+  if (p.toolResults.length > 0) return p.toolChoice !== 'none' && followUpRead(p) ? 'read-turn' : 'tool-results';
   if (p.tools.length > 0 && p.toolChoice !== 'none') return 'tool-turn';
   return 'text';
 }
@@ -539,6 +611,20 @@ export function buildMessage(p: ParsedRequest, plan: ReplyPlan, ids: { message: 
   const kind = plan.fixedText === undefined ? replyKind(p) : 'text';
   if (kind === 'forced-tool' && p.forcedTool) {
     content = [{ type: 'tool_use', id: ids.toolUse, name: p.forcedTool.name, input: buildToolInput(p, p.forcedTool), caller: { type: 'direct' } }];
+    stopReason = 'tool_use';
+  } else if (kind === 'read-turn') {
+    const { tool, name } = followUpRead(p)!;
+    const rand = mulberry32(hashString(`${p.conversationHash}\u0000${tool.name}`));
+    const input = generateToolInput(tool.input_schema, {
+      rand,
+      subject: name,
+      words: (n) => randomWords(rand, n),
+      stringFor: (key) => (key !== undefined && NAME_KEYS.test(key) ? name : undefined),
+    });
+    content = [
+      { type: 'text', text: `I'll read ${name}.`, citations: null },
+      { type: 'tool_use', id: toolUseId(p, 0), name: tool.name, input, caller: { type: 'direct' } },
+    ];
     stopReason = 'tool_use';
   } else if (kind === 'tool-turn') {
     const tools = selectTools(p);

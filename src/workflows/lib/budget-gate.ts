@@ -21,6 +21,11 @@ export class BudgetGate {
     return this.budget.exceeded ? this.budget.reason('not run') : undefined;
   }
 
+  /** Tokens left under the run's token cap (undefined without one). */
+  tokensLeft(): number | undefined {
+    return this.budget.tokensLeft;
+  }
+
   /** Runs one call under the budget and accounts for what it spent. */
   async run<T extends TaskResult>(call: () => Promise<T>): Promise<T> {
     const scope = new CancellationScope();

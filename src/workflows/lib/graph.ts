@@ -6,6 +6,7 @@
  */
 import { criticalPath, levels, priorityRanks, topologicalOrder } from '../../core/dag';
 import type { TaskResult } from '../../core/tasks';
+import { runAgentTask, type AgentTask } from './agent-task';
 import { BudgetGate } from './budget-gate';
 import { runLlmTask, type LlmTask } from './llm-task';
 import { schedule, type Job, type JobCall, type SchedulingOptions } from './scheduler';
@@ -15,6 +16,8 @@ import { runToolTask, type ToolTask } from './tool-task';
 export type NodeCall =
   | ({ kind: 'llm' } & Omit<LlmTask, 'taskId' | 'name'>)
   | ({ kind: 'tool' } & Omit<ToolTask, 'taskId' | 'name'>)
+  /** An agent: the `agent` workflow as a child `<run>/<node>`; its final text is the node's output. */
+  | ({ kind: 'agent' } & Omit<AgentTask, 'taskId' | 'name'>)
   /** Nothing worth calling (e.g. a summary with no material): the node is skipped with this reason. */
   | { kind: 'skip'; reason: string };
 
@@ -66,12 +69,18 @@ export async function executeGraph(nodes: ExecNode[], opts: GraphOptions): Promi
   const ranks = priorityRanks(nodes, (n) => n.weight ?? 1);
   const level = levels(nodes);
   const position = new Map(nodes.map((n, i) => [n.id, i]));
+  const budget = opts.budgetGate ?? new BudgetGate(opts.budget);
   const call = (n: ExecNode, deps: NodeResult[]): JobCall => {
     const c = n.build(Object.fromEntries(deps.map((r) => [r.taskId, r])));
     if (c.kind === 'skip') return { skip: c.reason };
+    const id = { taskId: n.id, name: n.name };
     return {
       run: () =>
-        c.kind === 'tool' ? runToolTask({ ...c, taskId: n.id, name: n.name }, opts, opts.policy?.tool) : runLlmTask({ ...c, taskId: n.id, name: n.name }, opts, opts.policy?.llm),
+        c.kind === 'tool'
+          ? runToolTask({ ...c, ...id }, opts, opts.policy?.tool)
+          : c.kind === 'agent'
+            ? runAgentTask({ ...c, ...id }, { ...opts, tokensLeft: budget.tokensLeft() })
+            : runLlmTask({ ...c, ...id }, opts, opts.policy?.llm),
     };
   };
   const jobs: Job<NodeResult>[] = nodes.map((n) => ({
@@ -86,7 +95,7 @@ export async function executeGraph(nodes: ExecNode[], opts: GraphOptions): Promi
   const results = await schedule(jobs, {
     maxConcurrent: opts.maxConcurrent,
     progress: opts.progress,
-    budget: opts.budgetGate ?? new BudgetGate(opts.budget),
+    budget,
     startOrder: topologicalOrder(nodes).map((id) => position.get(id)!),
     result: (i, r: TaskResult, run) => {
       const n = nodes[i];

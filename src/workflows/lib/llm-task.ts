@@ -10,6 +10,7 @@ import { cancelled, failed, succeeded } from '../../core/results';
 import type { CallOptions, TaskResult } from '../../core/tasks';
 import { DEFAULT_THROTTLE_DEADLINE_MS } from '../../core/flow';
 import { describeFailure } from './failures';
+import { streamInstalled } from './stream';
 
 /**
  * How long one LLM request may take, from when it is sent, unless a run sets timeoutMs. The
@@ -59,8 +60,8 @@ function llm(policy: LlmCallPolicy, opts: CallOptions) {
   });
 }
 
-/** One LLM task to run. */
-export interface LlmTask extends LlmCallInput {
+/** One LLM task to run (where it streams to comes from the run's options). */
+export interface LlmTask extends Omit<LlmCallInput, 'stream'> {
   taskId: string;
   name: string;
   /** One line shown in the Web UI for this activity, e.g. `research: Acme`. */
@@ -76,12 +77,30 @@ export function fairnessKey(opts: Pick<CallOptions, 'tenant'>): string {
   return (opts.tenant ?? info.root?.workflowId ?? info.workflowId).slice(0, 64);
 }
 
+/** Where a run's streamed calls publish their text. */
+export interface StreamRouting {
+  /**
+   * The workflow whose stream channel (installStream) receives the text of this run's calls when
+   * `stream` is on: a child workflow sets its root run's id here. Default: this workflow, when it
+   * installed a channel (otherwise nothing is streamed, so no signal waits for a missing handler).
+   */
+  streamTo?: string;
+}
+
+/** The activity's stream target of a task, or undefined when the run does not stream. */
+function streamTarget(task: LlmTask, opts: CallOptions & StreamRouting): LlmCallInput['stream'] {
+  if (!opts.stream) return undefined;
+  const workflowId = opts.streamTo ?? (streamInstalled() ? workflowInfo().workflowId : undefined);
+  return workflowId ? { workflowId, callId: task.taskId } : undefined;
+}
+
 /** Calls the LLM for one task; never throws except for cancellation of the workflow itself. */
-export async function runLlmTask(task: LlmTask, opts: CallOptions = {}, policy: LlmCallPolicy = {}): Promise<TaskResult> {
+export async function runLlmTask(task: LlmTask, opts: CallOptions & StreamRouting = {}, policy: LlmCallPolicy = {}): Promise<TaskResult> {
   const scheduledAt = Date.now();
   const maxAttempts = opts.maxAttempts ?? policy.retry?.maximumAttempts ?? LLM_MAX_ATTEMPTS;
   const requestTimeoutMs = opts.timeoutMs ?? policy.attemptTimeoutMs ?? LLM_ATTEMPT_TIMEOUT_MS;
   const base = { taskId: task.taskId, name: task.name };
+  const stream = streamTarget(task, opts);
   try {
     const r = await llm(policy, opts).callLlm.executeWithOptions(
       {
@@ -101,6 +120,8 @@ export async function runLlmTask(task: LlmTask, opts: CallOptions = {}, policy: 
           requestTimeoutMs,
           ...(opts.throttleDeadlineMs ? { throttleDeadlineMs: opts.throttleDeadlineMs } : {}),
           ...(task.output ? { output: task.output } : {}),
+          // Absent unless the run streams, so the activity input (and old histories) stay as they were.
+          ...(stream ? { stream } : {}),
         },
       ],
     );

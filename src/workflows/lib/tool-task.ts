@@ -1,6 +1,7 @@
 /** Runs one tool call as an activity on the tools task queue and returns a TaskResult. */
-import { proxyActivities, isCancellation, type RetryPolicy } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, proxyActivities, isCancellation, type RetryPolicy } from '@temporalio/workflow';
 import type { ToolActivities } from '../../activities';
+import type { AgentToolSpec } from '../../core/agent';
 import type { ToolCall } from '../../core/dag';
 import { activitySummary } from '../../core/names';
 import { cancelled, failed, succeeded } from '../../core/results';
@@ -29,7 +30,7 @@ export interface ToolCallPolicy {
 }
 
 /** The retry policy of tool calls unless a policy says otherwise. */
-export const TOOL_RETRY: RetryPolicy = { maximumAttempts: TOOL_MAX_ATTEMPTS, nonRetryableErrorTypes: ['ToolInputError'] };
+export const TOOL_RETRY: RetryPolicy = { maximumAttempts: TOOL_MAX_ATTEMPTS, nonRetryableErrorTypes: ['ToolInputError', 'ToolError', 'UnknownTool', 'ToolConfigError'] };
 
 /** The tool activities, scheduled as the policy says (the `inputQueue` is the run's `toolTaskQueue`). */
 export function toolActivities(policy: ToolCallPolicy = {}, inputQueue?: string) {
@@ -56,5 +57,20 @@ export async function runToolTask(task: ToolTask, opts: Pick<CallOptions, 'toolT
     if (isCancellation(err)) return cancelled(base, durationMs);
     const f = describeFailure(err, policy.retry?.maximumAttempts ?? TOOL_MAX_ATTEMPTS);
     return failed(base, { error: f.message, errorType: f.type, durationMs, attempts: f.attempts });
+  }
+}
+
+/**
+ * The definitions of the tools `names` (one `describeAgentTools` call on the tools worker), before
+ * any LLM call; a name the worker does not offer fails the run as InvalidInput, naming it.
+ */
+export async function describeAgentToolsOrFail(names: string[], toolTaskQueue: string | undefined): Promise<AgentToolSpec[]> {
+  if (names.length === 0) return [];
+  try {
+    return await toolActivities({}, toolTaskQueue).describeAgentTools.executeWithOptions({ summary: activitySummary(`agent tools: ${names.join(', ')}`) }, [{ names }]);
+  } catch (err) {
+    const cause = err instanceof ActivityFailure ? err.cause : undefined;
+    if (cause instanceof ApplicationFailure && cause.type === 'UnknownTool') throw ApplicationFailure.nonRetryable(`Invalid agent tools: ${cause.message}`, 'InvalidInput');
+    throw err;
   }
 }
