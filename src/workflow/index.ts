@@ -16,7 +16,10 @@ export {
   type LlmCallPolicy,
   type LlmTask,
 } from '../workflows/lib/llm-task';
-export { TOOL_RETRY, runToolTask, toolActivities, type ToolCallPolicy, type ToolTask } from '../workflows/lib/tool-task';
+export { runAgentTask, checkAgentTools, agentWorkflowId, type AgentTask } from '../workflows/lib/agent-task';
+export { installStream, streamInstalled } from '../workflows/lib/stream';
+export type { StreamRouting } from '../workflows/lib/llm-task';
+export { TOOL_RETRY, describeAgentToolsOrFail, runToolTask, toolActivities, type ToolCallPolicy, type ToolTask } from '../workflows/lib/tool-task';
 export type { CallPolicy } from '../workflows/lib/policy';
 export { BudgetGate } from '../workflows/lib/budget-gate';
 export { RankedSlots } from '../workflows/lib/ranked-slots';
