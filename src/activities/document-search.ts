@@ -424,11 +424,16 @@ export function formatSearchHits(query: string, hits: readonly SearchHit[]): str
  * (a bad one fails non-retryably as `ToolInputError`), searches, and returns formatSearchHits.
  */
 export function documentSearchToolSource(docs: DocumentSearch): ToolSource {
+  let missing: string | undefined;
   return {
     label: 'documents',
     async list() {
-      return [SEARCH_DOCUMENTS_TOOL];
+      // A folder that is not there offers no tool: runs naming it fail before any call, saying why.
+      const dir = await fs.stat(docs.dir).catch(() => undefined);
+      missing = dir?.isDirectory() ? undefined : `the documents folder ${docs.dir} (DOCUMENTS_DIR) does not exist`;
+      return missing ? [] : [SEARCH_DOCUMENTS_TOOL];
     },
+    unavailable: (name) => (name === SEARCH_DOCUMENTS_TOOL.name ? missing : undefined),
     async call(name, input, ctx) {
       if (name !== SEARCH_DOCUMENTS_TOOL.name) throw ApplicationFailure.nonRetryable(`documents: no tool named ${name}`, 'ToolInputError');
       const parsed = parseSearchDocumentsInput(input);

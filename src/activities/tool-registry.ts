@@ -64,7 +64,16 @@ export class ToolRegistry {
     const unknown = names.filter((n) => !tools.has(n));
     if (unknown.length) {
       const known = [...tools.keys()].sort();
-      throw ApplicationFailure.nonRetryable(`unknown tool${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (known: ${known.join(', ') || 'none'})`, 'UnknownTool');
+      const why = unknown.flatMap((n) =>
+        this.sources
+          .map((s) => s.unavailable?.(n))
+          .filter((w): w is string => !!w)
+          .map((w) => `${n}: ${w}`),
+      );
+      throw ApplicationFailure.nonRetryable(
+        `unknown tool${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (known: ${known.join(', ') || 'none'})${why.length ? `; ${why.join('; ')}` : ''}`,
+        'UnknownTool',
+      );
     }
     return [...new Set(names)].map((n) => tools.get(n)!.spec);
   }

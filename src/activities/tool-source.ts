@@ -25,6 +25,8 @@ export interface ToolSource {
   readonly label: string;
   /** The tools this source offers (may connect to a server on first use). */
   list(): Promise<AgentToolSpec[]>;
+  /** Why this source does not offer `name` now, when it could (e.g. its folder is missing): named in UnknownTool failures. */
+  unavailable?(name: string): string | undefined;
   /** Runs one of the listed tools. */
   call(name: string, input: unknown, ctx: ToolCallContext): Promise<string>;
   /** Releases connections and processes (worker shutdown). */

@@ -43,6 +43,12 @@ test('every built-in tool is offered, with user tools beside them; names repeat 
   // Without DOCUMENTS_DIR the search tool is not offered.
   const bare = createToolActivities({ runsDir: dir, documentRoots: [dir] });
   expect(await failureOf(bare.describeAgentTools({ names: ['search_documents'] }))).toMatchObject({ type: 'UnknownTool' });
+  // A DOCUMENTS_DIR that does not exist: the tool is not offered, and the failure says why.
+  const missing = createToolActivities({ runsDir: dir, documentRoots: [dir], documentsDir: path.join(dir, 'no-such-folder') });
+  expect(await failureOf(missing.describeAgentTools({ names: ['search_documents'] }))).toMatchObject({
+    type: 'UnknownTool',
+    message: expect.stringContaining(`search_documents: the documents folder ${path.join(dir, 'no-such-folder')} (DOCUMENTS_DIR) does not exist`),
+  });
 });
 
 test('two sources offering one name is an error naming both', async () => {
