@@ -10,7 +10,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ROOT, temporalBinary } from '../scripts/dev-server';
-import { CASES, type CaseResult, type Shared, type Target } from './cases/index';
+import { CASES, type CaseResult, type Runner, SINGLE_QUEUE, type Shared, type Target } from './cases/index';
+import { type Layout } from './lib/runwf';
 import { compileBenchEntries, ensureBuilt } from './lib/build';
 import { BenchEnv } from './lib/env';
 import { renderTable, verdict, type TableData } from './lib/format';
@@ -22,10 +23,14 @@ interface Args {
   only?: string[];
   /** `--dynamic-config KEY=VALUE` (repeatable): passed to the dev server as --dynamic-config-value. */
   dynamicConfig: string[];
+  /** `--variant LABEL=JSON` (repeatable): another runner at every overhead/ceiling point (layout 'single' unless the JSON says `"layout": "split"`; the rest is bench/worker-variant.ts options). */
+  variants: Runner[];
+  /** `--reps N`: repetitions of every repeated point. */
+  reps?: number;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { quick: false, dynamicConfig: [] };
+  const a: Args = { quick: false, dynamicConfig: [], variants: [] };
   for (let i = 0; i < argv.length; i++) {
     const x = argv[i];
     if (x === '--quick') a.quick = true;
@@ -40,9 +45,19 @@ function parseArgs(argv: string[]): Args {
       const v = argv[++i];
       if (!v || !v.includes('=')) throw new Error('--dynamic-config needs KEY=VALUE');
       a.dynamicConfig.push(v);
+    } else if (x === '--reps') {
+      const v = Number(argv[++i]);
+      if (!Number.isInteger(v) || v < 1) throw new Error('--reps needs a whole number ≥ 1');
+      a.reps = v;
+    } else if (x === '--variant') {
+      const v = argv[++i];
+      const eq = v?.indexOf('=') ?? -1;
+      if (!v || eq < 1) throw new Error('--variant needs LABEL=JSON');
+      const { layout, ...variant } = JSON.parse(v.slice(eq + 1)) as { layout?: Layout } & Record<string, unknown>;
+      a.variants.push({ label: v.slice(0, eq), layout: layout ?? 'single', ...(Object.keys(variant).length ? { variant } : {}) });
     } else if (x === '--help' || x === '-h') {
       console.log(
-        `usage: npm run bench [-- --quick] [-- --only <case,...>] [-- --dynamic-config KEY=VALUE ...]\ncases: ${CASES.map((c) => `${c.id}${c.inQuick ? ' (quick)' : ''}`).join(', ')}`,
+        `usage: npm run bench [-- --quick] [-- --only <case,...>] [-- --dynamic-config KEY=VALUE ...] [-- --reps N] [-- --variant 'LABEL={"layout":"single","workflow":{...}}' ...]\ncases: ${CASES.map((c) => `${c.id}${c.inQuick ? ' (quick)' : ''}`).join(', ')}`,
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${x} (try --help)`);
@@ -88,8 +103,8 @@ async function main(): Promise<number> {
       log,
       args.dynamicConfig.flatMap((d) => ['--dynamic-config-value', d]),
     );
-    bench = new Bench(env, args.quick, log);
-    const shared: Shared = { points: new Map() };
+    bench = new Bench(env, args.quick, log, args.reps);
+    const shared: Shared = { points: new Map(), runners: [SINGLE_QUEUE, ...args.variants] };
     for (const c of cases) {
       if (interrupted) break;
       const ct = Date.now();

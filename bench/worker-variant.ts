@@ -8,7 +8,8 @@
  *                                         //   e.g. { "maxConcurrentActivityTaskPolls": 100 }
  *                                         //   or   { "maxHeartbeatThrottleInterval": 8000 }
  *     "skipFirstHeartbeat": true,         // experiment: drop callLlm's immediate first heartbeat
- *     "memLog": true }                    // log process.memoryUsage() every second
+ *     "memLog": true,                     // log process.memoryUsage() every second
+ *     "env": { "LLM_FIRST_HEARTBEAT_MS": "2000" } }   // worker environment (its config)
  *
  * The overrides are merged by wrapping Worker.create in this process before the worker entry runs.
  * The bench runs it compiled: bench/lib/build.ts transpiles it to dist/bench/worker-variant.js, where
@@ -23,6 +24,8 @@ interface VariantOptions {
   llm?: Partial<WorkerOptions>;
   skipFirstHeartbeat?: boolean;
   memLog?: boolean;
+  /** Environment of the worker (its config), set before the worker entry reads it: e.g. { "LLM_FIRST_HEARTBEAT_MS": "2000" }. */
+  env?: Record<string, string>;
 }
 
 const v = JSON.parse(process.env.BENCH_WORKER_OPTIONS ?? '{}') as VariantOptions;
@@ -61,6 +64,7 @@ if (v.memLog) {
   }, 1000).unref();
 }
 
+Object.assign(process.env, v.env);
 console.error(`bench worker variant: ${JSON.stringify(v)}`);
 // The real entry point (dist/src/worker/main.js when compiled): it reads the environment and runs main() when loaded.
 require('../src/worker/main');

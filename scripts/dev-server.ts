@@ -76,6 +76,12 @@ export const DEV_SERVER_DYNAMIC_CONFIG = [
   'matching.numTaskqueueReadPartitions=1',
   '--dynamic-config-value',
   'matching.numTaskqueueWritePartitions=1',
+  // Eager activity dispatch: an activity scheduled on the workflow's own queue (AgentsPlugin's
+  // single-queue layout, runs started without splitQueues) is handed to the worker in the reply to
+  // the workflow task completion that scheduled it, without a trip through matching and a poll.
+  // Off by default in the server; the SDK asks for it per activity (allowEagerDispatch, default on).
+  '--dynamic-config-value',
+  'system.enableActivityEagerExecution=true',
 ];
 
 /** Options of one dev server process. */

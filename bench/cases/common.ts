@@ -7,6 +7,7 @@ import { type WorkerConfig } from '../lib/env';
 import { median, ms, num, pct, type TableData } from '../lib/format';
 import { type Latency } from '../lib/llm-admin';
 import { type Bench, type BaselineRun, type Measured } from '../lib/measure';
+import { type Layout } from '../lib/runwf';
 
 /** A target the issue sets, and how this run did against it. */
 export interface Target {
@@ -26,8 +27,36 @@ export interface CaseResult {
 /** State shared by the cases of one bench run (baseline runs are reused side by side). */
 export interface Shared {
   /** Our fanOut runs and the baselines, per point `N/k/L` (bench/cases/points.ts). */
-  points: Map<string, { n: number; k: number; latencyMs: number; ours: Measured[]; inProcess: BaselineRun[]; python: BaselineRun[] }>;
+  points: Map<string, Point>;
   python?: { bin?: string; unavailable?: string };
+  /**
+   * Extra runners measured at every point beside ours, interleaved: by default the single-queue
+   * layout on the shipped worker; `--variant label=JSON` adds worker variants (bench/run.ts).
+   */
+  runners: Runner[];
+}
+
+/** A way to run our fanOut besides the split layout on the shipped worker: another layout and/or a worker variant. */
+export interface Runner {
+  label: string;
+  layout: Layout;
+  /** Options of bench/worker-variant.ts (absent: the shipped worker). */
+  variant?: Record<string, unknown>;
+}
+
+/** The runner every point measures beside the split layout. */
+export const SINGLE_QUEUE: Runner = { label: 'single queue (eager dispatch)', layout: 'single' };
+
+/** One N/k/L point: ours (split layout, as the CLI routes), the other runners, the baselines. */
+export interface Point {
+  n: number;
+  k: number;
+  latencyMs: number;
+  ours: Measured[];
+  /** Per runner label (Shared.runners), in the same order. */
+  alt: Map<string, Measured[]>;
+  inProcess: BaselineRun[];
+  python: BaselineRun[];
 }
 
 /** One case: measures (never asserts) and returns its tables, targets and data. */
@@ -52,8 +81,8 @@ const L_INFLIGHT: Latency = { ttftMs: 30_000, perTokenMs: 0, outputTokens: 20 };
 /** The worker most runs use: the shipped one with 200 LLM slots. */
 export const DEFAULT_WORKER: WorkerConfig = { maxConcurrent: 200 };
 
-/** Repetitions of a point: 3 in full runs (the median is reported), 1 in --quick. */
-export const reps = (b: Bench) => (b.quick ? 1 : 3);
+/** Repetitions of a point: 3 in full runs (the median is reported), 1 in --quick, unless `--reps N` says otherwise. */
+export const reps = (b: Bench) => b.reps ?? (b.quick ? 1 : 3);
 
 /**
  * fanOut N = 1000 at k = 1000 and L = 30 s on a fresh worker with 1,000 LLM slots (`worker`'s
@@ -105,3 +134,6 @@ export const rpcBreakdown = (m: Measured | undefined, n: number) =>
         .map(([k, v]) => `${k.slice('frontend:'.length)} ${num(v / n, 2)}`)
         .join(', ')
     : '—';
+
+/** Activities started eagerly in the runs' root histories: "100/100 (0 ms)" (median scheduled → started in brackets), per run. */
+export const eagerShare = (xs: Measured[]) => xs.map((m) => (m.dispatch ? `${m.dispatch.eager}/${m.dispatch.activities} (${ms(m.dispatch.medianGapMs)})` : '?')).join(', ');

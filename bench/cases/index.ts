@@ -18,6 +18,7 @@ import { seed } from './seed';
 import { startup } from './startup';
 import { tuning } from './tuning';
 
-export type { CaseDef, CaseResult, Shared, Target } from './common';
+export type { CaseDef, CaseResult, Runner, Shared, Target } from './common';
+export { SINGLE_QUEUE } from './common';
 
 export const CASES: CaseDef[] = [seed, overhead, ceiling, dag, baselines, limits, scale, tuning, profile, hedging, flow, fleet, startup];

@@ -28,14 +28,27 @@ export async function runPoint(b: Bench, shared: Shared, o: { n: number; k: numb
   const key = pointKey(o.n, o.k, o.latency);
   let p = shared.points.get(key);
   if (!p) {
-    p = { n: o.n, k: o.k, latencyMs: callMs(o.latency), ours: [], inProcess: [], python: [] };
+    p = { n: o.n, k: o.k, latencyMs: callMs(o.latency), ours: [], alt: new Map(), inProcess: [], python: [] };
     shared.points.set(key, p);
   }
   const python = o.python ? await pythonFor(b, shared) : undefined;
+  const worker = { maxConcurrent: Math.max(200, o.k) };
   for (let i = 0; i < (o.repeat ?? reps(b)); i++) {
-    p.ours.push(
-      await b.fanOut({ label: `fanOut N=${o.n} k=${o.k} L=${callMs(o.latency)} ms #${i + 1}`, n: o.n, k: o.k, latency: o.latency, worker: { maxConcurrent: Math.max(200, o.k) } }),
-    );
+    p.ours.push(await b.fanOut({ label: `fanOut N=${o.n} k=${o.k} L=${callMs(o.latency)} ms #${i + 1}`, n: o.n, k: o.k, latency: o.latency, worker }));
+    for (const r of shared.runners) {
+      const runs = p.alt.get(r.label) ?? [];
+      p.alt.set(r.label, runs);
+      runs.push(
+        await b.fanOut({
+          label: `[${r.label}] fanOut N=${o.n} k=${o.k} L=${callMs(o.latency)} ms #${i + 1}`,
+          n: o.n,
+          k: o.k,
+          latency: o.latency,
+          layout: r.layout,
+          worker: r.variant ? { ...worker, variant: r.variant } : worker,
+        }),
+      );
+    }
     p.inProcess.push(await b.baseline('in-process', { n: o.n, k: o.k, latency: o.latency }));
     if (python) p.python.push(await b.baseline('python', { n: o.n, k: o.k, latency: o.latency, python }));
   }

@@ -89,7 +89,7 @@ export const tuning: CaseDef = {
         rows,
         notes: [
           `median of ${rounds} interleaved rounds; each variant's worker process is restarted every round; (±x%) is the change against the shipped worker.`,
-          "The LLM activities run on their own task queue, so eager activity dispatch (which only works on the workflow's queue) never applies: every call is a matching round trip.",
+          "These runs use the split layout: the LLM activities run on their own task queue, so eager activity dispatch (which only works on the workflow's queue) never applies and every call is a matching round trip. Cases overhead and ceiling measure the single-queue layout beside it.",
         ],
       },
     ];

@@ -12,7 +12,7 @@ import { JS } from './build';
 import { type BenchEnv, cpuDelta, type CpuUse, type WorkerConfig, type WorkerHandle } from './env';
 import { callMs, type FaultRule, type Latency, type LlmStats } from './llm-admin';
 import { machineBusySeconds, ProcCpu, start, statusMb, stop } from './procs';
-import { histories, runWorkflow, workflowTaskFailures } from './runwf';
+import { activityDispatch, histories, type Layout, runWorkflow, workflowTaskFailures } from './runwf';
 import { fanOutTasks } from './tasks';
 
 /** The result statistics every workflow of the project returns (the parts the bench reads). */
@@ -68,6 +68,9 @@ export interface Measured {
   server?: Record<string, number>;
   /** Failed / timed-out workflow tasks in the run's history (root workflow). */
   wft?: { failed: number; timedOut: number; causes: Record<string, number> };
+  /** How the run's activities were routed ('split' unless asked otherwise) and how they reached the worker (root workflow's history). */
+  layout?: Layout;
+  dispatch?: { activities: number; eager: number; medianGapMs: number; maxGapMs: number };
   worker: { taskQueue: string; config: WorkerConfig };
 }
 
@@ -95,6 +98,8 @@ export class Bench {
     readonly env: BenchEnv,
     readonly quick: boolean,
     readonly log: (s: string) => void,
+    /** `--reps N`: repetitions of every repeated point (default: 1 in --quick, 3 otherwise). */
+    readonly reps?: number,
   ) {}
 
   /**
@@ -125,13 +130,16 @@ export class Bench {
     const w = await this.env.workerFor(c);
     if (w !== before) {
       await this.env.llm.prepare({ ttftMs: 0, perTokenMs: 0, outputTokens: 5 });
-      const warm = await runWorkflow(
-        this.env.client,
-        'fanOut',
-        { tasks: fanOutTasks(20), maxConcurrent: 20 },
-        { taskQueue: w.taskQueue, idPrefix: 'bench-warmup', timeoutMs: 60_000 },
-      );
-      if (warm.error) throw new Error(`warm-up run failed on the new worker: ${warm.error}`);
+      // Both layouts: the LLM queue's worker and the main queue's activities (single-queue runs).
+      for (const layout of ['split', 'single'] as const) {
+        const warm = await runWorkflow(
+          this.env.client,
+          'fanOut',
+          { tasks: fanOutTasks(20), maxConcurrent: 20 },
+          { taskQueue: w.taskQueue, idPrefix: 'bench-warmup', timeoutMs: 60_000, layout },
+        );
+        if (warm.error) throw new Error(`warm-up run (${layout} layout) failed on the new worker: ${warm.error}`);
+      }
       this.lastWorkerStartRssMb = statusMb(w.proc.pid, 'VmRSS') ?? NaN;
     }
     return w;
@@ -150,6 +158,8 @@ export class Bench {
     timeoutMs?: number;
     keepArrivals?: boolean;
     idPrefix?: string;
+    /** 'split' (default: LLM calls on `<q>-llm`, as the CLI routes them) or 'single' (on the workflow's queue: eager dispatch). */
+    layout?: Layout;
   }): Promise<Measured & { result?: T }> {
     const w = await this.worker(o.worker);
     await this.env.llm.waitIdle();
@@ -160,13 +170,19 @@ export class Bench {
     const s0 = await this.env.serverCounters();
     const c0 = this.env.cpu();
     const t0 = Date.now();
-    const run = await runWorkflow<T>(this.env.client, o.type, o.input, { taskQueue: w.taskQueue, idPrefix: o.idPrefix ?? `bench-${o.type}`, timeoutMs: o.timeoutMs ?? 300_000 });
+    const run = await runWorkflow<T>(this.env.client, o.type, o.input, {
+      taskQueue: w.taskQueue,
+      idPrefix: o.idPrefix ?? `bench-${o.type}`,
+      timeoutMs: o.timeoutMs ?? 300_000,
+      layout: o.layout,
+    });
     const cpu = cpuDelta(c0, this.env.cpu());
     const rssPeakMb = w.rss.peakMb();
     await new Promise((r) => setTimeout(r, METRICS_FLUSH_MS));
     const server = counterDelta(s0, await this.env.serverCounters());
     const stats = await this.env.llm.stats();
     const wft = await workflowTaskFailures(this.env.client, run.workflowId);
+    const dispatch = await activityDispatch(this.env.client, run.workflowId);
     const m: Measured & { result?: T } = {
       label: o.label,
       workflowId: run.workflowId,
@@ -187,18 +203,21 @@ export class Bench {
       cpu,
       server,
       wft,
+      layout: o.layout ?? 'split',
+      dispatch,
       worker: { taskQueue: w.taskQueue, config: w.config },
     };
     this.log(
       `  ${o.label}: ${m.error ? `ERROR ${m.error} after ` : ''}${(m.wallMs / 1000).toFixed(2)} s, ${m.llm.calls} calls (max ${m.llm.maxInFlight} in flight), ` +
         `${wft && wft.failed + wft.timedOut ? `${wft.failed + wft.timedOut} workflow tasks failed/timed out, ` : ''}` +
+        `${dispatch ? `${dispatch.eager}/${dispatch.activities} activities started ≤ 5 ms after scheduling (eager; scheduled → started median ${dispatch.medianGapMs} ms, max ${dispatch.maxGapMs} ms), ` : ''}` +
         `RSS ${Math.round(rssPeakMb)} MB, CPU s temporal ${cpu.temporal.toFixed(1)} worker ${cpu.worker.toFixed(1)} llm ${cpu.llm.toFixed(1)} foreign ${cpu.foreign.toFixed(1)}`,
     );
     return m;
   }
 
   /** Runs `n` independent tasks through fanOut with at most k in flight. */
-  fanOut(o: { label: string; n: number; k: number; latency: Latency; worker?: WorkerConfig; timeoutMs?: number; keepArrivals?: boolean }): Promise<Measured> {
+  fanOut(o: { label: string; n: number; k: number; latency: Latency; worker?: WorkerConfig; timeoutMs?: number; keepArrivals?: boolean; layout?: Layout }): Promise<Measured> {
     return this.measure({
       label: o.label,
       worker: o.worker ?? { maxConcurrent: Math.max(200, o.k) },
@@ -208,6 +227,7 @@ export class Bench {
       timeoutMs: o.timeoutMs,
       keepArrivals: o.keepArrivals,
       idPrefix: `bench-fanout-${o.n}`,
+      layout: o.layout,
     });
   }
 

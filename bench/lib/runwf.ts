@@ -12,12 +12,25 @@ export interface WorkflowRun<T> {
   error?: string;
 }
 
+/**
+ * How a run's activities are routed: 'split' = `splitQueues(q)` (LLM calls on `q-llm`, tools on
+ * `q-tools`, as the CLI starts runs); 'single' = no routing, every call on the workflow's own queue,
+ * served by the same worker process, where eager activity dispatch applies (AgentsPlugin's layout).
+ */
+export type Layout = 'split' | 'single';
+
 /** Starts a workflow and waits for its result (or error, or the timeout, after which it is terminated). */
-export async function runWorkflow<T>(client: Client, type: string, input: unknown, o: { taskQueue: string; idPrefix: string; timeoutMs?: number }): Promise<WorkflowRun<T>> {
+export async function runWorkflow<T>(
+  client: Client,
+  type: string,
+  input: unknown,
+  o: { taskQueue: string; idPrefix: string; timeoutMs?: number; layout?: Layout },
+): Promise<WorkflowRun<T>> {
   const workflowId = `${o.idPrefix}-${randomUUID().slice(0, 8)}`;
   const t0 = performance.now();
   try {
-    const handle = await client.workflow.start(type, { taskQueue: o.taskQueue, workflowId, args: [{ ...splitQueues(o.taskQueue), ...(input as object) }] });
+    const routing = (o.layout ?? 'split') === 'split' ? splitQueues(o.taskQueue) : {};
+    const handle = await client.workflow.start(type, { taskQueue: o.taskQueue, workflowId, args: [{ ...routing, ...(input as object) }] });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no result within ${Math.round((o.timeoutMs ?? 600_000) / 1000)} s`)), o.timeoutMs ?? 600_000);
@@ -97,6 +110,41 @@ export async function workflowTaskFailures(client: Client, workflowId: string): 
       if (e.workflowTaskTimedOutEventAttributes) timedOut++;
     }
     return { failed, timedOut, causes };
+  } catch {
+    return undefined;
+  }
+}
+
+/** An activity started within this long of being scheduled counts as dispatched eagerly (polled ones: ≤ 2 % of split-layout activities in the bench runs, when a poller was already waiting). */
+export const EAGER_GAP_MS = 5;
+
+/**
+ * How a run's activities reached the worker, from its history: per activity, the time from its
+ * ActivityTaskScheduled event to its ActivityTaskStarted event, and how many were started within
+ * EAGER_GAP_MS (eager activity dispatch: the server starts them while it handles the workflow task
+ * completion that scheduled them, and they reach the worker in its reply, with no matching and no
+ * poll; the server's PollActivityTaskQueue count per task, in case overhead's table 2b, confirms it).
+ */
+export async function activityDispatch(client: Client, workflowId: string): Promise<{ activities: number; eager: number; medianGapMs: number; maxGapMs: number } | undefined> {
+  try {
+    const h = await client.workflow.getHandle(workflowId).fetchHistory();
+    const scheduledAt = new Map<string, number>();
+    const gaps: number[] = [];
+    let eager = 0;
+    const t = (e: temporal.api.history.v1.IHistoryEvent) => Number(e.eventTime?.seconds ?? 0) * 1000 + Math.floor((e.eventTime?.nanos ?? 0) / 1e6);
+    for (const e of h.events ?? []) {
+      if (e.activityTaskScheduledEventAttributes) scheduledAt.set(String(e.eventId), t(e));
+      const st = e.activityTaskStartedEventAttributes;
+      if (st) {
+        const s0 = scheduledAt.get(String(st.scheduledEventId));
+        if (s0 === undefined) continue;
+        const gap = t(e) - s0;
+        gaps.push(gap);
+        if (gap <= EAGER_GAP_MS) eager++;
+      }
+    }
+    gaps.sort((a, b) => a - b);
+    return { activities: gaps.length, eager, medianGapMs: gaps.length ? gaps[Math.floor(gaps.length / 2)] : NaN, maxGapMs: gaps.length ? gaps[gaps.length - 1] : NaN };
   } catch {
     return undefined;
   }

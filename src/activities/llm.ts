@@ -98,6 +98,11 @@ export interface LlmDeps {
   defaults: { model: string; maxTokens: number };
   /** How often to heartbeat while waiting on the model. */
   heartbeatIntervalMs?: number;
+  /**
+   * No liveness heartbeat before this long into an attempt (0 or absent: one at once, then every
+   * heartbeatIntervalMs). The heartbeat carrying the answer is sent whenever the answer arrives.
+   */
+  firstHeartbeatDelayMs?: number;
   /** USD per million tokens, per model. */
   prices?: Record<string, Price>;
   metrics?: LlmMetrics;
@@ -451,9 +456,22 @@ export function createLlmActivities(deps: LlmDeps) {
     const { model, maxTokens } = spec;
     // Once the provider has answered, every heartbeat carries the answer (see AnswerHeartbeat).
     let heartbeatDetails: AnswerHeartbeat | undefined;
-    ctx.heartbeat();
     // Before the answer, a streamed call's heartbeats carry its progress (characters, output tokens).
-    const beat = setInterval(() => ctx.heartbeat(heartbeatDetails ?? spec.publish?.progress()), heartbeatEvery);
+    const tick = () => ctx.heartbeat(heartbeatDetails ?? spec.publish?.progress());
+    let beat: NodeJS.Timeout | undefined;
+    const firstDelay = deps.firstHeartbeatDelayMs ?? 0;
+    // A call shorter than firstDelay sends one heartbeat: the one carrying its answer (keep, below).
+    const first =
+      firstDelay > 0
+        ? setTimeout(() => {
+            tick();
+            beat = setInterval(tick, heartbeatEvery);
+          }, firstDelay)
+        : undefined;
+    if (!first) {
+      ctx.heartbeat();
+      beat = setInterval(tick, heartbeatEvery);
+    }
     // A standalone activity (no workflow) has no stable identity across attempts to journal under.
     const run = ctx.info.workflowExecution;
     const journalKey: JournalKey | undefined = run
@@ -602,6 +620,7 @@ export function createLlmActivities(deps: LlmDeps) {
       log.warn('LLM call failed', { model, attempt, errorType: type, error: failure.message, durationMs: Date.now() - started });
       throw failure;
     } finally {
+      clearTimeout(first);
       clearInterval(beat);
       spec.publish?.abandon();
     }

@@ -32,6 +32,12 @@ export interface WorkersOptions {
   dataConverter?: DataConverter;
   /** Longest gap between heartbeats sent to the server (how fast a cancel reaches a call). */
   heartbeatThrottleMs?: number;
+  /**
+   * Activity slots one workflow task completion may reserve for eager dispatch of the activities
+   * it schedules on the workflow's own queue (runs started without splitQueues). Default
+   * llmMaxConcurrent (the SDK's default is 3: a fan-out of 100 would get 3 eagerly); 0 = off.
+   */
+  eagerActivitySlots?: number;
   /** Max tool activities (CPU-heavy, blocking) this worker runs at once. */
   toolsMaxConcurrent?: number;
   /** Run only some roles (e.g. an LLM-only worker). */
@@ -82,7 +88,12 @@ export async function createWorkers(o: WorkersOptions): Promise<Worker[]> {
         dataConverter: o.dataConverter,
         workflowBundle,
         ...(Object.keys(activities).length
-          ? { activities, maxConcurrentActivityTaskExecutions: o.llmMaxConcurrent, maxHeartbeatThrottleInterval: o.heartbeatThrottleMs ?? 5000 }
+          ? {
+              activities,
+              maxConcurrentActivityTaskExecutions: o.llmMaxConcurrent,
+              maxHeartbeatThrottleInterval: o.heartbeatThrottleMs ?? 5000,
+              maxEagerActivityReservationsPerWorkflowTask: o.eagerActivitySlots ?? o.llmMaxConcurrent,
+            }
           : {}),
       }),
     );

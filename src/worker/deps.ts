@@ -125,6 +125,7 @@ export function buildActivityDeps(config: Config, at: DepsPlacement): BuiltDeps 
     flow,
     throttleDeadlineMs: config.flow.throttleDeadlineMs,
     testOnlyPauseAfterAnswerMs: config.testOnlyPauseAfterAnswerMs || undefined,
+    firstHeartbeatDelayMs: config.worker.firstHeartbeatDelayMs || undefined,
     hedging: config.hedgePercentile ? new LatencyTracker(config.hedgePercentile) : undefined,
     admission,
   };

@@ -60,6 +60,7 @@ async function main(): Promise<void> {
       limiter: built.admission !== undefined,
       toolsMaxConcurrent: config.worker.toolsMaxConcurrent,
       heartbeatThrottleMs: config.worker.heartbeatThrottleMs,
+      eagerActivitySlots: config.worker.eagerActivitySlots,
       dataConverter,
       workflowBundle: config.worker.workflowBundlePath ? { codePath: config.worker.workflowBundlePath } : undefined,
     });

@@ -94,6 +94,13 @@ export class AgentsPlugin extends SimplePlugin {
       activities: { ...(configured.activities ?? {}), ...activities },
       // Cancellation reaches an LLM call only with a heartbeat response: keep that delay short.
       maxHeartbeatThrottleInterval: configured.maxHeartbeatThrottleInterval ?? this.config.worker.heartbeatThrottleMs,
+      // The activities a workflow task schedules on this queue go to this worker in the reply to
+      // its completion (eager dispatch, no poll each) for up to this many free slots, not the SDK's 3.
+      maxEagerActivityReservationsPerWorkflowTask:
+        configured.maxEagerActivityReservationsPerWorkflowTask ??
+        this.config.worker.eagerActivitySlots ??
+        configured.maxConcurrentActivityTaskExecutions ??
+        this.config.llm.maxConcurrent,
     };
   }
 

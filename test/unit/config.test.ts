@@ -2,6 +2,13 @@
 import { ConfigError, loadConfig, workflowUiLink } from '../../src/config';
 
 describe('loadConfig', () => {
+  test('eager activity slots (unset: LLM_MAX_CONCURRENT, in createWorkers) and the first heartbeat delay (0: at once; at most 8 s)', () => {
+    expect(loadConfig({}).worker).toMatchObject({ eagerActivitySlots: undefined, firstHeartbeatDelayMs: 0 });
+    expect(loadConfig({ EAGER_ACTIVITY_SLOTS: '0', LLM_FIRST_HEARTBEAT_MS: '2000' }).worker).toMatchObject({ eagerActivitySlots: 0, firstHeartbeatDelayMs: 2000 });
+    expect(() => loadConfig({ LLM_FIRST_HEARTBEAT_MS: '9000' })).toThrow(/LLM_FIRST_HEARTBEAT_MS must be at most 8000/);
+    expect(() => loadConfig({ EAGER_ACTIVITY_SLOTS: 'many' })).toThrow(/EAGER_ACTIVITY_SLOTS must be a whole number/);
+  });
+
   test('defaults: local dev server and local LLM server', () => {
     const c = loadConfig({});
     expect(c.temporal).toMatchObject({ address: '127.0.0.1:7233', namespace: 'default', uiUrl: 'http://127.0.0.1:8233', taskQueue: 'agents' });
