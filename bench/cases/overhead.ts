@@ -45,7 +45,11 @@ export const overhead: CaseDef = {
         rpcNotes.push(`N=${n}, ${layout}, frontend RPCs per task: ${rpcBreakdown(runs[0], n)}`);
         const wall = medWall(runs);
         const wfWall = median(runs.filter((m) => m.wfWallMs).map((m) => m.wfWallMs!));
-        const met = limit !== undefined && Number.isFinite(wall / inproc) ? wall <= limit * inproc : undefined;
+        // Issue 15's targets: at N=100 the workflow's own wall ≤ 1.1× and the client's ≤ 1.25×; at N=1000 ≤ 1.2×.
+        const wfLimit = n === 100 ? 1.1 : undefined;
+        const clientLimit = n === 100 ? 1.25 : limit;
+        const metWf = wfLimit !== undefined && Number.isFinite(wfWall / inproc) ? wfWall <= wfLimit * inproc : undefined;
+        const met = clientLimit !== undefined && Number.isFinite(wall / inproc) ? wall <= clientLimit * inproc : undefined;
         rows.push([
           n,
           k,
@@ -59,14 +63,21 @@ export const overhead: CaseDef = {
           ms((wall - ideal) / n),
           ms((wall - inproc) / n),
           ratio(wall / inproc),
-          limit ? `≤ ${limit}× in-process: ${verdict(met)}` : '—',
+          [wfLimit ? `workflow ≤ ${wfLimit}×: ${verdict(metWf)}` : '', clientLimit ? `client ≤ ${clientLimit}×: ${verdict(met)}` : ''].filter(Boolean).join('; ') || '—',
           foreign(runs),
         ]);
-        if (limit)
+        if (wfLimit)
           targets.push({
             case: 'overhead',
-            target: `N=${n}, L=1 s, k=${k}, ${layout}: wall ≤ ${limit} × in-process`,
-            measured: `${ms(wall)} (workflow's own ${ms(wfWall)}) vs ${ms(inproc)} = ${ratio(wall / inproc)}`,
+            target: `N=${n}, L=1 s, k=${k}, ${layout}: workflow's own wall ≤ ${wfLimit} × in-process`,
+            measured: `${ms(wfWall)} vs ${ms(inproc)} = ${ratio(wfWall / inproc)}`,
+            met: metWf,
+          });
+        if (clientLimit)
+          targets.push({
+            case: 'overhead',
+            target: `N=${n}, L=1 s, k=${k}, ${layout}: client wall (start call → result; CLI spawn adds the startup row) ≤ ${clientLimit} × in-process`,
+            measured: `${ms(wall)} vs ${ms(inproc)} = ${ratio(wall / inproc)}`,
             met,
           });
       }
