@@ -28,6 +28,12 @@ export class BudgetGate {
 
   /** Runs one call under the budget and accounts for what it spent. */
   async run<T extends TaskResult>(call: () => Promise<T>): Promise<T> {
+    // Only a budget that cancels calls in flight needs a scope per call (each scope costs promises).
+    if (!this.budget.cancelsInFlight) {
+      const r = await call();
+      this.budget.add(r);
+      return r;
+    }
     const scope = new CancellationScope();
     this.running.add(scope);
     let r: T;

@@ -10,6 +10,8 @@ interface Waiter {
   rank: number;
   seq: number;
   grant: () => void;
+  reject: (err: unknown) => void;
+  scope: CancellationScope;
 }
 
 /** A bounded set of slots with ranked waiting. Not exported from the workflows index. */
@@ -17,6 +19,8 @@ export class RankedSlots {
   private inFlight = 0;
   private seq = 0;
   private readonly waiting: Waiter[] = [];
+  /** The waiters of each cancellation scope: one listener per scope, not one promise per waiter. */
+  private readonly byScope = new Map<CancellationScope, Set<Waiter>>();
   private pumping = false;
 
   constructor(private readonly max: number) {}
@@ -29,16 +33,28 @@ export class RankedSlots {
   /** Waits for a slot; lower rank goes first. Rejects if the caller's scope is cancelled while waiting. */
   acquire(rank: number): Promise<void> {
     this.ensurePump();
+    const scope = CancellationScope.current();
     return new Promise<void>((resolve, reject) => {
-      const waiter: Waiter = { rank, seq: this.seq++, grant: resolve };
+      const waiter: Waiter = { rank, seq: this.seq++, grant: resolve, reject, scope };
       this.insert(waiter);
-      CancellationScope.current().cancelRequested.catch((err: unknown) => {
-        const i = this.waiting.indexOf(waiter);
-        if (i >= 0) {
-          this.waiting.splice(i, 1);
-          reject(err);
-        }
-      });
+      let mine = this.byScope.get(scope);
+      if (!mine) {
+        mine = new Set();
+        this.byScope.set(scope, mine);
+        scope.cancelRequested.catch((err: unknown) => {
+          // Every waiter of the scope that is still waiting, in the order they asked.
+          const waiters = this.byScope.get(scope) ?? new Set<Waiter>();
+          this.byScope.delete(scope);
+          for (const w of waiters) {
+            const i = this.waiting.indexOf(w);
+            if (i >= 0) {
+              this.waiting.splice(i, 1);
+              w.reject(err);
+            }
+          }
+        });
+      }
+      mine.add(waiter);
     });
   }
 
@@ -79,6 +95,7 @@ export class RankedSlots {
         await condition(() => this.inFlight < this.max && this.waiting.length > 0);
         while (this.inFlight < this.max && this.waiting.length > 0) {
           const next = this.waiting.shift()!;
+          this.byScope.get(next.scope)?.delete(next);
           this.inFlight++;
           next.grant();
         }
