@@ -13,13 +13,12 @@
  * carrying the conversation, the turns so far and the tool definitions; a parent awaiting the
  * agent (a DAG node) gets the last run's result.
  */
-import { ActivityCancellationType, continueAsNew, isCancellation, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { AgentMessage, AgentTextBlock, AgentToolResultBlock, AgentToolUseBlock, AgentTurnResult, LlmActivities } from '../activities';
+import { continueAsNew, isCancellation, workflowInfo } from '@temporalio/workflow';
+import type { AgentMessage, AgentTextBlock, AgentToolResultBlock, AgentToolUseBlock, AgentTurnResult } from '../activities';
 import { AGENT_HISTORY_BYTES, parseAgentInput, type AgentCarry, type AgentInput, type AgentResult, type AgentToolCallRecord, type AgentTurnRecord } from '../core/agent';
-import { DEFAULT_THROTTLE_DEADLINE_MS } from '../core/flow';
 import { activitySummary } from '../core/names';
 import { describeFailure } from './lib/failures';
-import { LLM_ATTEMPT_TIMEOUT_MS, LLM_HEARTBEAT_TIMEOUT_MS, LLM_MAX_ATTEMPTS, LLM_RETRY, activityQueue, fairnessKey } from './lib/llm-task';
+import { llmActivities, llmMaxAttempts, llmRequestTimeoutMs } from './lib/llm-task';
 import { TOOL_RETRY, describeAgentToolsOrFail, toolActivities } from './lib/tool-task';
 import { installStream } from './lib/stream';
 import { validateOrFail } from './lib/validate';
@@ -36,18 +35,10 @@ function textOf(content: AgentTurnResult['content']): string {
 export async function agent(input: AgentInput): Promise<AgentResult> {
   const a = validateOrFail(() => parseAgentInput(input));
   const carried = a.carried as AgentCarry | undefined;
-  const requestTimeoutMs = a.timeoutMs ?? LLM_ATTEMPT_TIMEOUT_MS;
-  const maxAttempts = a.maxAttempts ?? LLM_MAX_ATTEMPTS;
-  const llm = proxyActivities<LlmActivities>({
-    taskQueue: activityQueue(undefined, a.llmTaskQueue),
-    // Waiting for flow control (and out 429s) happens inside the attempt: as in runLlmTask.
-    startToCloseTimeout: requestTimeoutMs + (a.throttleDeadlineMs ?? DEFAULT_THROTTLE_DEADLINE_MS),
-    heartbeatTimeout: LLM_HEARTBEAT_TIMEOUT_MS,
-    // A cancelled agent waits until its in-flight request is really aborted, so it stops paying.
-    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-    retry: { ...LLM_RETRY, maximumAttempts: maxAttempts },
-    priority: { fairnessKey: fairnessKey(a) },
-  });
+  const requestTimeoutMs = llmRequestTimeoutMs(a);
+  const maxAttempts = llmMaxAttempts(a);
+  // Scheduled as every LLM call of a run is (timeouts, retries, waiting for the cancelled request, fairness).
+  const llm = llmActivities(a);
   const toolActs = toolActivities({}, a.toolTaskQueue);
   // Streaming: into this agent's own channel unless a parent run's is named.
   if (a.stream && !a.streamTo) installStream();

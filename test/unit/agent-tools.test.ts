@@ -10,6 +10,7 @@ import type { AgentToolInput, AgentToolOutput } from '../../src/activities/tool-
 import { ToolRegistry, userToolSource } from '../../src/activities/tool-registry';
 import { createToolActivities } from '../../src/activities/tools';
 import type { UserTool } from '../../src/activities/tool-source';
+import { rejectionOf } from '../helpers/rejection';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'agent-tools-'));
 const corpus = fs.mkdtempSync(path.join(os.tmpdir(), 'agent-corpus-'));
@@ -25,14 +26,7 @@ const acts = createToolActivities({ runsDir: dir, documentRoots: [dir], document
 const env = new MockActivityEnvironment();
 const runAgentTool = (c: AgentToolInput) => env.run(acts.runAgentTool, c) as Promise<AgentToolOutput>;
 
-async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
-  try {
-    await p;
-  } catch (err) {
-    return err as ApplicationFailure;
-  }
-  throw new Error('expected a failure');
-}
+const failureOf = (p: Promise<unknown>) => rejectionOf<ApplicationFailure>(p);
 
 test('every built-in tool is offered, with user tools beside them; names repeat once; unknown names are all named', async () => {
   const names = (await acts.describeAgentTools({ names: [...Object.keys(BUILT_IN_TOOLS), 'shout'] })).map((t) => t.name);

@@ -5,6 +5,7 @@
 import Anthropic, { type APIError } from '@anthropic-ai/sdk';
 import type { LocalLlmServer } from '../../src/testing';
 import { MODEL, useLocalLlmThroughSdk } from '../helpers/local-llm-sdk';
+import { rejectionOf } from '../helpers/rejection';
 
 let server: LocalLlmServer;
 let client: Anthropic;
@@ -48,14 +49,7 @@ function textOf(msg: Anthropic.Message): string {
   return msg.content.flatMap((b) => (b.type === 'text' ? [b.text] : [])).join('');
 }
 
-async function errorOf(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the call to fail');
-}
+const errorOf = (p: Promise<unknown>) => rejectionOf(p);
 
 /** The assistant turn as a message param, and a user turn answering its tool calls. */
 function followUp(msg: Anthropic.Message, results: (call: Anthropic.ToolUseBlock) => Omit<Anthropic.ToolResultBlockParam, 'type' | 'tool_use_id'>): Anthropic.MessageParam[] {

@@ -8,6 +8,7 @@ import { messageParams, replyText } from '../../src/activities/llm';
 import { decompositionJsonSchema, decompositionOutput, decomposePrompt, DECOMPOSE_SYSTEM, parseDecomposition } from '../../src/core/decompose';
 import { DEFAULT_ITEMS, MAX_ITEMS, generateToolInput, startLocalLlmServer, type JsonSchema, type LlmStats, type LocalLlmServer } from '../../src/testing';
 import { MODEL, useLocalLlmThroughSdk } from '../helpers/local-llm-sdk';
+import { rejectionOf } from '../helpers/rejection';
 
 let server: LocalLlmServer;
 let client: Anthropic;
@@ -26,15 +27,7 @@ function textOf(msg: Anthropic.Message): string {
   return block.text;
 }
 
-/** Captures the rejection so its class and fields can be asserted. */
-async function errorOf(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the call to fail');
-}
+const errorOf = (p: Promise<unknown>) => rejectionOf(p);
 
 async function waitFor(cond: () => boolean, timeoutMs = 2000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

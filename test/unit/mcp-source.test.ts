@@ -13,6 +13,7 @@ import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError } fr
 import { describeMcpServer, parseMcpServers, type McpServerConfig, type McpStdioServerConfig } from '../../src/mcp/config';
 import { createMcpSources, formatMcpContent, mcpToolName, McpToolSource } from '../../src/mcp/source';
 import { startMcpHttpServer, type McpHttpServer, type McpTestServerStats } from '../../src/testing/mcp-server';
+import { rejectionOf } from '../helpers/rejection';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -26,14 +27,7 @@ const stdioServer = (extra: Partial<McpStdioServerConfig> = {}): McpStdioServerC
 
 const ctx = (signal: AbortSignal = new AbortController().signal) => ({ signal, heartbeat: () => undefined });
 
-async function failureOf(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a failure');
-}
+const failureOf = (p: Promise<unknown>) => rejectionOf<Error>(p);
 
 async function until(check: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
   const deadline = Date.now() + ms;

@@ -5,7 +5,7 @@
  * a failed turn is a failure with the turns so far in `agent`. Workflow-side only.
  */
 import { ApplicationFailure, ChildWorkflowFailure, executeChild, isCancellation, workflowInfo } from '@temporalio/workflow';
-import type { StreamRouting } from './llm-task';
+import { fairnessKey, type StreamRouting } from './llm-task';
 import { streamInstalled } from './stream';
 import { describeAgentToolsOrFail } from './tool-task';
 import { DEFAULT_AGENT_TURNS, type AgentOptions, type AgentResult } from '../../core/agent';
@@ -70,7 +70,7 @@ export async function runAgentTask(task: AgentTask, opts: CallOptions & StreamRo
           ...(opts.maxAttempts ? { maxAttempts: opts.maxAttempts } : {}),
           ...(opts.throttleDeadlineMs ? { throttleDeadlineMs: opts.throttleDeadlineMs } : {}),
           // The parent's fairness key: its agents share the run's place in the queue.
-          tenant: (opts.tenant ?? workflowInfo().root?.workflowId ?? workflowInfo().workflowId).slice(0, 64),
+          tenant: fairnessKey(opts),
           ...(opts.llmTaskQueue ? { llmTaskQueue: opts.llmTaskQueue } : {}),
           ...(opts.toolTaskQueue ? { toolTaskQueue: opts.toolTaskQueue } : {}),
           // A streaming run's agents publish each turn to the run's channel as `<task>#<turn>`.

@@ -49,14 +49,31 @@ export function activityQueue(policyQueue: string | undefined, inputQueue: strin
   return policyQueue ?? inputQueue ?? workflowInfo().taskQueue;
 }
 
-function llm(policy: LlmCallPolicy, opts: CallOptions) {
+/** The run options that decide how its LLM activities are scheduled. */
+export type LlmRunOptions = Pick<CallOptions, 'llmTaskQueue' | 'timeoutMs' | 'maxAttempts' | 'throttleDeadlineMs' | 'tenant'>;
+
+/** How long one request may take from when it is sent: the run's timeoutMs, else the policy's, else the default. */
+export function llmRequestTimeoutMs(opts: LlmRunOptions, policy: LlmCallPolicy = {}): number {
+  return opts.timeoutMs ?? policy.attemptTimeoutMs ?? LLM_ATTEMPT_TIMEOUT_MS;
+}
+
+/** Attempts per LLM call: the run's maxAttempts, else the policy's, else the default. */
+export function llmMaxAttempts(opts: LlmRunOptions, policy: LlmCallPolicy = {}): number {
+  return opts.maxAttempts ?? policy.retry?.maximumAttempts ?? LLM_MAX_ATTEMPTS;
+}
+
+/** The LLM activities as a run's calls (LLM tasks and agent turns) are scheduled. */
+export function llmActivities(opts: LlmRunOptions, policy: LlmCallPolicy = {}) {
   return proxyActivities<LlmActivities>({
     taskQueue: activityQueue(policy.taskQueue, opts.llmTaskQueue),
-    startToCloseTimeout: policy.attemptTimeoutMs ?? LLM_ATTEMPT_TIMEOUT_MS,
+    // Waiting for flow control (and out 429s) happens inside the attempt and must not time it out.
+    startToCloseTimeout: llmRequestTimeoutMs(opts, policy) + (opts.throttleDeadlineMs ?? DEFAULT_THROTTLE_DEADLINE_MS),
     heartbeatTimeout: policy.heartbeatTimeoutMs ?? LLM_HEARTBEAT_TIMEOUT_MS,
     // A cancelled run waits until its in-flight requests are really aborted, so it stops paying.
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-    retry: policy.retry ?? LLM_RETRY,
+    retry: { ...(policy.retry ?? LLM_RETRY), maximumAttempts: llmMaxAttempts(opts, policy) },
+    // Fairness between runs on one task queue (servers with fairness on; ignored otherwise).
+    priority: { fairnessKey: fairnessKey(opts) },
   });
 }
 
@@ -97,34 +114,25 @@ function streamTarget(task: LlmTask, opts: CallOptions & StreamRouting): LlmCall
 /** Calls the LLM for one task; never throws except for cancellation of the workflow itself. */
 export async function runLlmTask(task: LlmTask, opts: CallOptions & StreamRouting = {}, policy: LlmCallPolicy = {}): Promise<TaskResult> {
   const scheduledAt = Date.now();
-  const maxAttempts = opts.maxAttempts ?? policy.retry?.maximumAttempts ?? LLM_MAX_ATTEMPTS;
-  const requestTimeoutMs = opts.timeoutMs ?? policy.attemptTimeoutMs ?? LLM_ATTEMPT_TIMEOUT_MS;
+  const maxAttempts = llmMaxAttempts(opts, policy);
+  const requestTimeoutMs = llmRequestTimeoutMs(opts, policy);
   const base = { taskId: task.taskId, name: task.name };
   const stream = streamTarget(task, opts);
   try {
-    const r = await llm(policy, opts).callLlm.executeWithOptions(
+    const r = await llmActivities(opts, policy).callLlm.executeWithOptions({ summary: activitySummary(task.summary ?? task.name) }, [
       {
-        summary: activitySummary(task.summary ?? task.name),
-        startToCloseTimeout: requestTimeoutMs + (opts.throttleDeadlineMs ?? DEFAULT_THROTTLE_DEADLINE_MS),
-        // Fairness between runs on one task queue (servers with fairness on; ignored otherwise).
-        priority: { fairnessKey: fairnessKey(opts) },
-        retry: { maximumAttempts: maxAttempts },
+        prompt: task.prompt,
+        system: task.system,
+        model: task.model ?? opts.model,
+        maxTokens: task.maxTokens ?? opts.maxTokens,
+        cache: opts.cache,
+        requestTimeoutMs,
+        ...(opts.throttleDeadlineMs ? { throttleDeadlineMs: opts.throttleDeadlineMs } : {}),
+        ...(task.output ? { output: task.output } : {}),
+        // Absent unless the run streams, so the activity input (and old histories) stay as they were.
+        ...(stream ? { stream } : {}),
       },
-      [
-        {
-          prompt: task.prompt,
-          system: task.system,
-          model: task.model ?? opts.model,
-          maxTokens: task.maxTokens ?? opts.maxTokens,
-          cache: opts.cache,
-          requestTimeoutMs,
-          ...(opts.throttleDeadlineMs ? { throttleDeadlineMs: opts.throttleDeadlineMs } : {}),
-          ...(task.output ? { output: task.output } : {}),
-          // Absent unless the run streams, so the activity input (and old histories) stay as they were.
-          ...(stream ? { stream } : {}),
-        },
-      ],
-    );
+    ]);
     return succeeded(base, {
       output: r.text,
       durationMs: r.durationMs,
