@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ROOT, temporalBinary } from '../scripts/dev-server';
-import { CASES, type CaseResult, type Runner, SINGLE_QUEUE, type Shared, type Target } from './cases/index';
+import { CASES, type CaseResult, LOCAL_ACTIVITIES, type Runner, SINGLE_QUEUE, type Shared, type Target } from './cases/index';
 import { type Layout } from './lib/runwf';
 import { compileBenchEntries, ensureBuilt } from './lib/build';
 import { BenchEnv } from './lib/env';
@@ -104,7 +104,7 @@ async function main(): Promise<number> {
       args.dynamicConfig.flatMap((d) => ['--dynamic-config-value', d]),
     );
     bench = new Bench(env, args.quick, log, args.reps);
-    const shared: Shared = { points: new Map(), runners: [SINGLE_QUEUE, ...args.variants] };
+    const shared: Shared = { points: new Map(), runners: [SINGLE_QUEUE, LOCAL_ACTIVITIES, ...args.variants] };
     for (const c of cases) {
       if (interrupted) break;
       const ct = Date.now();

@@ -46,6 +46,8 @@ export interface Runner {
 
 /** The runner every point measures beside the split layout. */
 export const SINGLE_QUEUE: Runner = { label: 'single queue (eager dispatch)', layout: 'single' };
+/** The runner with the run's LLM calls as local activities of the workflow's worker (`llmDispatch: 'local'`). */
+export const LOCAL_ACTIVITIES: Runner = { label: 'local activities (llmDispatch local)', layout: 'local' };
 
 /** One N/k/L point: ours (split layout, as the CLI routes), the other runners, the baselines. */
 export interface Point {

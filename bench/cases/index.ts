@@ -19,6 +19,6 @@ import { startup } from './startup';
 import { tuning } from './tuning';
 
 export type { CaseDef, CaseResult, Runner, Shared, Target } from './common';
-export { SINGLE_QUEUE } from './common';
+export { LOCAL_ACTIVITIES, SINGLE_QUEUE } from './common';
 
 export const CASES: CaseDef[] = [seed, overhead, ceiling, dag, baselines, limits, scale, tuning, profile, hedging, flow, fleet, startup];

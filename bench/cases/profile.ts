@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { summariseProfiles, type ThreadSummary } from '../lib/cpuprofile';
 import { ms, num, type TableData } from '../lib/format';
-import { type CaseDef, L1 } from './common';
+import { type CaseDef, L0, L1 } from './common';
+import { type Layout } from '../lib/runwf';
 
 export const profile: CaseDef = {
   id: 'profile',
@@ -18,10 +19,12 @@ export const profile: CaseDef = {
       label: 'profiled (node --cpu-prof) N=1000 k=200 L=1 s',
       n: 1000,
       k: 200,
-      latency: L1,
+      latency: process.env.BENCH_PROFILE_L0 ? L0 : L1,
+      layout: (process.env.BENCH_PROFILE_LAYOUT as Layout | undefined) ?? 'split',
       worker: { maxConcurrent: 200, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profDir}`], fresh: true },
     });
     await b.env.stopWorker(); // the profile is written when the worker exits
+    if (process.env.BENCH_PROFILE_KEEP) fs.cpSync(profDir, process.env.BENCH_PROFILE_KEEP, { recursive: true });
     const threads: ThreadSummary[] = summariseProfiles(profDir);
     const main = threads.find((t) => t.thread === 'main');
     const wf = threads.find((t) => t.thread === 'workflow');

@@ -131,7 +131,7 @@ export class Bench {
     if (w !== before) {
       await this.env.llm.prepare({ ttftMs: 0, perTokenMs: 0, outputTokens: 5 });
       // Both layouts: the LLM queue's worker and the main queue's activities (single-queue runs).
-      for (const layout of ['split', 'single'] as const) {
+      for (const layout of ['split', 'single', 'local'] as const) {
         const warm = await runWorkflow(
           this.env.client,
           'fanOut',

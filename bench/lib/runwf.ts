@@ -15,9 +15,10 @@ export interface WorkflowRun<T> {
 /**
  * How a run's activities are routed: 'split' = `splitQueues(q)` (LLM calls on `q-llm`, tools on
  * `q-tools`, as the CLI starts runs); 'single' = no routing, every call on the workflow's own queue,
- * served by the same worker process, where eager activity dispatch applies (AgentsPlugin's layout).
+ * served by the same worker process, where eager activity dispatch applies (AgentsPlugin's layout);
+ * 'local' = no routing and `llmDispatch: 'local'`: LLM calls as local activities of the workflow's worker.
  */
-export type Layout = 'split' | 'single';
+export type Layout = 'split' | 'single' | 'local';
 
 /** Starts a workflow and waits for its result (or error, or the timeout, after which it is terminated). */
 export async function runWorkflow<T>(
@@ -29,7 +30,8 @@ export async function runWorkflow<T>(
   const workflowId = `${o.idPrefix}-${randomUUID().slice(0, 8)}`;
   const t0 = performance.now();
   try {
-    const routing = (o.layout ?? 'split') === 'split' ? splitQueues(o.taskQueue) : {};
+    const layout = o.layout ?? 'split';
+    const routing = layout === 'split' ? splitQueues(o.taskQueue) : layout === 'local' ? { llmDispatch: 'local' } : {};
     const handle = await client.workflow.start(type, { taskQueue: o.taskQueue, workflowId, args: [{ ...routing, ...(input as object) }] });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {

@@ -452,24 +452,29 @@ export function createLlmActivities(deps: LlmDeps) {
   async function invoke<R>(spec: CallSpec, complete: (c: CallContext) => Promise<R>): Promise<R> {
     const ctx = Context.current();
     const attempt = ctx.info.attempt;
+    // A local activity cannot heartbeat (nothing reaches the server; its liveness is the workflow task's).
+    const local = ctx.info.isLocal;
+    const heartbeat = (details?: unknown) => {
+      if (!local) ctx.heartbeat(details);
+    };
     const started = Date.now();
     const { model, maxTokens } = spec;
     // Once the provider has answered, every heartbeat carries the answer (see AnswerHeartbeat).
     let heartbeatDetails: AnswerHeartbeat | undefined;
     // Before the answer, a streamed call's heartbeats carry its progress (characters, output tokens).
-    const tick = () => ctx.heartbeat(heartbeatDetails ?? spec.publish?.progress());
+    const tick = () => heartbeat(heartbeatDetails ?? spec.publish?.progress());
     let beat: NodeJS.Timeout | undefined;
     const firstDelay = deps.firstHeartbeatDelayMs ?? 0;
     // A call shorter than firstDelay sends one heartbeat: the one carrying its answer (keep, below).
     const first =
-      firstDelay > 0
+      !local && firstDelay > 0
         ? setTimeout(() => {
             tick();
             beat = setInterval(tick, heartbeatEvery);
           }, firstDelay)
         : undefined;
-    if (!first) {
-      ctx.heartbeat();
+    if (!first && !local) {
+      heartbeat();
       beat = setInterval(tick, heartbeatEvery);
     }
     // A standalone activity (no workflow) has no stable identity across attempts to journal under.
@@ -590,7 +595,7 @@ export function createLlmActivities(deps: LlmDeps) {
     const keep = async (answer: CachedResponse): Promise<void> => {
       if (answer.text.length <= MAX_HEARTBEAT_ANSWER_CHARS) {
         heartbeatDetails = { answer };
-        ctx.heartbeat(heartbeatDetails);
+        heartbeat(heartbeatDetails);
       }
       if (journalKey)
         await deps.journal?.put(journalKey, answer).catch((err: unknown) => log.warn('LLM answer not journaled', { error: err instanceof Error ? err.message : String(err) }));
@@ -602,7 +607,8 @@ export function createLlmActivities(deps: LlmDeps) {
 
     /** An answer an earlier attempt of this activity received: returned instead of a new request. */
     const recovered = async (): Promise<CachedResponse | undefined> => {
-      if (attempt === 1) return undefined;
+      // A local activity re-run after a crash starts again at attempt 1: only the journal knows.
+      if (attempt === 1 && !local) return undefined;
       return answerFromHeartbeat(ctx.info.heartbeatDetails) ?? (journalKey ? await deps.journal?.get(journalKey).catch(() => undefined) : undefined);
     };
 

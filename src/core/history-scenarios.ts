@@ -48,6 +48,21 @@ export const HISTORY_SCENARIOS: HistoryScenario[] = [
     cancelAfterMs: 1500,
   },
   {
+    // LLM calls as local activities (markers, no activity events); one retried after a 500.
+    name: 'fanOut-local',
+    workflowType: 'fanOut',
+    input: {
+      llmDispatch: 'local',
+      tasks: [
+        { name: 'a', prompt: 'local a' },
+        { name: 'b', prompt: 'local b' },
+        { name: 'c', prompt: 'local c' },
+      ],
+      maxConcurrent: 2,
+    },
+    faults: [{ match: 'local b', times: 1, fault: { kind: 'status', status: 500 } }],
+  },
+  {
     name: 'runDag-skip',
     workflowType: 'runDag',
     input: {

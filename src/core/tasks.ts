@@ -70,6 +70,11 @@ export const callOptionsSchema = z.object({
   llmTaskQueue: nonEmptyString(200).optional(),
   toolTaskQueue: nonEmptyString(200).optional(),
   /**
+   * How LLM calls are run: 'activity' (default) = activities through the server's task queue;
+   * 'local' = local activities on the worker running the workflow (see README Performance).
+   */
+  llmDispatch: oneOf(['activity', 'local']).optional(),
+  /**
    * Stream each LLM call's text to the run while it arrives (`streamChunk` signals, read with the
    * `stream` query; see src/client/stream.ts). Off by default: nothing is signalled or changed.
    */

@@ -93,6 +93,8 @@ export async function createWorkers(o: WorkersOptions): Promise<Worker[]> {
               maxConcurrentActivityTaskExecutions: o.llmMaxConcurrent,
               maxHeartbeatThrottleInterval: o.heartbeatThrottleMs ?? 5000,
               maxEagerActivityReservationsPerWorkflowTask: o.eagerActivitySlots ?? o.llmMaxConcurrent,
+              // Runs with llmDispatch 'local' run their LLM calls here as local activities (SDK default: 100).
+              maxConcurrentLocalActivityExecutions: o.llmMaxConcurrent,
             }
           : {}),
       }),

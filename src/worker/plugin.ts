@@ -101,6 +101,8 @@ export class AgentsPlugin extends SimplePlugin {
         this.config.worker.eagerActivitySlots ??
         configured.maxConcurrentActivityTaskExecutions ??
         this.config.llm.maxConcurrent,
+      // Runs with llmDispatch 'local' run their LLM calls on this worker as local activities.
+      maxConcurrentLocalActivityExecutions: configured.maxConcurrentLocalActivityExecutions ?? (llm ? this.config.llm.maxConcurrent : undefined),
     };
   }
 

@@ -52,7 +52,12 @@ const cases: [string, Case][] = [
   ],
 ];
 
-describe('fault matrix', () => {
+// The same matrix with the LLM calls as activities (the default) and as local activities of the
+// workflow's worker (llmDispatch 'local'): retries, throttle waits and timeouts must not differ.
+describe.each([
+  ['activities', {}],
+  ['local activities', { llmDispatch: 'local' }],
+])('fault matrix (LLM calls as %s)', (_dispatch, dispatch) => {
   const h = sharedHarness({ llm: { ttftMs: 20, perTokenMs: 0, outputTokens: 10 } });
 
   test.each(cases)('%s', async (_name, c) => {
@@ -62,6 +67,7 @@ describe('fault matrix', () => {
         { name: 'victim', prompt: 'victim task' },
         { name: 'bystander', prompt: 'other task' },
       ],
+      ...dispatch,
       ...c.input,
     });
     const [victim, bystander] = r.results;

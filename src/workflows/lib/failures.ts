@@ -1,6 +1,6 @@
 /** What an activity failure means for a task: its type, message and attempts, as users see them. Workflow-side. */
 import { ActivityFailure, ApplicationFailure, TimeoutFailure } from '@temporalio/workflow';
-import type { LlmFailureDetails } from '../../core/errors';
+import { NON_RETRYABLE_LLM_ERRORS, type LlmFailureDetails } from '../../core/errors';
 
 /** Type, message and attempt count of a failed call. */
 export interface DescribedFailure {
@@ -15,8 +15,12 @@ export function describeFailure(err: unknown, maxAttempts: number): DescribedFai
   const exhausted = err instanceof ActivityFailure && err.retryState === 'MAXIMUM_ATTEMPTS_REACHED';
   if (cause instanceof ApplicationFailure) {
     const d = cause.details?.[0] as LlmFailureDetails | undefined;
-    const attempts = exhausted ? maxAttempts : (d?.attempt ?? 1);
-    const suffix = exhausted ? ` (gave up after ${attempts} attempts)` : '';
+    // A local activity's failure may come without its ActivityFailure (no retry state): the last attempt says it gave up.
+    const gaveUp =
+      exhausted ||
+      (!(err instanceof ActivityFailure && err.retryState) && !cause.nonRetryable && !NON_RETRYABLE_LLM_ERRORS.includes(cause.type as never) && (d?.attempt ?? 0) >= maxAttempts);
+    const attempts = gaveUp ? maxAttempts : (d?.attempt ?? 1);
+    const suffix = gaveUp ? ` (gave up after ${attempts} attempts)` : '';
     return { type: cause.type ?? 'Error', message: `${cause.message}${suffix}`, attempts };
   }
   if (cause instanceof TimeoutFailure) {

@@ -2,7 +2,7 @@
  * Runs one LLM task as an activity and turns every outcome into a TaskResult: success, a
  * permanent failure (with its type, message and attempts), or cancellation. Workflow-side only.
  */
-import { ActivityCancellationType, isCancellation, proxyActivities, workflowInfo, type RetryPolicy } from '@temporalio/workflow';
+import { ActivityCancellationType, isCancellation, proxyActivities, proxyLocalActivities, workflowInfo, type RetryPolicy } from '@temporalio/workflow';
 import type { LlmActivities, LlmCallInput } from '../../activities';
 import { NON_RETRYABLE_LLM_ERRORS } from '../../core/errors';
 import { activitySummary } from '../../core/names';
@@ -50,7 +50,7 @@ export function activityQueue(policyQueue: string | undefined, inputQueue: strin
 }
 
 /** The run options that decide how its LLM activities are scheduled. */
-export type LlmRunOptions = Pick<CallOptions, 'llmTaskQueue' | 'timeoutMs' | 'maxAttempts' | 'throttleDeadlineMs' | 'tenant'>;
+export type LlmRunOptions = Pick<CallOptions, 'llmTaskQueue' | 'timeoutMs' | 'maxAttempts' | 'throttleDeadlineMs' | 'tenant' | 'llmDispatch'>;
 
 /** How long one request may take from when it is sent: the run's timeoutMs, else the policy's, else the default. */
 export function llmRequestTimeoutMs(opts: LlmRunOptions, policy: LlmCallPolicy = {}): number {
@@ -64,6 +64,12 @@ export function llmMaxAttempts(opts: LlmRunOptions, policy: LlmCallPolicy = {}):
 
 /** The LLM activities as a run's calls (LLM tasks and agent turns) are scheduled. */
 export function llmActivities(opts: LlmRunOptions, policy: LlmCallPolicy = {}) {
+  if (opts.llmDispatch === 'local')
+    return proxyLocalActivities<LlmActivities>({
+      startToCloseTimeout: llmRequestTimeoutMs(opts, policy) + (opts.throttleDeadlineMs ?? DEFAULT_THROTTLE_DEADLINE_MS),
+      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+      retry: { ...(policy.retry ?? LLM_RETRY), maximumAttempts: llmMaxAttempts(opts, policy) },
+    });
   return proxyActivities<LlmActivities>({
     taskQueue: activityQueue(policy.taskQueue, opts.llmTaskQueue),
     // Waiting for flow control (and out 429s) happens inside the attempt and must not time it out.
