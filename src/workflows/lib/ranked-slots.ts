@@ -30,6 +30,11 @@ export class RankedSlots {
     return this.inFlight;
   }
 
+  /** How many entries wait for a slot now. */
+  get waitingCount(): number {
+    return this.waiting.length;
+  }
+
   /** Waits for a slot; lower rank goes first. Rejects if the caller's scope is cancelled while waiting. */
   acquire(rank: number): Promise<void> {
     this.ensurePump();

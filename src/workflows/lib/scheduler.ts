@@ -14,7 +14,7 @@
  *      carrying every result.
  * Activities are scheduled in slot-grant order, so the same inputs give the same commands.
  */
-import { ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, condition, isCancellation } from '@temporalio/workflow';
 import type { ProgressTracker } from '../../core/progress';
 import { cancelledBeforeStart, dependencySkipReason, notRunForBudget, skipped } from '../../core/results';
 import type { CallOptions, TaskResult } from '../../core/tasks';
@@ -103,7 +103,8 @@ export async function schedule<R extends TaskResult>(jobs: readonly Job<R>[], op
 
   const runJob = async (i: number): Promise<R> => {
     const job = jobs[i];
-    const deps = await Promise.all(job.after.map((d) => settled[d]));
+    // No promise (and no stack trace from the SDK's promise hook) for a job without dependencies.
+    const deps = job.after.length ? await Promise.all(job.after.map((d) => settled[d])) : [];
     const notReady: JobRun = { outcome: 'cancelled-before-start', scheduledAt: null, startedAt: null, finishedAt: null };
     if (scope.consideredCancelled || firstFailure) return finish(i, cancelledBeforeStart(job), notReady);
     const blocked = job.tolerateFailedDeps ? undefined : dependencySkipReason(deps);
@@ -135,9 +136,33 @@ export async function schedule<R extends TaskResult>(jobs: readonly Job<R>[], op
   };
 
   const order = opts.startOrder ?? jobs.map((_, i) => i);
+  const max = opts.maxConcurrent ?? DEFAULT_MAX_CONCURRENT;
+  // Jobs without dependencies whose ranks follow the start order (a fan-out): a job starts only when
+  // a slot is free for it, so N jobs under a cap of k create the promises of about k jobs at a time
+  // instead of N at once (each promise costs a stack trace in the SDK's promise hook: README
+  // Performance). Every job still waiting has a lower rank than any not started, so the grants, and
+  // the commands, are the same as starting them all.
+  const lazy = order.every((i, n) => jobs[i].after.length === 0 && (n === 0 || jobs[order[n - 1]].rank <= jobs[i].rank));
+  const stopped = () => scope.consideredCancelled || firstFailure !== undefined;
   await scope
     .run(async () => {
-      for (const i of order) settled[i] = runJob(i);
+      if (!lazy) {
+        for (const i of order) settled[i] = runJob(i);
+      } else {
+        let n = 0;
+        try {
+          for (; n < order.length && !stopped(); n++) {
+            if (slots.held + slots.waitingCount >= max) await condition(() => slots.held + slots.waitingCount < max || stopped());
+            if (stopped()) break;
+            settled[order[n]] = runJob(order[n]);
+          }
+        } catch (err) {
+          if (!isCancellation(err)) throw err;
+        }
+        // Cancelled or failed fast before these started: they end as the waiting ones do.
+        const notReady: JobRun = { outcome: 'cancelled-before-start', scheduledAt: null, startedAt: null, finishedAt: null };
+        for (; n < order.length; n++) settled[order[n]] ??= Promise.resolve(finish(order[n], cancelledBeforeStart(jobs[order[n]]), notReady));
+      }
       await Promise.all(settled);
     })
     .catch((err: unknown) => {
