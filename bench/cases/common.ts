@@ -90,8 +90,8 @@ export const reps = (b: Bench) => b.reps ?? (b.quick ? 1 : 3);
  * fanOut N = 1000 at k = 1000 and L = 30 s on a fresh worker with 1,000 LLM slots (`worker`'s
  * other settings kept): all 1,000 calls in flight at once.
  */
-export const fanOutInFlight1000 = (b: Bench, label: string, worker: Partial<WorkerConfig> = {}) =>
-  b.fanOut({ label, n: 1000, k: 1000, latency: L_INFLIGHT, worker: { ...worker, maxConcurrent: 1000, fresh: true }, timeoutMs: 300_000 });
+export const fanOutInFlight1000 = (b: Bench, label: string, worker: Partial<WorkerConfig> = {}, layout?: Layout) =>
+  b.fanOut({ label, n: 1000, k: 1000, latency: L_INFLIGHT, worker: { ...worker, maxConcurrent: 1000, fresh: true }, timeoutMs: 300_000, layout });
 
 /** Median wall of the runs that succeeded, with min–max when there are several: "1.66 s (1.60 s–1.70 s)". */
 export const wallRange = (xs: Measured[]) => {

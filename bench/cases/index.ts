@@ -11,6 +11,7 @@ import { fleet } from './fleet';
 import { flow } from './flow';
 import { hedging } from './hedging';
 import { limits } from './limits';
+import { memory } from './memory';
 import { overhead } from './overhead';
 import { profile } from './profile';
 import { scale } from './scale';
@@ -21,4 +22,4 @@ import { tuning } from './tuning';
 export type { CaseDef, CaseResult, Runner, Shared, Target } from './common';
 export { LOCAL_ACTIVITIES, SINGLE_QUEUE } from './common';
 
-export const CASES: CaseDef[] = [seed, overhead, ceiling, dag, baselines, limits, scale, tuning, profile, hedging, flow, fleet, startup];
+export const CASES: CaseDef[] = [seed, overhead, ceiling, memory, dag, baselines, limits, scale, tuning, profile, hedging, flow, fleet, startup];

@@ -10,6 +10,7 @@ import { buildDataConverter } from '../data/data-converter';
 import { llmTaskQueue } from '../core/names';
 import { createWorkers } from './create-workers';
 import { buildActivityDeps } from './deps';
+import { prebuiltWorkflowBundle } from './prebuilt-bundle';
 
 /** One JSON object per line: easy to ship to any log system. */
 function jsonLine(entry: LogEntry): void {
@@ -62,7 +63,7 @@ async function main(): Promise<void> {
       heartbeatThrottleMs: config.worker.heartbeatThrottleMs,
       eagerActivitySlots: config.worker.eagerActivitySlots,
       dataConverter,
-      workflowBundle: config.worker.workflowBundlePath ? { codePath: config.worker.workflowBundlePath } : undefined,
+      workflowBundle: config.worker.workflowBundlePath ? { codePath: config.worker.workflowBundlePath } : prebuiltWorkflowBundle(),
     });
     const target = config.llm.provider === 'anthropic' ? 'the Anthropic API' : `the local LLM server at ${config.llm.baseURL}`;
     console.log(
