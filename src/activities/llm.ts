@@ -452,29 +452,27 @@ export function createLlmActivities(deps: LlmDeps) {
   async function invoke<R>(spec: CallSpec, complete: (c: CallContext) => Promise<R>): Promise<R> {
     const ctx = Context.current();
     const attempt = ctx.info.attempt;
-    // A local activity cannot heartbeat (nothing reaches the server; its liveness is the workflow task's).
+    // A local activity sends no heartbeat (nothing reaches the server; its liveness is the workflow task's).
     const local = ctx.info.isLocal;
-    const heartbeat = (details?: unknown) => {
-      if (!local) ctx.heartbeat(details);
-    };
     const started = Date.now();
     const { model, maxTokens } = spec;
     // Once the provider has answered, every heartbeat carries the answer (see AnswerHeartbeat).
     let heartbeatDetails: AnswerHeartbeat | undefined;
     // Before the answer, a streamed call's heartbeats carry its progress (characters, output tokens).
-    const tick = () => heartbeat(heartbeatDetails ?? spec.publish?.progress());
+    const tick = () => ctx.heartbeat(heartbeatDetails ?? spec.publish?.progress());
     let beat: NodeJS.Timeout | undefined;
+    let first: NodeJS.Timeout | undefined;
     const firstDelay = deps.firstHeartbeatDelayMs ?? 0;
-    // A call shorter than firstDelay sends one heartbeat: the one carrying its answer (keep, below).
-    const first =
-      !local && firstDelay > 0
-        ? setTimeout(() => {
-            tick();
-            beat = setInterval(tick, heartbeatEvery);
-          }, firstDelay)
-        : undefined;
-    if (!first && !local) {
-      heartbeat();
+    if (local) {
+      // No heartbeats at all.
+    } else if (firstDelay > 0) {
+      // A call shorter than firstDelay sends one heartbeat: the one carrying its answer (keep, below).
+      first = setTimeout(() => {
+        tick();
+        beat = setInterval(tick, heartbeatEvery);
+      }, firstDelay);
+    } else {
+      ctx.heartbeat();
       beat = setInterval(tick, heartbeatEvery);
     }
     // A standalone activity (no workflow) has no stable identity across attempts to journal under.
@@ -595,7 +593,7 @@ export function createLlmActivities(deps: LlmDeps) {
     const keep = async (answer: CachedResponse): Promise<void> => {
       if (answer.text.length <= MAX_HEARTBEAT_ANSWER_CHARS) {
         heartbeatDetails = { answer };
-        heartbeat(heartbeatDetails);
+        if (!local) ctx.heartbeat(heartbeatDetails);
       }
       if (journalKey)
         await deps.journal?.put(journalKey, answer).catch((err: unknown) => log.warn('LLM answer not journaled', { error: err instanceof Error ? err.message : String(err) }));

@@ -64,20 +64,19 @@ export function llmMaxAttempts(opts: LlmRunOptions, policy: LlmCallPolicy = {}):
 
 /** The LLM activities as a run's calls (LLM tasks and agent turns) are scheduled. */
 export function llmActivities(opts: LlmRunOptions, policy: LlmCallPolicy = {}) {
-  if (opts.llmDispatch === 'local')
-    return proxyLocalActivities<LlmActivities>({
-      startToCloseTimeout: llmRequestTimeoutMs(opts, policy) + (opts.throttleDeadlineMs ?? DEFAULT_THROTTLE_DEADLINE_MS),
-      cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-      retry: { ...(policy.retry ?? LLM_RETRY), maximumAttempts: llmMaxAttempts(opts, policy) },
-    });
-  return proxyActivities<LlmActivities>({
-    taskQueue: activityQueue(policy.taskQueue, opts.llmTaskQueue),
+  // What every attempt gets, as an activity or as a local activity.
+  const attempt = {
     // Waiting for flow control (and out 429s) happens inside the attempt and must not time it out.
     startToCloseTimeout: llmRequestTimeoutMs(opts, policy) + (opts.throttleDeadlineMs ?? DEFAULT_THROTTLE_DEADLINE_MS),
-    heartbeatTimeout: policy.heartbeatTimeoutMs ?? LLM_HEARTBEAT_TIMEOUT_MS,
     // A cancelled run waits until its in-flight requests are really aborted, so it stops paying.
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: { ...(policy.retry ?? LLM_RETRY), maximumAttempts: llmMaxAttempts(opts, policy) },
+  };
+  if (opts.llmDispatch === 'local') return proxyLocalActivities<LlmActivities>(attempt);
+  return proxyActivities<LlmActivities>({
+    ...attempt,
+    taskQueue: activityQueue(policy.taskQueue, opts.llmTaskQueue),
+    heartbeatTimeout: policy.heartbeatTimeoutMs ?? LLM_HEARTBEAT_TIMEOUT_MS,
     // Fairness between runs on one task queue (servers with fairness on; ignored otherwise).
     priority: { fairnessKey: fairnessKey(opts) },
   });

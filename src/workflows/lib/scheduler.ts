@@ -63,6 +63,9 @@ export interface JobRun {
   finishedAt: number | null;
 }
 
+/** How a job that never got a slot ran: not at all. */
+const NOT_STARTED: Readonly<JobRun> = Object.freeze({ outcome: 'cancelled-before-start', scheduledAt: null, startedAt: null, finishedAt: null });
+
 /** The failure a fail-fast batch throws: built from the first failed result and every result. */
 export interface FailFastFailure<R> {
   type: string;
@@ -105,24 +108,23 @@ export async function schedule<R extends TaskResult>(jobs: readonly Job<R>[], op
     const job = jobs[i];
     // No promise (and no stack trace from the SDK's promise hook) for a job without dependencies.
     const deps = job.after.length ? await Promise.all(job.after.map((d) => settled[d])) : [];
-    const notReady: JobRun = { outcome: 'cancelled-before-start', scheduledAt: null, startedAt: null, finishedAt: null };
-    if (scope.consideredCancelled || firstFailure) return finish(i, cancelledBeforeStart(job), notReady);
+    if (scope.consideredCancelled || firstFailure) return finish(i, cancelledBeforeStart(job), NOT_STARTED);
     const blocked = job.tolerateFailedDeps ? undefined : dependencySkipReason(deps);
-    if (blocked !== undefined) return skip(i, skipped(job, blocked), { ...notReady, outcome: 'dependency-skipped' });
+    if (blocked !== undefined) return skip(i, skipped(job, blocked), { ...NOT_STARTED, outcome: 'dependency-skipped' });
     const scheduledAt = Date.now();
     try {
       await slots.acquire(job.rank);
     } catch (err) {
       if (!isCancellation(err)) throw err;
-      return finish(i, cancelledBeforeStart(job), { ...notReady, scheduledAt });
+      return finish(i, cancelledBeforeStart(job), { ...NOT_STARTED, scheduledAt });
     }
     const startedAt = Date.now();
     try {
       const refusal = budget.refusal();
-      if (refusal) return skip(i, notRunForBudget(job, refusal), { ...notReady, outcome: 'budget-refused', scheduledAt });
+      if (refusal) return skip(i, notRunForBudget(job, refusal), { ...NOT_STARTED, outcome: 'budget-refused', scheduledAt });
       progress?.running(job.taskId);
       const call = job.call(deps);
-      if ('skip' in call) return skip(i, skipped(job, call.skip), { ...notReady, outcome: 'nothing-to-call', scheduledAt });
+      if ('skip' in call) return skip(i, skipped(job, call.skip), { ...NOT_STARTED, outcome: 'nothing-to-call', scheduledAt });
       const r = await budget.run(call.run);
       const result = finish(i, r, { outcome: 'ran', scheduledAt, startedAt, finishedAt: Date.now() });
       if (result.state === 'failed' && opts.failFast && !firstFailure) {
@@ -160,8 +162,7 @@ export async function schedule<R extends TaskResult>(jobs: readonly Job<R>[], op
           if (!isCancellation(err)) throw err;
         }
         // Cancelled or failed fast before these started: they end as the waiting ones do.
-        const notReady: JobRun = { outcome: 'cancelled-before-start', scheduledAt: null, startedAt: null, finishedAt: null };
-        for (; n < order.length; n++) settled[order[n]] ??= Promise.resolve(finish(order[n], cancelledBeforeStart(jobs[order[n]]), notReady));
+        for (; n < order.length; n++) settled[order[n]] ??= Promise.resolve(finish(order[n], cancelledBeforeStart(jobs[order[n]]), NOT_STARTED));
       }
       await Promise.all(settled);
     })
@@ -170,8 +171,7 @@ export async function schedule<R extends TaskResult>(jobs: readonly Job<R>[], op
       if (!(firstFailure && isCancellation(err))) throw err;
     });
 
-  const neverRan: JobRun = { outcome: 'cancelled-before-start', scheduledAt: null, startedAt: null, finishedAt: null };
-  const results = await Promise.all(jobs.map((job, i) => settled[i].catch(() => opts.result(i, cancelledBeforeStart(job), neverRan))));
+  const results = await Promise.all(jobs.map((job, i) => settled[i].catch(() => opts.result(i, cancelledBeforeStart(job), NOT_STARTED))));
   if (firstFailure && opts.failFast) {
     const f = opts.failFast;
     throw ApplicationFailure.create({ message: f.message(firstFailure), type: f.type, nonRetryable: true, details: [f.details(firstFailure, results)] });
