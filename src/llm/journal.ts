@@ -37,6 +37,9 @@ export const JOURNAL_MAX_AGE_MS = 3_600_000;
 /** Width of one time bucket (one folder). */
 export const JOURNAL_BUCKET_MS = 600_000;
 
+/** How long a listing of the bucket folders is trusted (a get still always looks in the current bucket). */
+const LIST_TTL_MS = 5_000;
+
 /** A hash, so ids never appear in file names. */
 function fileKey(k: JournalKey): string {
   return createHash('sha256')
@@ -79,13 +82,34 @@ export class FileAnswerJournal implements AnswerJournal {
     await fs.rename(tmp, file);
   }
 
+  /**
+   * The bucket folders present when last listed. A get looks only in these and in the current
+   * bucket, instead of trying every bucket of the max age (a failed open each: at hundreds of
+   * calls a second that was a tenth of the worker's main thread). Listed again when the current
+   * bucket changes or the listing is older than `LIST_TTL_MS`, so a bucket another process made
+   * (another worker on a shared folder, or a crashed one) is seen.
+   */
+  private listed?: { bucket: string; at: number; buckets: string[] };
+
+  private async buckets(now: number): Promise<string[]> {
+    const current = this.bucket(now);
+    if (this.listed?.bucket !== current || now - this.listed.at > LIST_TTL_MS) {
+      const oldest = Math.floor((now - this.maxAgeMs) / this.bucketMs) - 1;
+      const names = await fs.readdir(this.dir).catch(() => [] as string[]);
+      const buckets = names
+        .filter((n) => /^\d+$/.test(n) && Number(n) >= oldest && n !== current)
+        .sort((a, b) => Number(b) - Number(a));
+      this.listed = { bucket: current, at: now, buckets };
+    }
+    // Newest first; the current bucket always (another process may have made it since the listing).
+    return [current, ...this.listed.buckets];
+  }
+
   async get(key: JournalKey): Promise<CachedResponse | undefined> {
     const name = `${fileKey(key)}.json`;
-    const now = this.now();
-    // Newest bucket first; a bucket older than the max age may still be there until pruned.
-    for (let t = now; t >= now - this.maxAgeMs - this.bucketMs; t -= this.bucketMs) {
+    for (const b of await this.buckets(this.now())) {
       try {
-        return JSON.parse(await fs.readFile(path.join(this.dir, this.bucket(t), name), 'utf8')) as CachedResponse;
+        return JSON.parse(await fs.readFile(path.join(this.dir, b, name), 'utf8')) as CachedResponse;
       } catch {
         // Not in this bucket (or unreadable): look further back.
       }
@@ -106,6 +130,7 @@ export class FileAnswerJournal implements AnswerJournal {
       if (!/^\d+$/.test(name) || Number(name) >= oldest) continue;
       await fs.rm(path.join(this.dir, name), { recursive: true, force: true });
       if (this.made === path.join(this.dir, name)) this.made = undefined;
+      this.listed = undefined;
       removed++;
     }
     return removed;

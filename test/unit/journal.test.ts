@@ -45,4 +45,34 @@ describe('FileAnswerJournal', () => {
     await j.put({ ...key, activityId: '9' }, answer);
     expect(await j.get({ ...key, activityId: '9' })).toEqual(answer);
   });
+
+  test("another process's answer is found: in the current bucket at once, in a bucket made after the listing once the listing is stale", async () => {
+    const reader = new FileAnswerJournal(dir, 60_000, 10_000, () => now);
+    const other = new FileAnswerJournal(dir, 60_000, 10_000, () => otherNow);
+    let otherNow = now;
+    expect(await reader.get(key)).toBeUndefined(); // lists the (empty) folder
+    await other.put(key, answer); // the current bucket, made after the listing
+    expect(await reader.get(key)).toEqual(answer);
+    // A writer whose clock is a bucket behind makes an older bucket after the reader listed.
+    otherNow = now - 10_000;
+    await other.put({ ...key, activityId: '2' }, answer);
+    now += 6_000; // past the listing's 5 s
+    expect(await reader.get({ ...key, activityId: '2' })).toEqual(answer);
+  });
+
+  test('a get tries only the buckets that exist, not every bucket of the max age', async () => {
+    const j = new FileAnswerJournal(dir, 3_600_000, 600_000, () => now);
+    await j.put(key, answer);
+    const opened: string[] = [];
+    const spy = jest.spyOn(fs.promises, 'readFile').mockImplementation(async (p) => {
+      opened.push(String(p));
+      throw Object.assign(new Error('ENOENT'), { code: 'ENOENT' });
+    });
+    try {
+      expect(await j.get({ ...key, activityId: 'absent' })).toBeUndefined();
+    } finally {
+      spy.mockRestore();
+    }
+    expect(opened).toHaveLength(1); // the one bucket there is (it was 8: every bucket of the hour and one more)
+  });
 });
