@@ -4,11 +4,12 @@
  * (src/worker/prebuilt-bundle.ts).
  */
 import fs from 'node:fs';
-import { DefaultLogger, bundleWorkflowCode } from '@temporalio/worker';
+import { DefaultLogger } from '@temporalio/worker';
+import { bundleWorkflows } from '../src/worker/bundle';
 import { PREBUILT_BUNDLE_PATH } from '../src/worker/prebuilt-bundle';
 
 async function main(): Promise<void> {
-  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('../src/workflows'), logger: new DefaultLogger('WARN') });
+  const { code } = await bundleWorkflows(require.resolve('../src/workflows'), new DefaultLogger('WARN'));
   fs.writeFileSync(PREBUILT_BUNDLE_PATH, code);
 }
 

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode } from '@temporalio/worker';
+import { bundleWorkflows } from '../../src/worker/bundle';
 import { freePort, spawnDevServer, waitForTemporal, ROOT } from '../../scripts/dev-server';
 import { loadConfig } from '../../src/config';
 import { connectClient } from '../../src/cli/connect';
@@ -138,7 +138,7 @@ export class BenchEnv {
     const [, bundle] = await Promise.all([
       waitForTemporal(address, 90_000).then(() => void (timings.temporal = Date.now() - t0)),
       // From the compiled workflows, as `npm run worker` bundles them (WORKFLOWS_PATH in dist/src/worker/create-workers.js).
-      bundleWorkflowCode({ workflowsPath: JS.workflows, logger: quietLogger }).then((b) => {
+      bundleWorkflows(JS.workflows, quietLogger).then((b) => {
         timings.bundle = Date.now() - t0;
         return b;
       }),

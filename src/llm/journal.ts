@@ -96,9 +96,7 @@ export class FileAnswerJournal implements AnswerJournal {
     if (this.listed?.bucket !== current || now - this.listed.at > LIST_TTL_MS) {
       const oldest = Math.floor((now - this.maxAgeMs) / this.bucketMs) - 1;
       const names = await fs.readdir(this.dir).catch(() => [] as string[]);
-      const buckets = names
-        .filter((n) => /^\d+$/.test(n) && Number(n) >= oldest && n !== current)
-        .sort((a, b) => Number(b) - Number(a));
+      const buckets = names.filter((n) => /^\d+$/.test(n) && Number(n) >= oldest && n !== current).sort((a, b) => Number(b) - Number(a));
       this.listed = { bucket: current, at: now, buckets };
     }
     // Newest first; the current bucket always (another process may have made it since the listing).

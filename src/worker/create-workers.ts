@@ -6,7 +6,8 @@
  * Shared by `src/worker/main.ts` and the tests, so tests run exactly the production wiring.
  */
 import type { DataConverter } from '@temporalio/common';
-import { type NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkerOptions } from '@temporalio/worker';
+import { type NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
+import { bundleWorkflows } from './bundle';
 import { temporal } from '@temporalio/proto';
 import { createLlmActivities, createToolActivities, type ActivityDeps } from '../activities';
 import { limiterTaskQueue, llmTaskQueue, toolTaskQueue } from '../core/names';
@@ -71,7 +72,7 @@ export async function createWorkers(o: WorkersOptions): Promise<Worker[]> {
   // Bundled once for both workflow workers.
   const needsBundle = roles.includes('workflows') || o.limiter;
   const workflowBundle =
-    o.workflowBundle ?? (needsBundle ? { code: (await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: Runtime.instance().logger })).code } : undefined);
+    o.workflowBundle ?? (needsBundle ? await bundleWorkflows(WORKFLOWS_PATH, Runtime.instance().logger) : undefined);
   if (roles.includes('workflows')) {
     // A run started without routing (see splitQueues in src/client) schedules its calls on its own
     // queue: a process that also runs LLM and tool workers serves them there too, from the same

@@ -8,13 +8,14 @@
  */
 import type { DataConverter } from '@temporalio/common';
 import { SimplePlugin } from '@temporalio/plugin';
-import type { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
+import type { BundleOptions, NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
 import { createLlmActivities, createToolActivities, type ActivityDeps, type ToolSource, type UserTool } from '../activities';
 import { userToolSource } from '../activities/tool-registry';
 import { parseMcpServers, type McpServersConfig } from '../mcp/config';
 import { loadConfig, type Config } from '../config';
 import { buildDataConverter } from '../data/data-converter';
 import { buildActivityDeps, type BuiltDeps } from './deps';
+import { withLeanBundle } from './bundle';
 
 /** Which of the package's activities a worker runs. */
 export type AgentsActivities = 'all' | 'llm' | 'tools' | 'none';
@@ -63,6 +64,14 @@ export class AgentsPlugin extends SimplePlugin {
     super({ name: 'durable-agents', ...(dataConverter ? { dataConverter } : {}) });
     this.config = agentOptions.mcpServers ? { ...config, mcpServers: parseMcpServers(agentOptions.mcpServers) } : config;
     this.userTools = agentOptions.tools?.length ? userToolSource(agentOptions.tools) : undefined;
+  }
+
+  /**
+   * The worker's workflow bundle (Worker.create with `workflowsPath`, or bundleWorkflowCode with
+   * this plugin) leaves out what the package's workflows never use (src/worker/bundle.ts).
+   */
+  override configureBundler(options: BundleOptions): BundleOptions {
+    return withLeanBundle(super.configureBundler(options));
   }
 
   /** Adds the activities, built for this worker's connection and task queue. */

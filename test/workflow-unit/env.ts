@@ -10,7 +10,8 @@ import path from 'node:path';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
+import { bundleWorkflows } from '../../src/worker/bundle';
 import type { LlmCallInput, LlmCallResult, ToolResult } from '../../src/activities';
 import type { ToolCall } from '../../src/core/dag';
 import { computeDocumentStats } from '../../src/core/doc-stats';
@@ -43,7 +44,7 @@ export class UnitEnv {
     quietRuntime();
     const [env, bundle] = await Promise.all([
       TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: testServerBinary() } } }),
-      bundleWorkflowCode({ workflowsPath: require.resolve('./workflows'), logger: quiet }),
+      bundleWorkflows(require.resolve('./workflows'), quiet),
     ]);
     const u = new UnitEnv(env);
     const stubsOf = () => {
