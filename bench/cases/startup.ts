@@ -8,7 +8,7 @@
  * waited-for children's CPU (/proc/self/stat) across a run in which only the CLI exits.
  *
  * Then issue 15's client-observed point as the issue defines it: N = 100, L = 1 s, k = 100 from
- * spawning the compiled CLI to its exit after printing the result, in the CLI's split layout and
+ * spawning the compiled CLI to the result on its stdout, in the CLI's split layout and
  * with `llmDispatch: 'local'`, beside the in-process baseline's own `Promise.all` wall (the issue's
  * reference) and that baseline's process spawned and timed the same way.
  */
@@ -93,6 +93,8 @@ const E2E_N = 100;
 interface E2eRun {
   who: 'cli split' | 'cli local' | 'in-process';
   exitMs: number;
+  /** Spawn → the result on stdout (the CLI's results table, the baseline's JSON line). */
+  printedMs?: number;
   innerMs?: number;
   firstRequestMs?: number;
   calls: number;
@@ -107,15 +109,36 @@ async function runE2e(b: Bench, w: WorkerHandle, who: E2eRun['who'], files: Reco
   const [cmd, args] =
     who === 'in-process'
       ? [process.execPath, [path.relative(ROOT, JS.inProcess), '--n', String(E2E_N), '--k', String(E2E_N), '--base-url', b.env.llm.url, '--no-warmup']]
-      : [process.execPath, [path.relative(ROOT, JS.cli), 'fanout', who === 'cli local' ? files.local : files.split, '--json']];
+      : [process.execPath, [path.relative(ROOT, JS.cli), 'fanout', who === 'cli local' ? files.local : files.split]];
+  // The result is printed when its line appears: the CLI's stats line under the results table, the baseline's JSON.
+  const printed = who === 'in-process' ? /^\{"wallMs"/m : /^tasks: \d+ \(/m;
   const t0 = Date.now();
   const p = start(who, cmd, args, { cwd: ROOT, logFile, env: { ...b.env.baseEnv(), TEMPORAL_TASK_QUEUE: w.taskQueue } });
+  let printedMs: number | undefined;
+  let exited = false;
+  void p.exited.then(() => (exited = true));
+  const watchPrinted = (async () => {
+    let size = 0;
+    while (printedMs === undefined && !exited) {
+      const now = fs.existsSync(logFile) ? fs.statSync(logFile).size : 0;
+      if (now !== size && printed.test(fs.readFileSync(logFile, 'utf8'))) printedMs = Date.now() - t0;
+      size = now;
+      await sleep(5);
+    }
+  })();
   const code = await Promise.race([p.exited, sleep(120_000).then(() => 'timeout' as const)]);
   const exitMs = Date.now() - t0;
+  await watchPrinted;
   if (code === 'timeout') await stop(p);
   const s = await b.env.llm.stats();
   const text = fs.readFileSync(logFile, 'utf8');
-  const run: E2eRun = { who, exitMs, calls: s.calls, ...(s.requests.length ? { firstRequestMs: Math.min(...s.requests.map((r) => r.receivedAt)) - t0 } : {}) };
+  const run: E2eRun = {
+    who,
+    exitMs,
+    printedMs: printedMs ?? (printed.test(text) ? exitMs : undefined),
+    calls: s.calls,
+    ...(s.requests.length ? { firstRequestMs: Math.min(...s.requests.map((r) => r.receivedAt)) - t0 } : {}),
+  };
   if (who === 'in-process') {
     const line = text
       .split('\n')
@@ -123,9 +146,10 @@ async function runE2e(b: Bench, w: WorkerHandle, who: E2eRun['who'], files: Reco
       .pop();
     if (line) run.innerMs = (JSON.parse(line) as { wallMs: number }).wallMs;
   }
-  if (code !== 0 || s.calls !== E2E_N) run.error = `exit ${String(code)}, ${s.calls} LLM calls: ${text.trim().split('\n').slice(-3).join(' ').slice(0, 300)}`;
+  if (code !== 0 || s.calls !== E2E_N || run.printedMs === undefined)
+    run.error = `exit ${String(code)}, ${s.calls} LLM calls: ${text.trim().split('\n').slice(-3).join(' ').slice(0, 300)}`;
   b.log(
-    `  ${who} N=${E2E_N} k=${E2E_N} L=1 s: ${run.error ? `ERROR ${run.error}` : `spawn → exit ${ms(exitMs)}${run.innerMs !== undefined ? ` (its own Promise.all ${ms(run.innerMs)})` : ''}, first request after ${ms(run.firstRequestMs ?? NaN)}`}`,
+    `  ${who} N=${E2E_N} k=${E2E_N} L=1 s: ${run.error ? `ERROR ${run.error}` : `spawn → result printed ${ms(run.printedMs ?? NaN)}, → exit ${ms(exitMs)}${run.innerMs !== undefined ? ` (its own Promise.all ${ms(run.innerMs)})` : ''}, first request after ${ms(run.firstRequestMs ?? NaN)}`}`,
   );
   return run;
 }
@@ -200,14 +224,15 @@ export const startup: CaseDef = {
     for (let i = 0; i < (b.quick ? 2 : 3); i++) for (const who of i % 2 ? [...whos].reverse() : whos) e2e.push(await runE2e(b, e2eW, who, files, i));
     const e2eOk = (who: E2eRun['who']) => e2e.filter((x) => x.who === who && !x.error);
     const inner = median(e2eOk('in-process').map((x) => x.innerMs!));
-    const ipExit = median(e2eOk('in-process').map((x) => x.exitMs));
+    const ipExit = median(e2eOk('in-process').map((x) => x.printedMs!));
     const e2eRows: Cell[][] = whos.map((who) => {
       const xs = e2eOk(who);
-      const exit = median(xs.map((x) => x.exitMs));
+      const exit = median(xs.map((x) => x.printedMs!));
       return [
         who === 'in-process'
           ? `in-process Promise.all (node ${path.relative(ROOT, JS.inProcess)})`
           : `node dist/src/cli/main.js fanout, ${who === 'cli local' ? "llmDispatch 'local'" : 'split (CLI routing)'}`,
+        range(xs.map((x) => x.printedMs!)),
         range(xs.map((x) => x.exitMs)),
         range(xs.map((x) => x.firstRequestMs ?? NaN).filter(Number.isFinite)),
         who === 'in-process' ? range(xs.map((x) => x.innerMs!)) : '—',
@@ -218,11 +243,11 @@ export const startup: CaseDef = {
       ];
     });
     for (const who of ['cli split', 'cli local'] as const) {
-      const exit = median(e2eOk(who).map((x) => x.exitMs));
+      const exit = median(e2eOk(who).map((x) => x.printedMs!));
       targets.push({
         case: 'startup',
         target: `N=100, L=1 s, k=100, ${who === 'cli local' ? 'local activities' : 'split'}: client-observed (CLI process start → printed result) ≤ 1.25 × in-process`,
-        measured: `${ms(exit)} vs ${ms(inner)} = ${ratio(exit / inner)} (vs the in-process process spawned the same way, ${ms(ipExit)}: ${ratio(exit / ipExit)})`,
+        measured: `${ms(exit)} vs ${ms(inner)} = ${ratio(exit / inner)} (vs the in-process process timed the same way, ${ms(ipExit)}: ${ratio(exit / ipExit)})`,
         met: Number.isFinite(exit / inner) ? exit <= 1.25 * inner : undefined,
       });
     }
@@ -249,20 +274,21 @@ export const startup: CaseDef = {
           ],
         },
         {
-          title: `13b. Client-observed, end to end: N = ${E2E_N}, L = 1 s, k = ${E2E_N}, from spawning the process to its exit after printing the result (issue 15)`,
+          title: `13b. Client-observed, end to end: N = ${E2E_N}, L = 1 s, k = ${E2E_N}, from spawning the process to the result on its stdout (issue 15)`,
           head: [
             'process',
+            'spawn → result printed',
             'spawn → exit',
             'spawn → first LLM request',
             'its own Promise.all wall',
-            '/ in-process Promise.all',
-            '/ in-process process (spawn → exit)',
+            'printed / in-process Promise.all',
+            'printed / in-process process (spawn → printed)',
             'target',
             'runs ok',
           ],
           rows: e2eRows,
           notes: [
-            "Interleaved, medians (min–max); the worker running and warm. The issue's reference is the in-process Promise.all wall (measured inside that process, without its start-up); the in-process process timed the same way as the CLI (spawn → exit: node start, loading @anthropic-ai/sdk, the calls) is beside it.",
+            "Interleaved, medians (min–max); the worker running and warm. The issue's reference is the in-process Promise.all wall (measured inside that process, without its start-up); the in-process process timed the same way as the CLI (spawn → its result line: node start, loading @anthropic-ai/sdk, the calls) is beside it. The CLI runs as a user runs it (no --json): the result is printed when its stats line appears under the table; it then writes the run's timeline (one history fetch) and exits.",
             "Where the CLI's time goes before the first request: table 13 (spawn → exit of --help is node start + module loading; @temporalio/client with its protobuf root and gRPC is most of it), then connecting, the start RPC and the first workflow task.",
           ],
         },

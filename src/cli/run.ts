@@ -116,9 +116,15 @@ export async function startAndReport<W extends RunWorkflow>(
     const result = (await watch(handle, { quiet: opts.json || opts.stream })) as Awaited<ReturnType<W>>;
     await streaming;
     onResult?.(result, workflowId);
-    const timelinePath = await timelineBesideReport(ctx, workflowId);
-    if (opts.json) console.log(JSON.stringify({ workflowId, ...result, ...(timelinePath ? { timelinePath } : {}) }, null, 2));
-    else console.log(`\n${render(result)}${timelinePath ? `\ntimeline: ${timelinePath}` : ''}\nWeb UI: ${link}`);
+    if (opts.json) {
+      const timelinePath = await timelineBesideReport(ctx, workflowId);
+      console.log(JSON.stringify({ workflowId, ...result, ...(timelinePath ? { timelinePath } : {}) }, null, 2));
+    } else {
+      // The result first: fetching the history and writing the timeline takes a moment more.
+      console.log(`\n${render(result)}`);
+      const timelinePath = await timelineBesideReport(ctx, workflowId);
+      console.log(`${timelinePath ? `timeline: ${timelinePath}\n` : ''}Web UI: ${link}`);
+    }
     return result.stats.failed > 0 ? 3 : 0;
   } catch (err) {
     await streaming;

@@ -50,6 +50,22 @@ describe('client CLI', () => {
     expect(JSON.parse(again.stdout).results).toHaveLength(2);
   });
 
+  test('fanout as a user runs it: one line per finished task, the results table, then the timeline it wrote', async () => {
+    const file = path.join(dir, 'tasks-human.json');
+    fs.writeFileSync(file, JSON.stringify(['one', 'two', 'three'].map((name) => ({ name, prompt: `Describe ${name}` }))));
+    const r = await cli(['fanout', file]);
+    expect(r.code).toBe(0);
+    // Each finished task once on stderr, whether the last progress poll saw it or the result did.
+    for (const name of ['one', 'two', 'three']) expect(r.stderr.split('\n').filter((l) => l.includes(`✓ ${name} (`))).toHaveLength(1);
+    // The results table, then the timeline's path (written after the table is printed), then the Web UI link.
+    const table = r.stdout.indexOf('tasks: 3 (3 succeeded');
+    const timeline = r.stdout.indexOf('timeline: ');
+    expect(table).toBeGreaterThan(0);
+    expect(timeline).toBeGreaterThan(table);
+    const written = /timeline: (\S+)/.exec(r.stdout)![1];
+    expect(fs.existsSync(written)).toBe(true);
+  });
+
   test('an invalid task file is rejected with its problem named, before any run starts', async () => {
     const file = path.join(dir, 'bad.json');
     fs.writeFileSync(file, JSON.stringify([{ name: 'a', prompt: 'x' }, { name: 'a' }]));
