@@ -2,7 +2,7 @@
 import { type WorkerConfig } from '../lib/env';
 import { mb, ms, num, type Cell } from '../lib/format';
 import { type Layout } from '../lib/runwf';
-import { type CaseDef, fanOutInFlight1000, foreign } from './common';
+import { type CaseDef, fanOutInFlight1000, foreign, type Target } from './common';
 
 /** What is compared: the shipped worker in each layout, and settings of the process that change how it holds memory. */
 const VARIANTS: { name: string; layout?: Layout; worker: Partial<WorkerConfig> }[] = [
@@ -25,6 +25,7 @@ export const memory: CaseDef = {
   inQuick: false,
   async run(b) {
     const rows: Cell[][] = [];
+    const targets: Target[] = [];
     const data: Record<string, unknown> = {};
     for (const v of VARIANTS) {
       const m = await fanOutInFlight1000(b, `[${v.name}] N=1000 k=1000 L=30 s`, v.worker, v.layout);
@@ -38,6 +39,14 @@ export const memory: CaseDef = {
         ms(m.wallMs),
         foreign([m]),
       ]);
+      // Issue 15's target, for the shipped worker in each layout (the other rows are process settings it does not ship).
+      if (v.name.startsWith('shipped worker'))
+        targets.push({
+          case: 'memory',
+          target: `worker RSS with 1,000 calls in flight ≤ 400 MB (${v.name})`,
+          measured: `${mb(m.rssPeakMb)} peak (${m.llm.maxInFlight} in flight at most)`,
+          met: m.error ? undefined : m.rssPeakMb > 400 ? false : m.llm.maxInFlight >= 1000 ? true : undefined,
+        });
     }
     return {
       tables: [
@@ -48,7 +57,7 @@ export const memory: CaseDef = {
           notes: ['ideal wall: 30 s (all 1,000 start at once). Split layout unless the row says otherwise.'],
         },
       ],
-      targets: [],
+      targets,
       data,
     };
   },

@@ -59,6 +59,13 @@ export interface LlmCallInput {
    * to this workflow under this call id while it arrives. Absent: the plain `messages.create` path.
    */
   stream?: StreamTarget;
+  /**
+   * Set by workflows for calls they run as local activities: when the run started (epoch ms). A
+   * local activity re-run after a crash starts at attempt 1, so every execution looks in the
+   * answer journal; no earlier execution of this call can have answered before its run started,
+   * so the journal looks no further back than that.
+   */
+  journalSinceMs?: number;
 }
 
 /** Where a streamed call publishes its text. */
@@ -353,6 +360,8 @@ interface CallSpec {
   system?: string;
   throttleDeadlineMs?: number;
   requestTimeoutMs?: number;
+  /** No earlier execution of this call answered before this (see LlmCallInput.journalSinceMs). */
+  journalSinceMs?: number;
   /** What of the reply is kept (journaled, heartbeated, returned) as the answer's `text`. */
   answerText: (msg: Anthropic.Message) => string;
   /** Stream the reply and publish its text here (no hedging: two racing streams would mix). */
@@ -607,7 +616,7 @@ export function createLlmActivities(deps: LlmDeps) {
     const recovered = async (): Promise<CachedResponse | undefined> => {
       // A local activity re-run after a crash starts again at attempt 1: only the journal knows.
       if (attempt === 1 && !local) return undefined;
-      return answerFromHeartbeat(ctx.info.heartbeatDetails) ?? (journalKey ? await deps.journal?.get(journalKey).catch(() => undefined) : undefined);
+      return answerFromHeartbeat(ctx.info.heartbeatDetails) ?? (journalKey ? await deps.journal?.get(journalKey, spec.journalSinceMs).catch(() => undefined) : undefined);
     };
 
     try {
@@ -686,6 +695,7 @@ export function createLlmActivities(deps: LlmDeps) {
       system: input.system,
       throttleDeadlineMs: input.throttleDeadlineMs,
       requestTimeoutMs: input.requestTimeoutMs,
+      journalSinceMs: input.journalSinceMs,
       answerText: (msg) => replyText(msg, input.output),
       // A structured output's answer is the tool input as JSON: published whole at the end.
       publish: publisherFor(input.stream, !input.output),

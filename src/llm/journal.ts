@@ -26,7 +26,8 @@ export interface JournalKey {
 
 /** Where answers wait for a retry. */
 export interface AnswerJournal {
-  get(key: JournalKey): Promise<CachedResponse | undefined>;
+  /** The answer kept for `key`; with `sinceMs`, only where an answer written since then can be. */
+  get(key: JournalKey, sinceMs?: number): Promise<CachedResponse | undefined>;
   put(key: JournalKey, answer: CachedResponse): Promise<void>;
   /** Deletes buckets older than the journal's max age; returns how many. */
   prune(): Promise<number>;
@@ -36,6 +37,9 @@ export interface AnswerJournal {
 export const JOURNAL_MAX_AGE_MS = 3_600_000;
 /** Width of one time bucket (one folder). */
 export const JOURNAL_BUCKET_MS = 600_000;
+
+/** Clocks of the machines that share a journal (and the Temporal server's) may differ by this much. */
+const CLOCK_SKEW_MS = 60_000;
 
 /** How long a listing of the bucket folders is trusted (a get still always looks in the current bucket). */
 const LIST_TTL_MS = 5_000;
@@ -103,9 +107,17 @@ export class FileAnswerJournal implements AnswerJournal {
     return [current, ...this.listed.buckets];
   }
 
-  async get(key: JournalKey): Promise<CachedResponse | undefined> {
+  /**
+   * Looks in the buckets that exist, newest first. `sinceMs` (a local activity passes its run's
+   * start) skips the buckets older than it, less `CLOCK_SKEW_MS`: a busy worker's journal has a
+   * bucket for every 10 minutes of the hour, and a lookup that misses (every first execution of a
+   * local activity) would otherwise open a file in each.
+   */
+  async get(key: JournalKey, sinceMs?: number): Promise<CachedResponse | undefined> {
     const name = `${fileKey(key)}.json`;
+    const oldest = sinceMs === undefined ? -Infinity : Math.floor((sinceMs - CLOCK_SKEW_MS) / this.bucketMs);
     for (const b of await this.buckets(this.now())) {
+      if (Number(b) < oldest) break;
       try {
         return JSON.parse(await fs.readFile(path.join(this.dir, b, name), 'utf8')) as CachedResponse;
       } catch {

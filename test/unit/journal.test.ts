@@ -75,4 +75,37 @@ describe('FileAnswerJournal', () => {
     }
     expect(opened).toHaveLength(1); // the one bucket there is (it was 8: every bucket of the hour and one more)
   });
+
+  test('with sinceMs a get skips the buckets older than it (less a minute of clock skew), and still finds what is newer', async () => {
+    const j = new FileAnswerJournal(dir, 3_600_000, 600_000, () => now);
+    // Six older buckets, one entry each (a busy worker's hour), then the current one.
+    for (let i = 6; i >= 1; i--) {
+      now = 10_000_000_000 - i * 600_000;
+      await j.put({ ...key, activityId: `old-${i}` }, answer);
+    }
+    now = 10_000_000_000;
+    await j.put(key, answer);
+    const opened: string[] = [];
+    const real = fs.promises.readFile;
+    const spy = jest.spyOn(fs.promises, 'readFile').mockImplementation(((p: string, o: BufferEncoding) => {
+      opened.push(String(p));
+      return real(p, o);
+    }) as typeof fs.promises.readFile);
+    try {
+      expect(await j.get({ ...key, activityId: 'absent' }, now - 1_000)).toBeUndefined();
+      expect(opened).toHaveLength(1); // the run started in the current bucket
+      opened.length = 0;
+      const bucketStart = Math.floor(now / 600_000) * 600_000;
+      expect(await j.get({ ...key, activityId: 'absent' }, bucketStart + 10_000)).toBeUndefined();
+      expect(opened).toHaveLength(2); // 10 s into the bucket: the one before too (a minute of clock skew)
+      opened.length = 0;
+      expect(await j.get({ ...key, activityId: 'absent' })).toBeUndefined();
+      expect(opened).toHaveLength(7); // without it: every bucket there is
+      expect(await j.get(key, now - 1_000)).toEqual(answer);
+      expect(await j.get({ ...key, activityId: 'old-2' }, now - 20 * 60_000)).toEqual(answer);
+      expect(await j.get({ ...key, activityId: 'old-2' }, now - 5 * 60_000)).toBeUndefined(); // older than its run: cannot be its answer
+    } finally {
+      spy.mockRestore();
+    }
+  });
 });

@@ -136,6 +136,8 @@ export async function runLlmTask(task: LlmTask, opts: CallOptions & StreamRoutin
         ...(task.output ? { output: task.output } : {}),
         // Absent unless the run streams, so the activity input (and old histories) stay as they were.
         ...(stream ? { stream } : {}),
+        // A local activity looks in the answer journal on every execution: no further back than the run's start.
+        ...(opts.llmDispatch === 'local' ? { journalSinceMs: workflowInfo().runStartTime.getTime() } : {}),
       },
     ]);
     return succeeded(base, {
