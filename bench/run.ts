@@ -23,7 +23,7 @@ interface Args {
   only?: string[];
   /** `--dynamic-config KEY=VALUE` (repeatable): passed to the dev server as --dynamic-config-value. */
   dynamicConfig: string[];
-  /** `--variant LABEL=JSON` (repeatable): another runner at every overhead/ceiling point (layout 'single' unless the JSON says `"layout": "split"`; the rest is bench/worker-variant.ts options). */
+  /** `--variant LABEL=JSON` (repeatable): another runner at every overhead/ceiling point (layout 'single' unless the JSON says `"layout": "split"` or `"local"`; `"nodeArgs": [...]` are node flags of its worker; the rest is bench/worker-variant.ts options). */
   variants: Runner[];
   /** `--reps N`: repetitions of every repeated point. */
   reps?: number;
@@ -53,8 +53,8 @@ function parseArgs(argv: string[]): Args {
       const v = argv[++i];
       const eq = v?.indexOf('=') ?? -1;
       if (!v || eq < 1) throw new Error('--variant needs LABEL=JSON');
-      const { layout, ...variant } = JSON.parse(v.slice(eq + 1)) as { layout?: Layout } & Record<string, unknown>;
-      a.variants.push({ label: v.slice(0, eq), layout: layout ?? 'single', ...(Object.keys(variant).length ? { variant } : {}) });
+      const { layout, nodeArgs, ...variant } = JSON.parse(v.slice(eq + 1)) as { layout?: Layout; nodeArgs?: string[] } & Record<string, unknown>;
+      a.variants.push({ label: v.slice(0, eq), layout: layout ?? 'single', ...(nodeArgs ? { nodeArgs } : {}), ...(Object.keys(variant).length ? { variant } : {}) });
     } else if (x === '--help' || x === '-h') {
       console.log(
         `usage: npm run bench [-- --quick] [-- --only <case,...>] [-- --dynamic-config KEY=VALUE ...] [-- --reps N] [-- --variant 'LABEL={"layout":"single","workflow":{...}}' ...]\ncases: ${CASES.map((c) => `${c.id}${c.inQuick ? ' (quick)' : ''}`).join(', ')}`,

@@ -42,6 +42,8 @@ export interface Runner {
   layout: Layout;
   /** Options of bench/worker-variant.ts (absent: the shipped worker). */
   variant?: Record<string, unknown>;
+  /** Node flags of its worker process (e.g. `--require <preload>`). */
+  nodeArgs?: string[];
 }
 
 /** The runner every point measures beside the split layout. */

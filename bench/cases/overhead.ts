@@ -93,7 +93,7 @@ export const overhead: CaseDef = {
             'layout',
             'ideal',
             'wall (median, min–max)',
-            'workflow own wall',
+            'workflow own wall (server: started → closed)',
             'in-process',
             'python asyncio',
             'efficiency ideal/wall',

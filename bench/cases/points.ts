@@ -45,7 +45,7 @@ export async function runPoint(b: Bench, shared: Shared, o: { n: number; k: numb
           k: o.k,
           latency: o.latency,
           layout: r.layout,
-          worker: r.variant ? { ...worker, variant: r.variant } : worker,
+          worker: { ...worker, ...(r.variant ? { variant: r.variant } : {}), ...(r.nodeArgs ? { nodeArgs: r.nodeArgs } : {}) },
         }),
       );
     }

@@ -52,7 +52,11 @@ export interface Measured {
   workflowId: string;
   /** Client wall clock: start request → result. */
   wallMs: number;
-  /** The workflow's own wall clock (first to last workflow task). */
+  /**
+   * The workflow's own wall: from the server's start time to its close time (describe). Not the
+   * run's stats.wallClockMs, which is workflow time: it stands still while a workflow task is open,
+   * and with llmDispatch 'local' the task stays open while the calls run.
+   */
   wfWallMs?: number;
   stats?: WfStats;
   results?: WfTaskResult[];
@@ -183,11 +187,15 @@ export class Bench {
     const stats = await this.env.llm.stats();
     const wft = await workflowTaskFailures(this.env.client, run.workflowId);
     const dispatch = await activityDispatch(this.env.client, run.workflowId);
+    const described = await this.env.client.workflow
+      .getHandle(run.workflowId)
+      .describe()
+      .catch(() => undefined);
     const m: Measured & { result?: T } = {
       label: o.label,
       workflowId: run.workflowId,
       wallMs: Math.round(run.wallMs),
-      wfWallMs: run.result?.stats.wallClockMs,
+      wfWallMs: described?.closeTime ? described.closeTime.getTime() - described.startTime.getTime() : run.result?.stats.wallClockMs,
       stats: run.result?.stats,
       results: run.result?.results,
       result: run.result,
