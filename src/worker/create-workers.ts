@@ -71,8 +71,7 @@ export async function createWorkers(o: WorkersOptions): Promise<Worker[]> {
   const workers: Promise<Worker>[] = [];
   // Bundled once for both workflow workers.
   const needsBundle = roles.includes('workflows') || o.limiter;
-  const workflowBundle =
-    o.workflowBundle ?? (needsBundle ? await bundleWorkflows(WORKFLOWS_PATH, Runtime.instance().logger) : undefined);
+  const workflowBundle = o.workflowBundle ?? (needsBundle ? await bundleWorkflows(WORKFLOWS_PATH, Runtime.instance().logger) : undefined);
   if (roles.includes('workflows')) {
     // A run started without routing (see splitQueues in src/client) schedules its calls on its own
     // queue: a process that also runs LLM and tool workers serves them there too, from the same
