@@ -20,7 +20,7 @@ import { buildDataConverter } from '../../src/data/data-converter';
 import { DEFAULT_PRICES } from '../../src/core/pricing';
 import { TemporalAdmission, type LimitsTable } from '../../src/llm/admission';
 import { FileCacheStore, ResponseCache } from '../../src/llm/cache';
-import { FileAnswerJournal } from '../../src/llm/journal';
+import { FileAnswerJournal, type AnswerJournal } from '../../src/llm/journal';
 import { FlowController, type FlowOptions } from '../../src/llm/flow';
 import { FleetSize } from '../../src/llm/fleet';
 import { llmTaskQueue } from '../../src/core/names';
@@ -63,6 +63,8 @@ export interface HarnessOptions {
   toolSources?: ToolSource[];
   /** Payload encryption / offload for workers and client (default: offload above 256 KiB to a temp dir). */
   payloads?: Partial<Config['payloads']>;
+  /** Wraps the workers' answer journal (e.g. to see what the activities ask of it). */
+  wrapJournal?: (journal: AnswerJournal) => AnswerJournal;
 }
 
 /** What a test gets. */
@@ -162,7 +164,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
           toolSources: o.toolSources,
           prices: DEFAULT_PRICES,
           cache: new ResponseCache(new FileCacheStore(cacheDir)),
-          journal: new FileAnswerJournal(journalDir),
+          journal: o.wrapJournal ? o.wrapJournal(new FileAnswerJournal(journalDir)) : new FileAnswerJournal(journalDir),
           flow: o.flow === false ? undefined : trackFlow(new FlowController({ windowMs: o.limitWindowMs, ceilings: o.limits, fleetSize: () => fleet.size, ...o.flow })),
           throttleDeadlineMs: o.throttleDeadlineMs,
           hedging,

@@ -17,7 +17,16 @@ jest.setTimeout(90_000);
 const EventType = temporal.api.enums.v1.EventType;
 
 describe('LLM calls as local activities', () => {
-  const h = sharedHarness({ llm: { ttftMs: 100, perTokenMs: 0, outputTokens: 10 } });
+  // What the activities ask of the answer journal: each lookup's run and how far back it may look.
+  const lookups: { runId: string; sinceMs?: number }[] = [];
+  const h = sharedHarness({
+    llm: { ttftMs: 100, perTokenMs: 0, outputTokens: 10 },
+    wrapJournal: (j) => ({
+      get: (key, sinceMs) => (lookups.push({ runId: key.runId, sinceMs }), j.get(key, sinceMs)),
+      put: (key, answer) => j.put(key, answer),
+      prune: () => j.prune(),
+    }),
+  });
 
   test('a fan-out: one marker per call and no activity task, results and durations as with activities', async () => {
     h.llm.setFaults([{ match: 'slow one', fault: { kind: 'latency', ttftMs: 800, perTokenMs: 0, outputTokens: 10 } }]);
@@ -49,6 +58,14 @@ describe('LLM calls as local activities', () => {
     expect(count(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)).toBe(0);
     expect(count(EventType.EVENT_TYPE_MARKER_RECORDED)).toBe(4);
     expect(r.stats.wallClockMs).toBeGreaterThanOrEqual(800);
+    // Every call looked in the journal (a local activity cannot tell a first execution from a
+    // re-run), no further back than its run's start.
+    const run = await handle.describe();
+    const started = run.startTime.getTime();
+    const mine = lookups.filter((l) => l.runId === run.runId);
+    expect(mine).toHaveLength(4);
+    // (workflowInfo().runStartTime and describe's startTime differ by a few ms.)
+    for (const l of mine) expect(Math.abs((l.sinceMs ?? NaN) - started)).toBeLessThan(1000);
   });
 
   test('a wrong llmDispatch is refused before any call, naming the field and the choices', async () => {
