@@ -128,8 +128,9 @@ async function runE2e(b: Bench, w: WorkerHandle, who: E2eRun['who'], files: Reco
   })();
   const code = await Promise.race([p.exited, sleep(120_000).then(() => 'timeout' as const)]);
   const exitMs = Date.now() - t0;
-  await watchPrinted;
+  // Stopped first: the watch ends when the process has exited.
   if (code === 'timeout') await stop(p);
+  await watchPrinted;
   const s = await b.env.llm.stats();
   const text = fs.readFileSync(logFile, 'utf8');
   const run: E2eRun = {
