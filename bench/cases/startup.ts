@@ -18,7 +18,8 @@ import { ROOT } from '../../scripts/dev-server';
 import { JS } from '../lib/build';
 import { cpuDelta, type CpuUse, TSX, type WorkerHandle } from '../lib/env';
 import { median, ms, ratio, verdict, type Cell } from '../lib/format';
-import { exitedChildrenCpuSeconds, sleep, start, stop } from '../lib/procs';
+import { type Latency, type LlmStats } from '../lib/llm-admin';
+import { exitedChildrenCpuSeconds, type Proc, sleep, start, stop } from '../lib/procs';
 import { fanOutTasks } from '../lib/tasks';
 import { type Bench } from '../lib/measure';
 import { type CaseDef, DEFAULT_WORKER, foreign, L0, L1, type Target } from './common';
@@ -52,10 +53,28 @@ interface StartupRun {
   error?: string;
 }
 
-async function runCli(b: Bench, w: WorkerHandle, cli: Cli, kind: StartupRun['kind'], tasksFile: string, seq: number): Promise<StartupRun> {
+/** Waits for a quiet machine and an idle LLM server answering at `latency`, before a timed process. */
+async function prepareRun(b: Bench, latency: Latency): Promise<void> {
   await b.env.llm.waitIdle();
   await b.quiet();
-  await b.env.llm.prepare(L0);
+  await b.env.llm.prepare(latency);
+}
+
+/** Waits for a timed process to exit, for 2 minutes at most (then stops it). */
+async function exitOf(p: Proc): Promise<number | string | null> {
+  const code = await Promise.race([p.exited, sleep(120_000).then(() => 'timeout' as const)]);
+  if (code === 'timeout') await stop(p);
+  return code;
+}
+
+/** Spawn → the first request the LLM server received, when there was one. */
+const firstRequestAfter = (s: LlmStats, t0: number) => (s.requests.length ? Math.min(...s.requests.map((r) => r.receivedAt)) - t0 : undefined);
+
+/** The last lines of a process's log, for an error message. */
+const logTail = (file: string) => fs.readFileSync(file, 'utf8').trim().split('\n').slice(-3).join(' ').slice(0, 300);
+
+async function runCli(b: Bench, w: WorkerHandle, cli: Cli, kind: StartupRun['kind'], tasksFile: string, seq: number): Promise<StartupRun> {
+  await prepareRun(b, L0);
   const logFile = path.join(b.env.tmpDir, `startup-${cli.id}-${kind}-${seq}.log`);
   const args = [...cli.args, ...(kind === 'help' ? ['--help'] : ['fanout', tasksFile, '--json'])];
   const env = { ...b.env.baseEnv(), TEMPORAL_TASK_QUEUE: w.taskQueue };
@@ -63,19 +82,18 @@ async function runCli(b: Bench, w: WorkerHandle, cli: Cli, kind: StartupRun['kin
   const x0 = exitedChildrenCpuSeconds();
   const t0 = Date.now();
   const p = start(`cli ${cli.id}`, cli.cmd, args, { cwd: ROOT, logFile, env });
-  const code = await Promise.race([p.exited, sleep(120_000).then(() => 'timeout' as const)]);
+  const code = await exitOf(p);
   const exitMs = Date.now() - t0;
-  if (code === 'timeout') await stop(p);
   const cliCpuS = exitedChildrenCpuSeconds() - x0;
   const run: StartupRun = { cli: cli.id, kind, exitMs, cliCpuS, cpu: cpuDelta(c0, b.env.cpu(), cliCpuS) };
   if (kind === 'fanout') {
     const s = await b.env.llm.stats();
     run.calls = s.calls;
-    if (s.requests.length) run.firstRequestMs = Math.min(...s.requests.map((r) => r.receivedAt)) - t0;
+    run.firstRequestMs = firstRequestAfter(s, t0);
   }
   // 0 = done with every task succeeded (3 = some failed, 1 = run failed or server unreachable).
   if (code !== 0 || (kind === 'fanout' && run.calls !== N)) {
-    run.error = `exit ${String(code)}, ${run.calls ?? 0} LLM calls: ${fs.readFileSync(logFile, 'utf8').trim().split('\n').slice(-3).join(' ').slice(0, 300)}`;
+    run.error = `exit ${String(code)}, ${run.calls ?? 0} LLM calls: ${logTail(logFile)}`;
   }
   b.log(
     `  ${cli.command} ${kind === 'help' ? '--help' : `fanout (N=${N}) --json`}: ` +
@@ -102,9 +120,7 @@ interface E2eRun {
 }
 
 async function runE2e(b: Bench, w: WorkerHandle, who: E2eRun['who'], files: Record<'split' | 'local', string>, seq: number): Promise<E2eRun> {
-  await b.env.llm.waitIdle();
-  await b.quiet();
-  await b.env.llm.prepare(L1);
+  await prepareRun(b, L1);
   const logFile = path.join(b.env.tmpDir, `e2e-${who.replace(' ', '-')}-${seq}.log`);
   const [cmd, args] =
     who === 'in-process'
@@ -126,10 +142,9 @@ async function runE2e(b: Bench, w: WorkerHandle, who: E2eRun['who'], files: Reco
       await sleep(5);
     }
   })();
-  const code = await Promise.race([p.exited, sleep(120_000).then(() => 'timeout' as const)]);
+  // Stopped on a timeout first: the watch ends when the process has exited.
+  const code = await exitOf(p);
   const exitMs = Date.now() - t0;
-  // Stopped first: the watch ends when the process has exited.
-  if (code === 'timeout') await stop(p);
   await watchPrinted;
   const s = await b.env.llm.stats();
   const text = fs.readFileSync(logFile, 'utf8');
@@ -138,7 +153,7 @@ async function runE2e(b: Bench, w: WorkerHandle, who: E2eRun['who'], files: Reco
     exitMs,
     printedMs: printedMs ?? (printed.test(text) ? exitMs : undefined),
     calls: s.calls,
-    ...(s.requests.length ? { firstRequestMs: Math.min(...s.requests.map((r) => r.receivedAt)) - t0 } : {}),
+    firstRequestMs: firstRequestAfter(s, t0),
   };
   if (who === 'in-process') {
     const line = text
@@ -147,8 +162,7 @@ async function runE2e(b: Bench, w: WorkerHandle, who: E2eRun['who'], files: Reco
       .pop();
     if (line) run.innerMs = (JSON.parse(line) as { wallMs: number }).wallMs;
   }
-  if (code !== 0 || s.calls !== E2E_N || run.printedMs === undefined)
-    run.error = `exit ${String(code)}, ${s.calls} LLM calls: ${text.trim().split('\n').slice(-3).join(' ').slice(0, 300)}`;
+  if (code !== 0 || s.calls !== E2E_N || run.printedMs === undefined) run.error = `exit ${String(code)}, ${s.calls} LLM calls: ${logTail(logFile)}`;
   b.log(
     `  ${who} N=${E2E_N} k=${E2E_N} L=1 s: ${run.error ? `ERROR ${run.error}` : `spawn → result printed ${ms(run.printedMs ?? NaN)}, → exit ${ms(exitMs)}${run.innerMs !== undefined ? ` (its own Promise.all ${ms(run.innerMs)})` : ''}, first request after ${ms(run.firstRequestMs ?? NaN)}`}`,
   );
