@@ -12,11 +12,12 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Client, Connection } from '@temporalio/client';
 import { bundleWorkflows } from '../../src/worker/bundle';
+import { prebuiltWorkflowBundle } from '../../src/worker/prebuilt-bundle';
 import { freePort, spawnDevServer, waitForTemporal, ROOT } from '../../scripts/dev-server';
 import { loadConfig } from '../../src/config';
 import { connectClient } from '../../src/cli/connect';
 import { LlmAdmin } from './llm-admin';
-import { JS } from './build';
+import { DIST, JS } from './build';
 import { adopt, cpuSeconds, machineBusySeconds, RssMeter, selfCpuSeconds, sleep, start, stop, type Proc } from './procs';
 
 /** LLM_FLOW_INITIAL_CONCURRENCY of bench workers unless a case sets it (see workerFor). */
@@ -137,11 +138,14 @@ export class BenchEnv {
     const timings = { temporal: 0, bundle: 0, llm: 0 };
     const [, bundle] = await Promise.all([
       waitForTemporal(address, 90_000).then(() => void (timings.temporal = Date.now() - t0)),
-      // From the compiled workflows, as `npm run worker` bundles them (WORKFLOWS_PATH in dist/src/worker/create-workers.js).
-      bundleWorkflows(JS.workflows, quietLogger).then((b) => {
+      // The build's bundle when it is current (what `npm run worker` loads), else bundled here from
+      // the compiled workflows the same way (WORKFLOWS_PATH in dist/src/worker/create-workers.js).
+      (async () => {
+        const prebuilt = prebuiltWorkflowBundle(path.join(DIST, 'workflow-bundle.js'), path.join(DIST, 'src'));
+        const b = prebuilt ? { code: fs.readFileSync(prebuilt.codePath, 'utf8'), prebuilt: true } : { ...(await bundleWorkflows(JS.workflows, quietLogger)), prebuilt: false };
         timings.bundle = Date.now() - t0;
         return b;
-      }),
+      })(),
       (async () => {
         const deadline = Date.now() + 60_000;
         for (;;) {
@@ -162,7 +166,7 @@ export class BenchEnv {
     const { client, connection } = await connectClient(loadConfig(baseEnv(tmpDir, address, llm.url)));
     log(
       `environment: Temporal dev server ${address} (ready in ${(timings.temporal / 1000).toFixed(1)} s), LLM server ${llm.url} ` +
-        `(${(timings.llm / 1000).toFixed(1)} s), workflow bundle ${(bundle.code.length / 1e6).toFixed(1)} MB (${(timings.bundle / 1000).toFixed(1)} s); logs in ${tmpDir}`,
+        `(${(timings.llm / 1000).toFixed(1)} s), workflow bundle ${(bundle.code.length / 1e6).toFixed(1)} MB (${bundle.prebuilt ? "the build's" : `bundled in ${(timings.bundle / 1000).toFixed(1)} s`}); logs in ${tmpDir}`,
     );
     return new BenchEnv(tmpDir, address, temporal, llmProc, llm, bundlePath, client, connection, timings, log, `http://127.0.0.1:${metricsPort}/metrics`);
   }
