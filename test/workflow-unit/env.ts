@@ -38,7 +38,11 @@ export class UnitEnv {
   private workers: Worker[] = [];
   readonly queues = { run: `unit-${randomUUID()}`, llm: `unit-llm-${randomUUID()}`, tool: `unit-tool-${randomUUID()}` };
 
-  private constructor(readonly env: TestWorkflowEnvironment) {}
+  private constructor(
+    readonly env: TestWorkflowEnvironment,
+    /** The test workflows' bundle (for replaying their histories). */
+    readonly bundle: { code: string },
+  ) {}
 
   static async start(): Promise<UnitEnv> {
     quietRuntime();
@@ -46,7 +50,7 @@ export class UnitEnv {
       TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: testServerBinary() } } }),
       bundleWorkflows(require.resolve('./workflows'), quiet),
     ]);
-    const u = new UnitEnv(env);
+    const u = new UnitEnv(env, bundle);
     const stubsOf = () => {
       const id = Context.current().info.workflowExecution?.workflowId ?? '';
       const stubs = u.stubsByRun.get(id);

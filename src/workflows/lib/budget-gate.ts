@@ -27,13 +27,25 @@ export class BudgetGate {
   }
 
   /** Runs one call under the budget and accounts for what it spent. */
-  async run<T extends TaskResult>(call: () => Promise<T>): Promise<T> {
-    // Only a budget that cancels calls in flight needs a scope per call (each scope costs promises).
+  run<T extends TaskResult>(call: () => Promise<T>): Promise<T> {
+    // Only a budget that cancels calls in flight needs a scope per call (each scope costs promises),
+    // and without one a single `then` does (an async function would cost two promises per call).
     if (!this.budget.cancelsInFlight) {
-      const r = await call();
-      this.budget.add(r);
-      return r;
+      let p: Promise<T>;
+      try {
+        p = call();
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      return p.then((r) => {
+        this.budget.add(r);
+        return r;
+      });
     }
+    return this.runScoped(call);
+  }
+
+  private async runScoped<T extends TaskResult>(call: () => Promise<T>): Promise<T> {
     const scope = new CancellationScope();
     this.running.add(scope);
     let r: T;

@@ -3,7 +3,7 @@
  * permanent failure (with its type, message and attempts), or cancellation. Workflow-side only.
  */
 import { ActivityCancellationType, isCancellation, proxyActivities, proxyLocalActivities, workflowInfo, type RetryPolicy } from '@temporalio/workflow';
-import type { LlmActivities, LlmCallInput } from '../../activities';
+import type { LlmActivities, LlmCallInput, LlmCallResult } from '../../activities';
 import { NON_RETRYABLE_LLM_ERRORS } from '../../core/errors';
 import { activitySummary } from '../../core/names';
 import { cancelled, failed, succeeded } from '../../core/results';
@@ -116,22 +116,50 @@ function streamTarget(task: LlmTask, opts: CallOptions & StreamRouting): LlmCall
   return workflowId ? { workflowId, callId: task.taskId } : undefined;
 }
 
-/** Calls the LLM for one task; never throws except for cancellation of the workflow itself. */
-export async function runLlmTask(task: LlmTask, opts: CallOptions & StreamRouting = {}, policy: LlmCallPolicy = {}): Promise<TaskResult> {
+/**
+ * Calls the LLM for one task; never rejects except for cancellation of the workflow itself. A chain
+ * of `then`s, not an async function: under the SDK's promise hook each promise costs a stack trace
+ * and this runs once per call (README Performance).
+ */
+export function runLlmTask(task: LlmTask, opts: CallOptions & StreamRouting = {}, policy: LlmCallPolicy = {}): Promise<TaskResult> {
   const scheduledAt = Date.now();
   const maxAttempts = llmMaxAttempts(opts, policy);
-  const requestTimeoutMs = llmRequestTimeoutMs(opts, policy);
   const base = { taskId: task.taskId, name: task.name };
-  const stream = streamTarget(task, opts);
+  const failure = (err: unknown): TaskResult => {
+    const durationMs = Date.now() - scheduledAt;
+    if (isCancellation(err)) return cancelled(base, durationMs);
+    const f = describeFailure(err, maxAttempts);
+    return failed(base, { error: f.message, errorType: f.type, durationMs, attempts: f.attempts });
+  };
+  const success = (r: LlmCallResult): TaskResult => {
+    try {
+      return succeeded(base, {
+        output: r.text,
+        durationMs: r.durationMs,
+        attempts: r.attempt,
+        tokens: r.tokens,
+        model: r.model,
+        stopReason: r.stopReason,
+        truncated: r.stopReason === 'max_tokens',
+        costUsd: r.costUsd,
+        ...(r.cached ? { cached: true, tokensSaved: r.tokensSaved } : {}),
+        ...(r.throttles ? { throttles: r.throttles } : {}),
+      });
+    } catch (err) {
+      return failure(err);
+    }
+  };
+  let call: Promise<LlmCallResult>;
   try {
-    const r = await llmActivities(opts, policy).callLlm.executeWithOptions({ summary: activitySummary(task.summary ?? task.name) }, [
+    const stream = streamTarget(task, opts);
+    call = llmActivities(opts, policy).callLlm.executeWithOptions({ summary: activitySummary(task.summary ?? task.name) }, [
       {
         prompt: task.prompt,
         system: task.system,
         model: task.model ?? opts.model,
         maxTokens: task.maxTokens ?? opts.maxTokens,
         cache: opts.cache,
-        requestTimeoutMs,
+        requestTimeoutMs: llmRequestTimeoutMs(opts, policy),
         ...(opts.throttleDeadlineMs ? { throttleDeadlineMs: opts.throttleDeadlineMs } : {}),
         ...(task.output ? { output: task.output } : {}),
         // Absent unless the run streams, so the activity input (and old histories) stay as they were.
@@ -140,24 +168,12 @@ export async function runLlmTask(task: LlmTask, opts: CallOptions & StreamRoutin
         ...(opts.llmDispatch === 'local' ? { journalSinceMs: workflowInfo().runStartTime.getTime() } : {}),
       },
     ]);
-    return succeeded(base, {
-      output: r.text,
-      durationMs: r.durationMs,
-      attempts: r.attempt,
-      tokens: r.tokens,
-      model: r.model,
-      stopReason: r.stopReason,
-      truncated: r.stopReason === 'max_tokens',
-      costUsd: r.costUsd,
-      ...(r.cached ? { cached: true, tokensSaved: r.tokensSaved } : {}),
-      ...(r.throttles ? { throttles: r.throttles } : {}),
-    });
   } catch (err) {
-    const durationMs = Date.now() - scheduledAt;
-    if (isCancellation(err)) {
-      return cancelled(base, durationMs);
+    try {
+      return Promise.resolve(failure(err));
+    } catch (e) {
+      return Promise.reject(e);
     }
-    const f = describeFailure(err, maxAttempts);
-    return failed(base, { error: f.message, errorType: f.type, durationMs, attempts: f.attempts });
   }
+  return call.then(success, failure);
 }

@@ -63,7 +63,18 @@ export class RankedSlots {
     });
   }
 
-  /** Frees a slot taken by acquire(). */
+  /**
+   * Takes a free slot at once, without a promise, when nobody is waiting (true); otherwise takes
+   * nothing (false). Only for callers whose ranks come in order, e.g. a fan-out's tasks started one
+   * by one: a lower rank asking later in the same activation would not get the slot first.
+   */
+  tryAcquire(): boolean {
+    if (this.inFlight >= this.max || this.waiting.length > 0) return false;
+    this.inFlight++;
+    return true;
+  }
+
+  /** Frees a slot taken by acquire() or tryAcquire(). */
   release(): void {
     this.inFlight--;
   }

@@ -94,6 +94,15 @@ export async function schedule<R extends TaskResult>(jobs: readonly Job<R>[], op
   const scope = new CancellationScope();
   let firstFailure: R | undefined;
 
+  const order = opts.startOrder ?? jobs.map((_, i) => i);
+  const max = opts.maxConcurrent ?? DEFAULT_MAX_CONCURRENT;
+  // Jobs without dependencies whose ranks follow the start order (a fan-out): a job starts only when
+  // a slot is free for it, so N jobs under a cap of k create the promises of about k jobs at a time
+  // instead of N at once (each promise costs a stack trace in the SDK's promise hook: README
+  // Performance). Every job still waiting has a lower rank than any not started, so the grants, and
+  // the commands, are the same as starting them all.
+  const lazy = order.every((i, n) => jobs[i].after.length === 0 && (n === 0 || jobs[order[n - 1]].rank <= jobs[i].rank));
+
   const finish = (i: number, r: TaskResult, run: JobRun): R => {
     const result = opts.result(i, r, run);
     progress?.finished(result);
@@ -104,65 +113,105 @@ export async function schedule<R extends TaskResult>(jobs: readonly Job<R>[], op
     return opts.result(i, r, run);
   };
 
-  const runJob = async (i: number): Promise<R> => {
+  // Each job is a chain of `then`s rather than async functions: under the SDK's promise hook every
+  // promise costs a stack trace (README Performance), and an async function costs two per await.
+  // Holding a slot: refused if the budget is spent, else marked running, asked for its call, run.
+  const holding = (i: number, deps: R[], scheduledAt: number): R | Promise<R> => {
     const job = jobs[i];
-    // No promise (and no stack trace from the SDK's promise hook) for a job without dependencies.
-    const deps = job.after.length ? await Promise.all(job.after.map((d) => settled[d])) : [];
+    const startedAt = Date.now();
+    let ran: Promise<TaskResult>;
+    try {
+      const refusal = budget.refusal();
+      if (refusal) {
+        slots.release();
+        return skip(i, notRunForBudget(job, refusal), { ...NOT_STARTED, outcome: 'budget-refused', scheduledAt });
+      }
+      progress?.running(job.taskId);
+      const call = job.call(deps);
+      if ('skip' in call) {
+        slots.release();
+        return skip(i, skipped(job, call.skip), { ...NOT_STARTED, outcome: 'nothing-to-call', scheduledAt });
+      }
+      ran = budget.run(call.run);
+    } catch (err) {
+      slots.release();
+      throw err;
+    }
+    return ran.then(
+      (r) => {
+        try {
+          const result = finish(i, r, { outcome: 'ran', scheduledAt, startedAt, finishedAt: Date.now() });
+          if (result.state === 'failed' && opts.failFast && !firstFailure) {
+            firstFailure = result;
+            scope.cancel();
+          }
+          return result;
+        } finally {
+          slots.release();
+          startNext();
+        }
+      },
+      (err: unknown) => {
+        slots.release();
+        startNext();
+        throw err;
+      },
+    );
+  };
+
+  // Dependencies in: cancelled or failed fast meanwhile, skipped for a dependency, else wait for a slot.
+  const ready = (i: number, deps: R[]): R | Promise<R> => {
+    const job = jobs[i];
     if (scope.consideredCancelled || firstFailure) return finish(i, cancelledBeforeStart(job), NOT_STARTED);
     const blocked = job.tolerateFailedDeps ? undefined : dependencySkipReason(deps);
     if (blocked !== undefined) return skip(i, skipped(job, blocked), { ...NOT_STARTED, outcome: 'dependency-skipped' });
     const scheduledAt = Date.now();
+    // A fan-out's jobs start in rank order, so a free slot with nobody waiting is theirs at once.
+    if (lazy && slots.tryAcquire()) return holding(i, deps, scheduledAt);
+    return slots.acquire(job.rank).then(
+      () => holding(i, deps, scheduledAt),
+      (err: unknown) => {
+        if (!isCancellation(err)) throw err;
+        return finish(i, cancelledBeforeStart(job), { ...NOT_STARTED, scheduledAt });
+      },
+    );
+  };
+
+  const runJob = (i: number): Promise<R> => {
     try {
-      await slots.acquire(job.rank);
+      const job = jobs[i];
+      // No promise for the dependencies of a job without any.
+      const r = job.after.length ? Promise.all(job.after.map((d) => settled[d])).then((deps) => ready(i, deps)) : ready(i, []);
+      return isPromise(r) ? r : Promise.resolve(r);
     } catch (err) {
-      if (!isCancellation(err)) throw err;
-      return finish(i, cancelledBeforeStart(job), { ...NOT_STARTED, scheduledAt });
-    }
-    const startedAt = Date.now();
-    try {
-      const refusal = budget.refusal();
-      if (refusal) return skip(i, notRunForBudget(job, refusal), { ...NOT_STARTED, outcome: 'budget-refused', scheduledAt });
-      progress?.running(job.taskId);
-      const call = job.call(deps);
-      if ('skip' in call) return skip(i, skipped(job, call.skip), { ...NOT_STARTED, outcome: 'nothing-to-call', scheduledAt });
-      const r = await budget.run(call.run);
-      const result = finish(i, r, { outcome: 'ran', scheduledAt, startedAt, finishedAt: Date.now() });
-      if (result.state === 'failed' && opts.failFast && !firstFailure) {
-        firstFailure = result;
-        scope.cancel();
-      }
-      return result;
-    } finally {
-      slots.release();
+      return Promise.reject(err);
     }
   };
 
-  const order = opts.startOrder ?? jobs.map((_, i) => i);
-  const max = opts.maxConcurrent ?? DEFAULT_MAX_CONCURRENT;
-  // Jobs without dependencies whose ranks follow the start order (a fan-out): a job starts only when
-  // a slot is free for it, so N jobs under a cap of k create the promises of about k jobs at a time
-  // instead of N at once (each promise costs a stack trace in the SDK's promise hook: README
-  // Performance). Every job still waiting has a lower rank than any not started, so the grants, and
-  // the commands, are the same as starting them all.
-  const lazy = order.every((i, n) => jobs[i].after.length === 0 && (n === 0 || jobs[order[n - 1]].rank <= jobs[i].rank));
   const stopped = () => scope.consideredCancelled || firstFailure !== undefined;
+  // A lazy batch's jobs start in order while a slot is free: from the batch itself, then from
+  // each job that frees its slot (so no promise waits per job; each costs a stack trace).
+  let next = 0;
+  const startNext = (): void => {
+    while (lazy && next < order.length && !stopped() && slots.held + slots.waitingCount < max) {
+      const i = order[next++];
+      settled[i] = runJob(i);
+    }
+  };
   await scope
     .run(async () => {
       if (!lazy) {
         for (const i of order) settled[i] = runJob(i);
       } else {
-        let n = 0;
+        startNext();
         try {
-          for (; n < order.length && !stopped(); n++) {
-            if (slots.held + slots.waitingCount >= max) await condition(() => slots.held + slots.waitingCount < max || stopped());
-            if (stopped()) break;
-            settled[order[n]] = runJob(order[n]);
-          }
+          // One condition for the whole batch: each finished job starts the next (startNext), not a wait per job.
+          if (next < order.length && !stopped()) await condition(() => next >= order.length || stopped());
         } catch (err) {
           if (!isCancellation(err)) throw err;
         }
         // Cancelled or failed fast before these started: they end as the waiting ones do.
-        for (; n < order.length; n++) settled[order[n]] ??= Promise.resolve(finish(order[n], cancelledBeforeStart(jobs[order[n]]), NOT_STARTED));
+        for (; next < order.length; next++) settled[order[next]] ??= Promise.resolve(finish(order[next], cancelledBeforeStart(jobs[order[next]]), NOT_STARTED));
       }
       await Promise.all(settled);
     })
@@ -177,4 +226,9 @@ export async function schedule<R extends TaskResult>(jobs: readonly Job<R>[], op
     throw ApplicationFailure.create({ message: f.message(firstFailure), type: f.type, nonRetryable: true, details: [f.details(firstFailure, results)] });
   }
   return results;
+}
+
+/** A job's outcome is a promise while it waits or runs, a plain result when it ended at once. */
+function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
+  return typeof (v as { then?: unknown }).then === 'function';
 }
