@@ -123,14 +123,16 @@ export async function schedule<R extends TaskResult>(jobs: readonly Job<R>[], op
     try {
       const refusal = budget.refusal();
       if (refusal) {
+        const refused = skip(i, notRunForBudget(job, refusal), { ...NOT_STARTED, outcome: 'budget-refused', scheduledAt });
         slots.release();
-        return skip(i, notRunForBudget(job, refusal), { ...NOT_STARTED, outcome: 'budget-refused', scheduledAt });
+        return refused;
       }
       progress?.running(job.taskId);
       const call = job.call(deps);
       if ('skip' in call) {
+        const nothing = skip(i, skipped(job, call.skip), { ...NOT_STARTED, outcome: 'nothing-to-call', scheduledAt });
         slots.release();
-        return skip(i, skipped(job, call.skip), { ...NOT_STARTED, outcome: 'nothing-to-call', scheduledAt });
+        return nothing;
       }
       ran = budget.run(call.run);
     } catch (err) {
@@ -148,12 +150,10 @@ export async function schedule<R extends TaskResult>(jobs: readonly Job<R>[], op
           return result;
         } finally {
           slots.release();
-          startNext();
         }
       },
       (err: unknown) => {
         slots.release();
-        startNext();
         throw err;
       },
     );
@@ -189,29 +189,26 @@ export async function schedule<R extends TaskResult>(jobs: readonly Job<R>[], op
   };
 
   const stopped = () => scope.consideredCancelled || firstFailure !== undefined;
-  // A lazy batch's jobs start in order while a slot is free: from the batch itself, then from
-  // each job that frees its slot (so no promise waits per job; each costs a stack trace).
-  let next = 0;
-  const startNext = (): void => {
-    while (lazy && next < order.length && !stopped() && slots.held + slots.waitingCount < max) {
-      const i = order[next++];
-      settled[i] = runJob(i);
-    }
-  };
   await scope
     .run(async () => {
       if (!lazy) {
         for (const i of order) settled[i] = runJob(i);
       } else {
-        startNext();
+        // Started only from here, after a condition: the SDK checks conditions once an activation's
+        // completions have all run their continuations, so a job never starts before a sibling
+        // that finished in the same activation has failed fast or charged the budget.
+        let n = 0;
         try {
-          // One condition for the whole batch: each finished job starts the next (startNext), not a wait per job.
-          if (next < order.length && !stopped()) await condition(() => next >= order.length || stopped());
+          for (; n < order.length && !stopped(); n++) {
+            if (slots.held + slots.waitingCount >= max) await condition(() => slots.held + slots.waitingCount < max || stopped());
+            if (stopped()) break;
+            settled[order[n]] = runJob(order[n]);
+          }
         } catch (err) {
           if (!isCancellation(err)) throw err;
         }
         // Cancelled or failed fast before these started: they end as the waiting ones do.
-        for (; next < order.length; next++) settled[order[next]] ??= Promise.resolve(finish(order[next], cancelledBeforeStart(jobs[order[next]]), NOT_STARTED));
+        for (; n < order.length; n++) settled[order[n]] ??= Promise.resolve(finish(order[n], cancelledBeforeStart(jobs[order[n]]), NOT_STARTED));
       }
       await Promise.all(settled);
     })
