@@ -164,7 +164,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
           toolSources: o.toolSources,
           prices: DEFAULT_PRICES,
           cache: new ResponseCache(new FileCacheStore(cacheDir)),
-          journal: o.wrapJournal ? o.wrapJournal(new FileAnswerJournal(journalDir)) : new FileAnswerJournal(journalDir),
+          journal: (o.wrapJournal ?? ((j: AnswerJournal) => j))(new FileAnswerJournal(journalDir)),
           flow: o.flow === false ? undefined : trackFlow(new FlowController({ windowMs: o.limitWindowMs, ceilings: o.limits, fleetSize: () => fleet.size, ...o.flow })),
           throttleDeadlineMs: o.throttleDeadlineMs,
           hedging,

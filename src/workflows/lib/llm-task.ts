@@ -169,11 +169,8 @@ export function runLlmTask(task: LlmTask, opts: CallOptions & StreamRouting = {}
       },
     ]);
   } catch (err) {
-    try {
-      return Promise.resolve(failure(err));
-    } catch (e) {
-      return Promise.reject(e);
-    }
+    // Scheduling threw: the same result as a rejected call (a throw in failure() rejects).
+    return new Promise((resolve) => resolve(failure(err)));
   }
   return call.then(success, failure);
 }
