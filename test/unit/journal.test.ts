@@ -63,11 +63,13 @@ describe('FileAnswerJournal', () => {
   test('a get tries only the buckets that exist, not every bucket of the max age', async () => {
     const j = new FileAnswerJournal(dir, 3_600_000, 600_000, () => now);
     await j.put(key, answer);
+    // A lookup is a stat of the answer's file in one bucket (then a read when it is there).
     const opened: string[] = [];
-    const spy = jest.spyOn(fs.promises, 'readFile').mockImplementation(async (p) => {
+    const real = fs.statSync;
+    const spy = jest.spyOn(fs, 'statSync').mockImplementation(((p: fs.PathLike, o?: fs.StatSyncOptions) => {
       opened.push(String(p));
-      throw Object.assign(new Error('ENOENT'), { code: 'ENOENT' });
-    });
+      return real(p, o);
+    }) as typeof fs.statSync);
     try {
       expect(await j.get({ ...key, activityId: 'absent' })).toBeUndefined();
     } finally {
@@ -86,11 +88,11 @@ describe('FileAnswerJournal', () => {
     now = 10_000_000_000;
     await j.put(key, answer);
     const opened: string[] = [];
-    const real = fs.promises.readFile;
-    const spy = jest.spyOn(fs.promises, 'readFile').mockImplementation(((p: string, o: BufferEncoding) => {
+    const real = fs.statSync;
+    const spy = jest.spyOn(fs, 'statSync').mockImplementation(((p: fs.PathLike, o?: fs.StatSyncOptions) => {
       opened.push(String(p));
       return real(p, o);
-    }) as typeof fs.promises.readFile);
+    }) as typeof fs.statSync);
     try {
       expect(await j.get({ ...key, activityId: 'absent' }, now - 1_000)).toBeUndefined();
       expect(opened).toHaveLength(1); // the run started in the current bucket
