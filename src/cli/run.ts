@@ -78,7 +78,8 @@ export async function printStream(handle: WorkflowHandle, out: NodeJS.WritableSt
 /** Starts a workflow, shows progress, prints the result; returns the exit code (0 ok, 1 failed, 3 some tasks failed). */
 export async function startAndReport<W extends RunWorkflow>(
   ctx: { client: Client; config: Config },
-  workflow: W,
+  /** The workflow, or its type name (the CLI's: it then loads no workflow code). */
+  workflow: W | string,
   input: Parameters<W>[0],
   idPrefix: string,
   opts: StartOptions,
@@ -92,7 +93,7 @@ export async function startAndReport<W extends RunWorkflow>(
     if (err instanceof InvalidInputError) throw new UserError(err.message);
     throw err;
   }
-  const workflowType = workflow.name;
+  const workflowType = typeof workflow === 'string' ? workflow : workflow.name;
   // `npm run worker` runs LLM and tool activities on queues of their own.
   const handle = await startRun(ctx.client, workflow, input, {
     taskQueue: ctx.config.temporal.taskQueue,

@@ -8,10 +8,11 @@
  */
 import type { Client, WorkflowHandle, WorkflowHandleWithFirstExecutionRunId, WorkflowStartOptions } from '@temporalio/client';
 import type { Workflow } from '@temporalio/common';
-import { llmTaskQueue, toolTaskQueue } from '../core/names';
+import { RUN_WORKFLOW_TYPES as T, llmTaskQueue, toolTaskQueue } from '../core/names';
 import type { Progress } from '../core/progress';
 import { progressQuery } from '../protocol';
-import { competitiveIntel, decomposeAndSynthesize, fanOut, pipeline, runDag } from '../workflows';
+// Types only: the starters name their workflow, so a client process loads no workflow code.
+import type { competitiveIntel, decomposeAndSynthesize, fanOut, pipeline, runDag } from '../workflows';
 import { workflowId } from './ids';
 
 export { buildDataConverter } from '../data/data-converter';
@@ -56,29 +57,34 @@ export type RunStartOptions = Omit<WorkflowStartOptions, 'args' | 'workflowId'> 
   routing?: Routing;
 };
 
-/** Starts one of the package's run workflows by reference, with its typed input. */
+/**
+ * Starts one of the package's run workflows, by reference or by its type name (then give the
+ * type: `startRun<typeof fanOut>(client, 'fanOut', …)`), with its typed input.
+ */
 export async function startRun<W extends Workflow>(
   client: Client,
-  workflow: W,
+  workflow: W | string,
   input: Parameters<W>[0],
   options: RunStartOptions,
 ): Promise<WorkflowHandleWithFirstExecutionRunId<W>> {
   const { routing, workflowId: id, ...rest } = options;
   const args = [{ ...(input as object), ...(routing ?? {}) }] as Parameters<W>;
-  return client.workflow.start(workflow, { ...rest, workflowId: id ?? workflowId(workflow.name), args } as unknown as WorkflowStartOptions<W>);
+  const type = typeof workflow === 'string' ? workflow : workflow.name;
+  return client.workflow.start<W>(workflow, { ...rest, workflowId: id ?? workflowId(type), args } as unknown as WorkflowStartOptions<W>);
 }
 
 /** Starts `fanOut`: many independent LLM tasks in parallel, bounded, results in input order. */
-export const startFanOut = (client: Client, input: Parameters<typeof fanOut>[0], options: RunStartOptions) => startRun(client, fanOut, input, options);
+export const startFanOut = (client: Client, input: Parameters<typeof fanOut>[0], options: RunStartOptions) => startRun<typeof fanOut>(client, T.fanOut, input, options);
 /** Starts `runDag`: nodes with dependencies, each started the moment its dependencies succeed. */
-export const startDag = (client: Client, input: Parameters<typeof runDag>[0], options: RunStartOptions) => startRun(client, runDag, input, options);
+export const startDag = (client: Client, input: Parameters<typeof runDag>[0], options: RunStartOptions) => startRun<typeof runDag>(client, T.runDag, input, options);
 /** Starts `pipeline`: stages, each over the previous stage's outputs. */
-export const startPipeline = (client: Client, input: Parameters<typeof pipeline>[0], options: RunStartOptions) => startRun(client, pipeline, input, options);
+export const startPipeline = (client: Client, input: Parameters<typeof pipeline>[0], options: RunStartOptions) => startRun<typeof pipeline>(client, T.pipeline, input, options);
 /** Starts `decomposeAndSynthesize`: one call splits the task, subtasks in parallel, one call combines them. */
 export const startDecompose = (client: Client, input: Parameters<typeof decomposeAndSynthesize>[0], options: RunStartOptions) =>
-  startRun(client, decomposeAndSynthesize, input, options);
+  startRun<typeof decomposeAndSynthesize>(client, T.decomposeAndSynthesize, input, options);
 /** Starts `competitiveIntel`: research, analysis per company, comparative summary, report. */
-export const startIntel = (client: Client, input: Parameters<typeof competitiveIntel>[0], options: RunStartOptions) => startRun(client, competitiveIntel, input, options);
+export const startIntel = (client: Client, input: Parameters<typeof competitiveIntel>[0], options: RunStartOptions) =>
+  startRun<typeof competitiveIntel>(client, T.competitiveIntel, input, options);
 
 /** A running run's live progress (the `progress` query every run workflow answers). */
 export function getProgress(handle: WorkflowHandle): Promise<Progress> {

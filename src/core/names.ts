@@ -3,6 +3,18 @@
  * Pure: imported by workflows, activities, client and tests alike.
  */
 
+/**
+ * The workflow types clients start by name: a client then loads no workflow code (the CLI starts
+ * faster). test/unit/names.test.ts checks each against the exported workflow function's name.
+ */
+export const RUN_WORKFLOW_TYPES = {
+  fanOut: 'fanOut',
+  runDag: 'runDag',
+  pipeline: 'pipeline',
+  decomposeAndSynthesize: 'decomposeAndSynthesize',
+  competitiveIntel: 'competitiveIntel',
+} as const;
+
 /** Default task queue for workflows; LLM and tool activities use derived queues. */
 export const DEFAULT_TASK_QUEUE = 'agents';
 

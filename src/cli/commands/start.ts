@@ -1,11 +1,8 @@
 /** The commands that start a run: fanout, dag, decompose, pipeline, intel. Inputs are validated here first, so a bad file never starts a run. */
 import { type Command, Option } from 'commander';
-import { validateDag } from '../../core/dag';
-import { decomposeInputSchema } from '../../core/decompose';
-import { validateIntelInput } from '../../core/intel';
-import { validatePipeline } from '../../core/pipeline';
 import { InvalidInputError, parseOrThrow, validateFanOutInput, type FanOutInput } from '../../core/tasks';
-import { competitiveIntel, decomposeAndSynthesize, fanOut, pipeline, runDag } from '../../workflows';
+import { RUN_WORKFLOW_TYPES as T } from '../../core/names';
+import type { competitiveIntel, decomposeAndSynthesize, fanOut, pipeline, runDag } from '../../workflows';
 import type { Runner } from '../context';
 import { UserError, positiveInt, readJsonFile } from '../inputs';
 import { renderIntel, resultsTable, statsLines } from '../render';
@@ -97,7 +94,7 @@ export function addStartCommands(p: Command, run: Runner): void {
   ).action(async (file: string, o: StartOptions & { maxConcurrent?: number; failFast?: boolean; model?: string }) => {
     checkStream(o);
     const input = fanOutInputFromFile(file, o);
-    await run((ctx) => startAndReport(ctx, fanOut, input, 'fanout', o));
+    await run((ctx) => startAndReport<typeof fanOut>(ctx, T.fanOut, input, 'fanout', o));
   });
 
   startOpts(
@@ -110,8 +107,10 @@ export function addStartCommands(p: Command, run: Runner): void {
       .addOption(streamOption()),
   ).action(async (file: string, o: StartOptions & { maxConcurrent?: number; onFailure?: string; model?: string }) => {
     checkStream(o);
+    // Each command loads its own validator: the others' schemas cost every start-up otherwise.
+    const { validateDag } = await import('../../core/dag');
     const spec = checked(file, () => validateDag(withOverrides(readJsonFile(file), o)));
-    await run((ctx) => startAndReport(ctx, runDag, spec, idPrefix('dag', spec.name), o));
+    await run((ctx) => startAndReport<typeof runDag>(ctx, T.runDag, spec, idPrefix('dag', spec.name), o));
   });
 
   startOpts(
@@ -122,9 +121,10 @@ export function addStartCommands(p: Command, run: Runner): void {
       .addOption(maxConcurrentOption())
       .option('--model <model>', 'model for every call'),
   ).action(async (task: string, o: StartOptions & { subtasks?: number; maxConcurrent?: number; model?: string }) => {
+    const { decomposeInputSchema } = await import('../../core/decompose');
     const input = checked('decompose', () => parseOrThrow(decomposeInputSchema, withOverrides({ task, subtasks: o.subtasks }, o), 'decompose input'));
     await run((ctx) =>
-      startAndReport(ctx, decomposeAndSynthesize, input, 'decompose', o, (r) => {
+      startAndReport<typeof decomposeAndSynthesize>(ctx, T.decomposeAndSynthesize, input, 'decompose', o, (r) => {
         const d = r.decomposition;
         const synthesis = r.synthesis;
         return `${resultsTable(r.results)}\n${statsLines(r.stats)}\ndecomposition: ${d.method}${d.problems.length ? ` (${d.problems.join('; ')})` : ''}\n\n${synthesis.output ?? `no synthesis: ${synthesis.error}`}`;
@@ -140,8 +140,9 @@ export function addStartCommands(p: Command, run: Runner): void {
       .option('--stop-on-stage-failure', 'stop after a stage in which a task failed')
       .option('--model <model>', 'model for every task without its own'),
   ).action(async (file: string, o: StartOptions & { maxConcurrent?: number; stopOnStageFailure?: boolean; model?: string }) => {
+    const { validatePipeline } = await import('../../core/pipeline');
     const spec = checked(file, () => validatePipeline(withOverrides(readJsonFile(file), o)));
-    await run((ctx) => startAndReport(ctx, pipeline, spec, idPrefix('pipeline', spec.name), o));
+    await run((ctx) => startAndReport<typeof pipeline>(ctx, T.pipeline, spec, idPrefix('pipeline', spec.name), o));
   });
 
   startOpts(
@@ -155,12 +156,13 @@ export function addStartCommands(p: Command, run: Runner): void {
       .option('--model <model>', 'model for every call'),
   ).action(async (o: StartOptions & { companies?: string; maxConcurrent?: number; model?: string; agents?: boolean }) => {
     checkStream(o);
+    const { validateIntelInput } = await import('../../core/intel');
     const companies = o.companies?.split(',').map((c) => c.trim());
     const input = checked('intel', () => {
       const i = withOverrides({ companies, ...(o.agents ? { agents: true } : {}), ...(o.stream ? { stream: true } : {}) }, o);
       validateIntelInput(i);
       return i;
     });
-    await run((ctx) => startAndReport(ctx, competitiveIntel, input, 'intel', o, renderIntel, undefined, { scenario: 'competitive-intel' }));
+    await run((ctx) => startAndReport<typeof competitiveIntel>(ctx, T.competitiveIntel, input, 'intel', o, renderIntel, undefined, { scenario: 'competitive-intel' }));
   });
 }
