@@ -45,6 +45,25 @@ export default tseslint.config(
       'no-restricted-globals': ['error', { name: 'setTimeout', message: 'use sleep() from @temporalio/workflow' }, { name: 'setInterval', message: 'not allowed in workflows' }],
     },
   },
+  {
+    // Clients start the run workflows by type name: a client process loads no workflow code.
+    files: ['src/cli/**/*.ts', 'src/client/**/*.ts', 'src/protocol.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/workflows', '**/workflows/*'],
+              message: 'clients start workflows by type name (RUN_WORKFLOW_TYPES in src/core/names.ts): `import type` only',
+              allowTypeImports: true,
+            },
+            { group: ['@temporalio/workflow'], message: 'clients do not load the workflow SDK (src/protocol.ts builds the definitions itself)', allowTypeImports: true },
+          ],
+        },
+      ],
+    },
+  },
   // Formatting is Prettier's (npm run format); lint only checks that it was applied (npm run format:check).
   prettierConfig,
 );
