@@ -1,7 +1,7 @@
 /** Starting a run from the CLI or the demo: start, link, live progress, result table, exit code. */
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { workflowUiLink, type Config } from '../config';
-import { workflowId as makeWorkflowId } from '../client/ids';
+import { workflowId as makeWorkflowId, workflowTypeOf } from '../client/ids';
 import { splitQueues, startRun } from '../client';
 import { subscribeStream } from '../client/stream';
 import { StreamText } from '../core/stream';
@@ -93,7 +93,7 @@ export async function startAndReport<W extends RunWorkflow>(
     if (err instanceof InvalidInputError) throw new UserError(err.message);
     throw err;
   }
-  const workflowType = typeof workflow === 'string' ? workflow : workflow.name;
+  const workflowType = workflowTypeOf(workflow);
   // `npm run worker` runs LLM and tool activities on queues of their own.
   const handle = await startRun(ctx.client, workflow, input, {
     taskQueue: ctx.config.temporal.taskQueue,

@@ -8,3 +8,8 @@ export function workflowId(prefix: string, now: Date = new Date(), random: () =>
     .padStart(6, '0');
   return `${prefix}-${date}-${hash}`;
 }
+
+/** The type name of a workflow given by reference or by name. */
+export function workflowTypeOf(workflow: { name: string } | string): string {
+  return typeof workflow === 'string' ? workflow : workflow.name;
+}

@@ -13,7 +13,7 @@ import type { Progress } from '../core/progress';
 import { progressQuery } from '../protocol';
 // Types only: the starters name their workflow, so a client process loads no workflow code.
 import type { competitiveIntel, decomposeAndSynthesize, fanOut, pipeline, runDag } from '../workflows';
-import { workflowId } from './ids';
+import { workflowId, workflowTypeOf } from './ids';
 
 export { buildDataConverter } from '../data/data-converter';
 export { limiterTaskQueue, limiterWorkflowId, llmTaskQueue, toolTaskQueue } from '../core/names';
@@ -69,8 +69,7 @@ export async function startRun<W extends Workflow>(
 ): Promise<WorkflowHandleWithFirstExecutionRunId<W>> {
   const { routing, workflowId: id, ...rest } = options;
   const args = [{ ...(input as object), ...(routing ?? {}) }] as Parameters<W>;
-  const type = typeof workflow === 'string' ? workflow : workflow.name;
-  return client.workflow.start<W>(workflow, { ...rest, workflowId: id ?? workflowId(type), args } as unknown as WorkflowStartOptions<W>);
+  return client.workflow.start<W>(workflow, { ...rest, workflowId: id ?? workflowId(workflowTypeOf(workflow)), args } as unknown as WorkflowStartOptions<W>);
 }
 
 /** Starts `fanOut`: many independent LLM tasks in parallel, bounded, results in input order. */

@@ -19,12 +19,12 @@ export function anthropicTelemetry(env: NodeJS.ProcessEnv = process.env): false 
 
 /** The real SDK client, pointed at the real API or at the local server (per config). */
 export function createAnthropicClient(llm: Config['llm']): Anthropic {
-  const openTelemetry = anthropicTelemetry();
   return new Anthropic({
     apiKey: llm.apiKey,
     baseURL: llm.baseURL,
     maxRetries: 0,
     timeout: llm.requestTimeoutMs,
-    ...(openTelemetry === false ? { openTelemetry } : {}),
+    // Undefined is the option left out: the SDK then reads ANTHROPIC_OPEN_TELEMETRY.
+    openTelemetry: anthropicTelemetry(),
   });
 }
