@@ -95,8 +95,23 @@ export const fleet: CaseDef = {
     const cpu = cpuDelta(cpu0, b.env.cpu());
     const server = counterDelta(server0, await b.env.serverCounters());
     const tasks = (await workflowTasks(b, id)) - tasks0;
-    const status = await b.env.client.workflow.getHandle(id).query(limiterStatusQuery);
-    maxStateBytes = Math.max(maxStateBytes, status.stateBytes);
+    // A query waits for the limiter's workflow task; on a loaded machine one can time out (once in
+    // CI: "Failed to query Workflow" after the limiter's workflow tasks timed out). Try again a little
+    // later; without an answer the 5 s samples above stand.
+    const queryStatus = () => b.env.client.workflow.getHandle(id).query(limiterStatusQuery);
+    let status: Awaited<ReturnType<typeof queryStatus>> | undefined;
+    for (let attempt = 1; !status; attempt++) {
+      try {
+        status = await queryStatus();
+      } catch (err) {
+        if (attempt === 3) {
+          console.error(`  fleet: no limiter status after 3 queries (${err instanceof Error ? err.message : String(err)}); the samples stand`);
+          break;
+        }
+        await sleep(2000);
+      }
+    }
+    if (status) maxStateBytes = Math.max(maxStateBytes, status.stateBytes);
     const n = calls.length;
     const renewals = holders.reduce((s, h) => s + h.stats.renewals, 0);
     const refusals = holders.reduce((s, h) => s + h.stats.refusals, 0);
@@ -122,7 +137,7 @@ export const fleet: CaseDef = {
     rows.push([
       '  carried state',
       'max JSON bytes carried into a continue-as-new',
-      `${(maxStateBytes / 1024).toFixed(1)} KB (${status.holders} holders; the permit protocol carried ~146 KB in the same simulation, test/unit/limiter.test.ts)`,
+      `${(maxStateBytes / 1024).toFixed(1)} KB (${status?.holders ?? 'unknown'} holders; the permit protocol carried ~146 KB in the same simulation, test/unit/limiter.test.ts)`,
       verdict(maxStateBytes < 64 * 1024),
     ]);
     targets.push({
