@@ -8,8 +8,8 @@ import { UserError } from './inputs';
 export async function connectClient(config: Config): Promise<{ client: Client; connection: Connection }> {
   let connection: Connection;
   try {
+    // connect() waits for the channel and calls GetSystemInfo itself.
     connection = await Connection.connect({ ...config.temporal.connection, connectTimeout: 3000 });
-    await connection.workflowService.getSystemInfo({});
   } catch (err) {
     throw new UserError(
       `cannot reach the Temporal server at ${config.temporal.address} (${err instanceof Error ? err.message.split('\n')[0] : String(err)}).\n` +
