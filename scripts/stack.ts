@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
 import type { Config } from '../src/config';
@@ -94,13 +95,49 @@ export async function ensureLlmServer(config: Config, latency: { ttftMs: number;
   }
 }
 
+/** The demo worker's Prometheus port when METRICS_PORT is not set, and how many ports after it are tried. */
+export const DEFAULT_METRICS_PORT = 9464;
+const METRICS_PORT_TRIES = 16;
+
+/** Whether a server can listen on `port` on every interface (where the worker's exporter binds). */
+export function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen({ port, host: '0.0.0.0', exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * The metrics port of the worker the demo starts. METRICS_PORT when set (0: no metrics), and it
+ * must be free: a worker whose exporter cannot bind exits, so this says why before it starts.
+ * Unset: 9464, or the next free port when another worker (another clone's demo, say) holds it;
+ * none when 16 in a row are taken: the worker runs without metrics rather than not at all.
+ */
+export async function metricsPortFor(env: NodeJS.ProcessEnv, first = DEFAULT_METRICS_PORT): Promise<{ port?: number; note?: string }> {
+  const set = env.METRICS_PORT?.trim();
+  if (set) {
+    const port = /^\d+$/.test(set) ? Number(set) : NaN;
+    if (port === 0) return {};
+    if (!(port <= 65_535)) throw new Error(`METRICS_PORT must be a port number (1-65535) or 0 for no metrics, not "${set}"`);
+    if (!(await portFree(port))) throw new Error(`METRICS_PORT ${port} is in use (another worker?): set METRICS_PORT to a free port, or to 0 for no metrics`);
+    return { port };
+  }
+  for (let port = first; port < first + METRICS_PORT_TRIES; port++) {
+    if (await portFree(port)) return { port, note: port === first ? undefined : `${first} is in use` };
+  }
+  return { note: `ports ${first}-${first + METRICS_PORT_TRIES - 1} are in use: no metrics` };
+}
+
 /** Starts a worker unless one started by this script is alive, then waits until it polls. */
 export async function ensureWorker(config: Config, log: (s: string) => void): Promise<void> {
   if (isRunning('worker')) {
     log('worker: already running (.run/worker.pid)');
   } else {
-    launch('worker', process.execPath, [path.join(ROOT, 'dist/src/worker/main.js')], { ...process.env, METRICS_PORT: process.env.METRICS_PORT ?? '9464' });
-    log(`worker: starting (log in .run/worker.log, metrics on :${process.env.METRICS_PORT ?? '9464'}/metrics)`);
+    const { port, note } = await metricsPortFor(process.env);
+    launch('worker', process.execPath, [path.join(ROOT, 'dist/src/worker/main.js')], { ...process.env, METRICS_PORT: String(port ?? 0) });
+    const metrics = port ? `metrics on :${port}/metrics` : 'no metrics';
+    log(`worker: starting (log in .run/worker.log, ${metrics}${note ? `; ${note}` : ''})`);
   }
   const connection = await Connection.connect(config.temporal.connection);
   try {
