@@ -13,14 +13,27 @@
  *   same array (the runner returns its input when no payload reaches the threshold);
  * - `retrieve`: when no payload is a reference, the same array (likewise).
  * Everything else (a payload that may reach the threshold, a reference, a payload with external
- * details) goes to the SDK's own code. Only ExternalStorage instances passed to
- * {@link withStoreFastPath} take it; any other ExternalStorage in the process is left to the SDK.
- * If the SDK's runner is not where or what this expects (another SDK version), nothing is patched.
- * `test/unit/extstore-fast-path.test.ts` holds both paths to the same results.
+ * details or unknown fields, a malformed list the SDK would reject) goes to the SDK's own code.
+ * Only ExternalStorage instances passed to {@link withStoreFastPath} take it; any other
+ * ExternalStorage in the process is left to the SDK. If the SDK's runner cannot be loaded from
+ * where SDK 1.24 has it, or lacks the two methods, nothing is patched (the package pins the SDK's
+ * version; a consumer whose worker loads another copy of `@temporalio/common` gets no fast path,
+ * and loses nothing). `test/unit/extstore-fast-path.test.ts` holds both paths to the same results.
  */
 import type { ExternalStorage, Payload } from '@temporalio/common';
-import { ExternalStorageRunner } from '@temporalio/common/lib/internal-non-workflow/external-storage-runner';
-import { isReferencePayload } from '@temporalio/common/lib/internal-non-workflow/extstore-helpers';
+import type { ExternalStorageRunner } from '@temporalio/common/lib/internal-non-workflow/external-storage-runner';
+
+/** The SDK's runner and reference check, or undefined when they are not where SDK 1.24 has them. */
+function sdkInternals(): { runner: { prototype?: Partial<RunnerMethods> }; isReferencePayload: (p: Payload) => boolean } | undefined {
+  try {
+    const runner = (require('@temporalio/common/lib/internal-non-workflow/external-storage-runner') as { ExternalStorageRunner?: { prototype?: Partial<RunnerMethods> } })
+      .ExternalStorageRunner;
+    const helpers = require('@temporalio/common/lib/internal-non-workflow/extstore-helpers') as { isReferencePayload?: (p: Payload) => boolean };
+    return runner && typeof helpers.isReferencePayload === 'function' ? { runner, isReferencePayload: helpers.isReferencePayload } : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** The ExternalStorage instances that take the fast path. */
 const fastPathed = new WeakSet<ExternalStorage>();
@@ -29,19 +42,45 @@ const fastPathed = new WeakSet<ExternalStorage>();
 let patched: boolean | undefined;
 
 /**
- * An upper bound of the payload's protobuf size, or undefined when it has more than metadata and
- * data. Each map entry: key and value fields with their tags and length varints, in an entry
+ * An upper bound of the payload's protobuf size, or undefined when it cannot say: a payload with
+ * more than metadata and data (external details, unknown fields kept from a decode), or a
+ * malformed one (no payload, a metadata value missing), which the SDK's path then rejects as it
+ * always did. Each map entry: key and value fields with their tags and length varints, in an entry
  * with its own tag and length (≤ 18 bytes), a key of at most 3 UTF-8 bytes per UTF-16 unit; data:
  * tag and length (≤ 6 bytes).
  */
-export function payloadSizeAtMost(payload: Payload): number | undefined {
-  if ((payload as { externalPayloads?: unknown[] }).externalPayloads?.length) return undefined;
+export function payloadSizeAtMost(payload: Payload | null | undefined): number | undefined {
+  if (payload == null) return undefined;
+  const extra = payload as { externalPayloads?: unknown[]; $unknowns?: unknown[] };
+  if (extra.externalPayloads?.length || extra.$unknowns?.length) return undefined;
   let size = (payload.data?.length ?? 0) + 6;
   const metadata = payload.metadata;
   if (metadata) {
-    for (const key in metadata) size += key.length * 3 + (metadata[key]?.length ?? 0) + 18;
+    for (const key in metadata) {
+      const value = metadata[key];
+      if (value == null) return undefined;
+      size += key.length * 3 + value.length + 18;
+    }
   }
   return size;
+}
+
+/** Whether every entry of the list is a payload whose size bound is under `threshold` (holes and nulls are not). */
+function allUnder(payloads: Payload[], threshold: number): boolean {
+  for (let i = 0; i < payloads.length; i++) {
+    const size = payloadSizeAtMost(payloads[i]);
+    if (size === undefined || !(size < threshold)) return false;
+  }
+  return true;
+}
+
+/** Whether no entry is a reference (a hole or a null is left to the SDK, as it always was). */
+function noReference(payloads: Payload[], isReferencePayload: (p: Payload) => boolean): boolean {
+  for (let i = 0; i < payloads.length; i++) {
+    const p = payloads[i];
+    if (p == null || isReferencePayload(p)) return false;
+  }
+  return true;
 }
 
 type RunnerMethods = Pick<ExternalStorageRunner, 'store' | 'retrieve'>;
@@ -49,29 +88,21 @@ type RunnerMethods = Pick<ExternalStorageRunner, 'store' | 'retrieve'>;
 /** Patches the runner's prototype once; false when it does not look as expected. */
 function patchRunner(): boolean {
   if (patched !== undefined) return patched;
-  const proto = (ExternalStorageRunner as { prototype?: Partial<RunnerMethods> } | undefined)?.prototype;
-  if (typeof proto?.store !== 'function' || typeof proto.retrieve !== 'function' || typeof isReferencePayload !== 'function') return (patched = false);
+  const sdk = sdkInternals();
+  const proto = sdk?.runner.prototype;
+  if (!sdk || typeof proto?.store !== 'function' || typeof proto.retrieve !== 'function') return (patched = false);
+  const { isReferencePayload } = sdk;
   const { store, retrieve } = proto as RunnerMethods;
   const storageOf = (runner: unknown) => (runner as { externalStorage?: ExternalStorage }).externalStorage;
 
   proto.store = function (this: ExternalStorageRunner, payloads, options) {
     const storage = storageOf(this);
-    if (storage && fastPathed.has(storage)) {
-      const threshold = storage.payloadSizeThreshold;
-      if (
-        payloads.every((p) => {
-          const size = payloadSizeAtMost(p);
-          return size !== undefined && size < threshold;
-        })
-      ) {
-        return Promise.resolve(payloads);
-      }
-    }
+    if (storage && fastPathed.has(storage) && allUnder(payloads, storage.payloadSizeThreshold)) return Promise.resolve(payloads);
     return store.call(this, payloads, options);
   };
   proto.retrieve = function (this: ExternalStorageRunner, payloads, options) {
     const storage = storageOf(this);
-    if (storage && fastPathed.has(storage) && !payloads.some(isReferencePayload)) return Promise.resolve(payloads);
+    if (storage && fastPathed.has(storage) && noReference(payloads, isReferencePayload)) return Promise.resolve(payloads);
     return retrieve.call(this, payloads, options);
   };
   return (patched = true);

@@ -49,6 +49,7 @@ describe('external-storage fast path', () => {
       { data: new Uint8Array(0) },
       { metadata: {}, data: new Uint8Array(300) },
       { metadata: { 'ключ-ü-😀': new Uint8Array(70_000), encoding: Buffer.from('json/plain') }, data: new Uint8Array(200_000) },
+      { metadata: { ['ключ'.repeat(25)]: new Uint8Array(100), ['€'.repeat(300)]: new Uint8Array(0) }, data: new Uint8Array(10) },
       json({ prompt: 'p'.repeat(5000), n: 1 }),
     ];
     for (let i = 0; i < 200; i++) {
@@ -57,7 +58,11 @@ describe('external-storage fast path', () => {
       samples.push({ metadata, data: new Uint8Array((i * 7919) % 20_000) });
     }
     for (const p of samples) expect(payloadSizeAtMost(p)).toBeGreaterThanOrEqual(encodedSize(p));
+    // Left to the SDK: external details, unknown fields kept from a decode, malformed entries.
     expect(payloadSizeAtMost({ data: new Uint8Array(1), externalPayloads: [{}] } as unknown as Payload)).toBeUndefined();
+    expect(payloadSizeAtMost({ data: new Uint8Array(1), $unknowns: [new Uint8Array(600)] } as unknown as Payload)).toBeUndefined();
+    expect(payloadSizeAtMost({ metadata: { encoding: undefined } } as unknown as Payload)).toBeUndefined();
+    expect(payloadSizeAtMost(null)).toBeUndefined();
   });
 
   test('lists below the threshold come back as they are, without the per-call signals', async () => {
@@ -92,6 +97,45 @@ describe('external-storage fast path', () => {
       const back = await runner(fast).retrieve(stored);
       expect(back.map((p) => Buffer.from(p.data!).toString('base64'))).toEqual(list.map((p) => Buffer.from(p.data!).toString('base64')));
     }
+  });
+
+  test('the decision at the threshold: a bound under it takes the fast path, a bound at it goes to the SDK, which offloads from the real size on', async () => {
+    const any = jest.spyOn(AbortSignal, 'any');
+    const signal = () => ({ abortSignal: new AbortController().signal });
+    /** A payload whose size bound is exactly `bound` (8-character key: 24 + its 10-byte value + 18; data: + 6). */
+    const withBound = (bound: number): Payload => ({ metadata: { encoding: Buffer.from('json/plain') }, data: new Uint8Array(bound - 58) });
+    try {
+      const under = [withBound(THRESHOLD - 1)];
+      expect(payloadSizeAtMost(under[0])).toBe(THRESHOLD - 1);
+      await expect(runner(fast).store(under, signal())).resolves.toBe(under);
+      expect(any).not.toHaveBeenCalled();
+
+      const atBound = [withBound(THRESHOLD)];
+      expect(encodedSize(atBound[0])).toBeLessThan(THRESHOLD);
+      await expect(runner(fast).store(atBound, signal())).resolves.toBe(atBound); // the SDK's answer: inline
+      expect(any).toHaveBeenCalledTimes(1);
+
+      for (const size of [THRESHOLD - 1, THRESHOLD, THRESHOLD + 1]) {
+        const list = [payloadOfSize(size)];
+        const viaFast = await runner(fast).store(list, signal());
+        const viaSdk = await runner(sdk).store(list, signal());
+        expect(viaFast.map(isReferencePayload)).toEqual([size >= THRESHOLD]);
+        expect(viaSdk.map(isReferencePayload)).toEqual([size >= THRESHOLD]);
+        if (size < THRESHOLD) expect(viaFast).toBe(list);
+      }
+    } finally {
+      any.mockRestore();
+    }
+  });
+
+  test('a malformed list is left to the SDK, which rejects it as before', async () => {
+    const bad = [{ metadata: { encoding: undefined } } as unknown as Payload];
+    await expect(runner(sdk).store(bad)).rejects.toThrow();
+    await expect(runner(fast).store(bad)).rejects.toThrow();
+    const holey = new Array<Payload>(2);
+    holey[1] = json('x');
+    await expect(runner(sdk).retrieve(holey)).rejects.toThrow();
+    await expect(runner(fast).retrieve(holey)).rejects.toThrow();
   });
 
   test('a workflow completion visited as the worker does: the large argument is offloaded, the small one stays inline', async () => {
