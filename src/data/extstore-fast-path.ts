@@ -23,13 +23,16 @@
 import type { ExternalStorage, Payload } from '@temporalio/common';
 import type { ExternalStorageRunner } from '@temporalio/common/lib/internal-non-workflow/external-storage-runner';
 
-/** The SDK's runner and reference check, or undefined when they are not where SDK 1.24 has them. */
-function sdkInternals(): { runner: { prototype?: Partial<RunnerMethods> }; isReferencePayload: (p: Payload) => boolean } | undefined {
+type RunnerMethods = Pick<ExternalStorageRunner, 'store' | 'retrieve'>;
+
+/** The SDK's runner prototype and reference check, or undefined when they are not where and what SDK 1.24 has. */
+function sdkInternals(): { proto: RunnerMethods; isReferencePayload: (p: Payload) => boolean } | undefined {
   try {
-    const runner = (require('@temporalio/common/lib/internal-non-workflow/external-storage-runner') as { ExternalStorageRunner?: { prototype?: Partial<RunnerMethods> } })
-      .ExternalStorageRunner;
-    const helpers = require('@temporalio/common/lib/internal-non-workflow/extstore-helpers') as { isReferencePayload?: (p: Payload) => boolean };
-    return runner && typeof helpers.isReferencePayload === 'function' ? { runner, isReferencePayload: helpers.isReferencePayload } : undefined;
+    const proto = (require('@temporalio/common/lib/internal-non-workflow/external-storage-runner') as { ExternalStorageRunner?: { prototype?: Partial<RunnerMethods> } })
+      .ExternalStorageRunner?.prototype;
+    const { isReferencePayload } = require('@temporalio/common/lib/internal-non-workflow/extstore-helpers') as { isReferencePayload?: (p: Payload) => boolean };
+    if (typeof proto?.store !== 'function' || typeof proto.retrieve !== 'function' || typeof isReferencePayload !== 'function') return undefined;
+    return { proto: proto as RunnerMethods, isReferencePayload };
   } catch {
     return undefined;
   }
@@ -83,16 +86,13 @@ function noReference(payloads: Payload[], isReferencePayload: (p: Payload) => bo
   return true;
 }
 
-type RunnerMethods = Pick<ExternalStorageRunner, 'store' | 'retrieve'>;
-
 /** Patches the runner's prototype once; false when it does not look as expected. */
 function patchRunner(): boolean {
   if (patched !== undefined) return patched;
   const sdk = sdkInternals();
-  const proto = sdk?.runner.prototype;
-  if (!sdk || typeof proto?.store !== 'function' || typeof proto.retrieve !== 'function') return (patched = false);
-  const { isReferencePayload } = sdk;
-  const { store, retrieve } = proto as RunnerMethods;
+  if (!sdk) return (patched = false);
+  const { proto, isReferencePayload } = sdk;
+  const { store, retrieve } = proto;
   const storageOf = (runner: unknown) => (runner as { externalStorage?: ExternalStorage }).externalStorage;
 
   proto.store = function (this: ExternalStorageRunner, payloads, options) {
